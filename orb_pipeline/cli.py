@@ -1,0 +1,28 @@
+"""The ``orb-pipeline`` command. Subcommands are registered by the stages that own them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orb-pipeline", description=__doc__)
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    demo = subcommands.add_parser("demo", help="run the whole lineage on embedded defaults")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    print("orb-pipeline demo: not built yet")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Results stage: the results store (MySQL / SQLite), upserts, leaderboard, trade ledgers and plots."""

@@ -1,0 +1,1 @@
+"""Hot staging stage: a ticker's window as binary columnar payloads in Redis (or the local staging cache)."""

@@ -1,0 +1,28 @@
+# Shared by scripts/*.sh: a project virtual environment that installs what it needs.
+# ORB_VENV overrides the location (default: .venv in the repository).
+
+ensure_venv() {
+    local extra="${1:-}"
+    local venv="${ORB_VENV:-.venv}"
+    if ! command -v python3 >/dev/null; then
+        echo "orb_pipeline needs python3 (3.11+) on PATH" >&2; exit 1
+    fi
+    python3 - <<'PY' || { echo "orb_pipeline needs Python 3.11+, found $(python3 --version)" >&2; exit 1; }
+import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+    if [ ! -x "$venv/bin/python" ]; then
+        echo "==> creating virtual environment $venv"
+        python3 -m venv "$venv"
+    fi
+    # Reinstall only when the dependency list changed (a stamp of pyproject.toml per extra).
+    local stamp="$venv/.orb-install-${extra:-base}"
+    local want
+    want=$(sha256sum pyproject.toml | cut -c1-16)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "==> installing orb_pipeline${extra:+[$extra]} into $venv"
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q -e ".${extra:+[$extra]}"
+        echo "$want" > "$stamp"
+    fi
+    export PATH="$PWD/$venv/bin:$PATH"
+}
