@@ -1,0 +1,82 @@
+"""Table definitions of the results store: one SQLAlchemy Core definition serves MySQL and SQLite.
+
+``results`` extends the original engine's ``results`` table (same names for the old columns:
+``backtest_profit``, ``average_holding_period``, ``win_rate_percent``, ``stop_distance``,
+``stop_count_limit``, ``stop_cooloff_period``, ``limit_distance``, ``trade_stats``) with the
+metrics of ORB_SEMANTICS.md, the ticker, the window (inclusive session dates), range length, data
+and engine versions and the Dagster run id. Money is dollars per share; times are seconds.
+``trades`` holds the per-trade ledger of the leaderboard's top backtests.
+
+Other stages add their own tables to :data:`metadata` (or their own ``MetaData``) and create them
+with :meth:`orb_pipeline.results.store.ResultsStore.ensure_tables`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ID_LENGTH = 32
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("backtest_id", sa.String(ID_LENGTH), primary_key=True, comment="see results/ids.py"),
+    sa.Column("ticker", sa.String(16), nullable=False),
+    sa.Column("window_start", sa.Date, nullable=False, comment="first session, inclusive"),
+    sa.Column("window_end", sa.Date, nullable=False, comment="last session, inclusive"),
+    sa.Column("range_seconds", sa.Integer, nullable=False),
+    sa.Column("stop_distance", sa.Double, nullable=False),
+    sa.Column("stop_count_limit", sa.Integer, nullable=False),
+    sa.Column("stop_cooloff_period", sa.Integer, nullable=False),
+    sa.Column("limit_distance", sa.Double, nullable=False),
+    sa.Column("backtest_profit", sa.Double, comment="total_profit, dollars per share"),
+    sa.Column("trades", sa.Integer),
+    sa.Column("stops", sa.Integer),
+    sa.Column("days_traded", sa.Integer),
+    sa.Column("win_rate_percent", sa.Double),
+    sa.Column("trade_win_rate_percent", sa.Double),
+    sa.Column("average_holding_period", sa.Double, comment="seconds"),
+    sa.Column("max_drawdown", sa.Double),
+    sa.Column("sharpe", sa.Double),
+    sa.Column("profit_factor", sa.Double, comment="NULL when there is no losing trade"),
+    sa.Column("data_version", sa.String(64), nullable=False),
+    sa.Column("engine_version", sa.String(32), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("trade_stats", sa.JSON, comment="filled for the leaderboard's top backtests"),
+    sa.Index("ix_results_ticker_profit", "ticker", "backtest_profit"),
+    sa.Index("ix_results_ticker_sharpe", "ticker", "sharpe"),
+    comment="Backtest results, one row per backtest_id (upserted).",
+)
+
+trades = sa.Table(
+    "trades",
+    metadata,
+    sa.Column("backtest_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("trade_index", sa.Integer, primary_key=True, comment="0-based, in time order"),
+    sa.Column("session_date", sa.Date, nullable=False),
+    sa.Column("side", sa.String(5), nullable=False, comment="long or short"),
+    sa.Column("entry_utc", sa.BigInteger, nullable=False, comment="UTC seconds"),
+    sa.Column("entry_price", sa.Double, nullable=False),
+    sa.Column("exit_utc", sa.BigInteger, nullable=False, comment="UTC seconds"),
+    sa.Column("exit_price", sa.Double, nullable=False),
+    sa.Column("exit_reason", sa.String(8), nullable=False, comment="limit, stop or eod"),
+    sa.Column("profit", sa.Double, nullable=False, comment="dollars per share"),
+    sa.Column("holding_seconds", sa.BigInteger, nullable=False),
+    comment="Per-trade ledgers of the top backtests (replaced per backtest_id).",
+)
+
+# Engine metric name -> results column (the old table called total profit backtest_profit).
+METRIC_COLUMNS = {
+    "total_profit": "backtest_profit",
+    "trades": "trades",
+    "stops": "stops",
+    "days_traded": "days_traded",
+    "win_rate_percent": "win_rate_percent",
+    "trade_win_rate_percent": "trade_win_rate_percent",
+    "average_holding_period": "average_holding_period",
+    "max_drawdown": "max_drawdown",
+    "sharpe": "sharpe",
+    "profit_factor": "profit_factor",
+}

@@ -1,0 +1,57 @@
+"""Deterministic backtest ids: stable, sensitive to every input, float-noise free."""
+
+import datetime as dt
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orb_pipeline.results.ids import backtest_id, backtest_ids, price_units
+
+START, END = dt.date(2024, 1, 2), dt.date(2024, 12, 31)
+PARAMS = {"range_seconds": 30, "stop_distance": 0.3, "stop_count_limit": 2,
+          "stop_cooloff_period": 60, "limit_distance": 4.0}
+
+
+def test_same_inputs_same_id_and_known_shape():
+    first = backtest_id("SPY", START, END, PARAMS, "1")
+    assert first == backtest_id("SPY", START, END, dict(PARAMS), "1")
+    assert len(first) == 32 and int(first, 16) >= 0
+
+
+def test_float_noise_in_distances_does_not_change_the_id():
+    noisy = {**PARAMS, "stop_distance": 0.1 + 0.2}  # 0.30000000000000004
+    assert backtest_id("SPY", START, END, noisy, "1") == backtest_id("SPY", START, END, PARAMS, "1")
+
+
+def test_every_component_changes_the_id():
+    base = backtest_id("SPY", START, END, PARAMS, "1")
+    variants = [
+        backtest_id("QQQ", START, END, PARAMS, "1"),
+        backtest_id("SPY", dt.date(2024, 1, 3), END, PARAMS, "1"),
+        backtest_id("SPY", START, dt.date(2024, 12, 30), PARAMS, "1"),
+        backtest_id("SPY", START, END, PARAMS, "2"),
+    ] + [
+        backtest_id("SPY", START, END, {**PARAMS, name: PARAMS[name] + step}, "1")
+        for name, step in [("range_seconds", 1), ("stop_distance", 0.0001), ("stop_count_limit", 1),
+                           ("stop_cooloff_period", 1), ("limit_distance", 0.0001)]
+    ]
+    assert len(set(variants + [base])) == len(variants) + 1
+
+
+def test_price_units_round_half_away_from_zero():
+    assert price_units(0.00005) == 1
+    assert price_units(-0.00005) == -1
+    assert price_units(1.23444999) == 12344
+    assert price_units(0.1 + 0.2) == 3000
+
+
+@given(st.lists(st.tuples(st.integers(1, 3600), st.integers(1, 50000), st.integers(1, 10),
+                          st.integers(0, 3600), st.integers(1, 50000)), min_size=1, max_size=30))
+def test_vectorized_ids_match_the_scalar_definition(rows):
+    grid = pl.DataFrame(
+        [(r, s / 10000, c, o, li / 10000) for r, s, c, o, li in rows],
+        schema=["range_seconds", "stop_distance", "stop_count_limit", "stop_cooloff_period",
+                "limit_distance"], orient="row")
+    vectorized = backtest_ids(grid, "SPY", START, END, "1").to_list()
+    assert vectorized == [backtest_id("SPY", START, END, row, "1") for row in grid.iter_rows(named=True)]

@@ -1,0 +1,152 @@
+"""Results store: idempotent tables, exact upserts, NULL for non-finite values, clear failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import socket
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from orb_pipeline.results import schema
+from orb_pipeline.results.ids import backtest_ids
+from orb_pipeline.results.store import (
+    MySqlResultsStore,
+    ResultsStoreError,
+    ResultsStoreUnavailable,
+)
+
+START, END = dt.date(2024, 1, 2), dt.date(2024, 6, 28)
+
+
+def result_rows(count: int, run_id: str = "run-a", profit_offset: float = 0.0) -> pl.DataFrame:
+    grid = pl.DataFrame({
+        "range_seconds": [30] * count,
+        "stop_distance": [round(0.1 * (1 + i % 19), 1) for i in range(count)],
+        "stop_count_limit": [1 + (i // 19) % 3 for i in range(count)],
+        "stop_cooloff_period": [30 * (1 + (i // 57) % 9) for i in range(count)],
+        "limit_distance": [float(1 + (i // 513)) for i in range(count)],
+    })
+    return grid.with_columns(
+        backtest_id=backtest_ids(grid, "SPY", START, END, "test-1"),
+        ticker=pl.lit("SPY"),
+        window_start=pl.lit(START),
+        window_end=pl.lit(END),
+        backtest_profit=pl.Series([i * 0.0137 - 3.3 + profit_offset for i in range(count)]),
+        trades=pl.Series([i % 40 for i in range(count)], dtype=pl.Int64),
+        stops=pl.Series([i % 7 for i in range(count)], dtype=pl.Int64),
+        days_traded=pl.Series([i % 30 for i in range(count)], dtype=pl.Int64),
+        win_rate_percent=pl.Series([100 * (i % 3) / 3 for i in range(count)]),
+        trade_win_rate_percent=pl.Series([1 / 3 + i for i in range(count)]),
+        average_holding_period=pl.Series([123.456789012345 * i for i in range(count)]),
+        max_drawdown=pl.Series([0.1 * i for i in range(count)]),
+        sharpe=pl.Series([math.nan if i % 5 == 0 else 1e-17 * i for i in range(count)]),
+        profit_factor=pl.Series([math.inf if i % 4 == 0 else 1.5 for i in range(count)]),
+        data_version=pl.lit("dv1"),
+        engine_version=pl.lit("test-1"),
+        run_id=pl.lit(run_id),
+    )
+
+
+def read_results(store) -> pl.DataFrame:
+    return store.read(sa.select(schema.results).order_by(schema.results.c.backtest_id))
+
+
+def test_ensure_tables_is_idempotent(results_store):
+    results_store.ensure_tables()
+    results_store.ensure_tables()
+    inspector = sa.inspect(results_store.engine())
+    assert {"results", "trades"} <= set(inspector.get_table_names())
+
+
+def test_upsert_round_trips_exactly_and_stores_non_finite_as_null(results_store):
+    results_store.ensure_tables()
+    rows = result_rows(500)
+    report = results_store.upsert(schema.results, rows)
+    assert report.rows == 500
+    stored = read_results(results_store)
+    expected = rows.sort("backtest_id")
+    assert stored.height == 500
+    for name in ["backtest_profit", "average_holding_period", "trade_win_rate_percent",
+                 "stop_distance", "limit_distance", "max_drawdown"]:
+        assert stored[name].to_list() == expected[name].to_list(), name
+    sharpe = stored["sharpe"].to_list()
+    assert [v is None for v in sharpe] == [math.isnan(v) for v in expected["sharpe"]]
+    assert stored["profit_factor"].null_count() == expected.filter(
+        pl.col("profit_factor").is_infinite()).height
+    assert stored["window_start"].cast(pl.String).unique().to_list() == ["2024-01-02"]
+
+
+def test_rerun_replaces_rows_without_duplicates(results_store):
+    results_store.ensure_tables()
+    results_store.upsert(schema.results, result_rows(300, run_id="first"))
+    results_store.upsert(schema.results, result_rows(300, run_id="second", profit_offset=1.0))
+    stored = read_results(results_store)
+    assert stored.height == 300
+    assert stored["run_id"].unique().to_list() == ["second"]
+    expected = result_rows(300, profit_offset=1.0).sort("backtest_id")["backtest_profit"]
+    assert stored["backtest_profit"].to_list() == expected.to_list()
+
+
+def test_multi_row_path_matches_load_data_path(mysql_database):
+    stores = [
+        MySqlResultsStore(**{k: mysql_database[k] for k in ("host", "port", "user", "password",
+                                                            "database")}, use_load_data=flag)
+        for flag in (True, False)
+    ]
+    frames = []
+    for store in stores:
+        store.ensure_tables()
+        store.engine().dispose()
+        with store.engine().begin() as connection:
+            connection.execute(sa.delete(schema.results))
+        report = store.upsert(schema.results, result_rows(2000))
+        assert report.method == ("load_data" if store.use_load_data else "multi_row")
+        frames.append(read_results(store))
+        store.dispose()
+    assert frames[0].equals(frames[1])
+
+
+def test_bad_frames_are_rejected_before_writing(results_store):
+    results_store.ensure_tables()
+    rows = result_rows(10)
+    with pytest.raises(ResultsStoreError, match="repeated primary key"):
+        results_store.upsert(schema.results, pl.concat([rows, rows.head(1)]))
+    with pytest.raises(ResultsStoreError, match="columns not in table results: bogus"):
+        results_store.upsert(schema.results, rows.with_columns(bogus=pl.lit(1)))
+    with pytest.raises(ResultsStoreError, match="missing NOT NULL columns for results: ticker"):
+        results_store.upsert(schema.results, rows.drop("ticker"))
+    assert read_results(results_store).height == 0
+
+
+def test_replace_rows_swaps_a_ledger_atomically(results_store):
+    results_store.ensure_tables()
+
+    def ledger(count: int) -> pl.DataFrame:
+        return pl.DataFrame({
+            "backtest_id": ["b" * 32] * count, "trade_index": list(range(count)),
+            "session_date": [dt.date(2024, 1, 2)] * count, "side": ["long"] * count,
+            "entry_utc": [1] * count, "entry_price": [1.0] * count, "exit_utc": [2] * count,
+            "exit_price": [1.5] * count, "exit_reason": ["limit"] * count, "profit": [0.5] * count,
+            "holding_seconds": [1] * count,
+        })
+
+    results_store.replace_rows(schema.trades, "backtest_id", ["b" * 32], ledger(5))
+    results_store.replace_rows(schema.trades, "backtest_id", ["b" * 32], ledger(3))
+    assert results_store.read(sa.select(schema.trades)).height == 3
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_mysql_fails_naming_the_server():
+    port = _closed_port()
+    store = MySqlResultsStore(host="127.0.0.1", port=port, database="results",
+                              connect_timeout_seconds=2)
+    with pytest.raises(ResultsStoreUnavailable, match="MySQL 127.0.0.1:" + str(port) + "/results"):
+        store.ensure_tables()
