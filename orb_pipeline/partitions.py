@@ -1,0 +1,154 @@
+"""Shared partitions: trading sessions x tickers, and run requests that cover many keys per run.
+
+``session`` is a weekday time-window dimension (``YYYY-MM-DD``, Monday to Friday, New York time)
+rather than a static list of exchange sessions: it grows by itself every day without a redeploy,
+and the few exchange holidays among weekdays are materialized as empty partitions with a metadata
+note (cheap, and a backfill over a date range stays one contiguous range). ``ticker`` is the
+dynamic partitions definition ``tickers``.
+
+Multi-partition keys are rectangles: a run tagged with the range ``first|T .. last|T`` covers every
+session from ``first`` to ``last`` for ticker ``T``; the range ``D|A .. D|Z`` covers every ticker
+(in the order they were added) for session ``D``. The data assets use ``BackfillPolicy.single_run``
+and process every key of their run, so a UI backfill of one ticker's year is one run and a daily
+update of every ticker is one run. Dagster has been reported to split multi-partition single-run
+backfills whose keys are not a rectangle (dagster-io/dagster#18852, #23996); the helpers below
+build rectangular requests explicitly, so schedules, sensors and the demo do not depend on that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Sequence
+
+import dagster as dg
+
+from orb_pipeline.calendar import as_date
+
+SESSION_DIMENSION = "session"
+TICKER_DIMENSION = "ticker"
+TICKERS_PARTITIONS_NAME = "tickers"
+DEFAULT_FIRST_SESSION = "2025-01-02"
+SESSION_TIMEZONE = "America/New_York"
+
+
+def first_session() -> str:
+    """First partition date (``ORB_FIRST_SESSION``, default 2025-01-02); a name, not a secret."""
+    return as_date(os.environ.get("ORB_FIRST_SESSION", DEFAULT_FIRST_SESSION), "ORB_FIRST_SESSION").isoformat()
+
+
+session_partitions = dg.TimeWindowPartitionsDefinition(
+    start=first_session(),
+    cron_schedule="0 0 * * 1-5",
+    fmt="%Y-%m-%d",
+    timezone=SESSION_TIMEZONE,
+)
+ticker_partitions = dg.DynamicPartitionsDefinition(name=TICKERS_PARTITIONS_NAME)
+session_ticker_partitions = dg.MultiPartitionsDefinition(
+    {SESSION_DIMENSION: session_partitions, TICKER_DIMENSION: ticker_partitions}
+)
+
+# Every key of a backfill goes into as few runs as its rectangles allow; the assets read
+# ``context.partition_keys`` and handle any number of sessions and tickers per run.
+backfill_policy = dg.BackfillPolicy.single_run()
+
+
+def session_ticker_key(session: dt.date | str, ticker: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey(
+        {SESSION_DIMENSION: as_date(session, "session").isoformat(), TICKER_DIMENSION: ticker}
+    )
+
+
+def keys_by_ticker(partition_keys: Iterable[str | dg.MultiPartitionKey]) -> dict[str, list[dt.date]]:
+    """Group multi-partition keys into ``{ticker: sorted session dates}``."""
+    grouped: dict[str, set[dt.date]] = {}
+    for key in partition_keys:
+        if not isinstance(key, dg.MultiPartitionKey):
+            key = session_ticker_partitions.get_partition_key_from_str(key)
+        by_dimension = key.keys_by_dimension
+        grouped.setdefault(by_dimension[TICKER_DIMENSION], set()).add(
+            dt.date.fromisoformat(by_dimension[SESSION_DIMENSION])
+        )
+    return {ticker: sorted(days) for ticker, days in sorted(grouped.items())}
+
+
+def weekdays(first: dt.date | str, last: dt.date | str) -> list[dt.date]:
+    """Session-dimension dates (Monday to Friday) from ``first`` to ``last``, inclusive."""
+    day, end = as_date(first, "first_session"), as_date(last, "last_session")
+    out = []
+    while day <= end:
+        if day.weekday() < 5:
+            out.append(day)
+        day += dt.timedelta(days=1)
+    return out
+
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def _range_request(
+    start: dg.MultiPartitionKey,
+    end: dg.MultiPartitionKey,
+    tags: dict[str, str],
+    asset_selection: Sequence[dg.AssetKey] | None,
+) -> dg.RunRequest:
+    # A RunRequest covers a key range through Dagster's documented range tags.
+    return dg.RunRequest(
+        asset_selection=list(asset_selection) if asset_selection else None,
+        tags={**tags, RANGE_START_TAG: str(start), RANGE_END_TAG: str(end)},
+    )
+
+
+def ticker_range_run_requests(
+    ticker: str,
+    first: dt.date | str,
+    last: dt.date | str,
+    *,
+    max_sessions_per_run: int = 366,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
+) -> list[dg.RunRequest]:
+    """Run requests that materialize ``ticker`` for every weekday ``first..last`` (inclusive).
+
+    One run per ``max_sessions_per_run`` weekdays (a year is one run by default); no other ticker
+    is touched. The ticker must already be a ``tickers`` dynamic partition.
+    """
+    if max_sessions_per_run < 1:
+        raise ValueError(f"max_sessions_per_run must be >= 1, got {max_sessions_per_run}")
+    days = weekdays(first, last)
+    if not days:
+        raise ValueError(f"no weekday between {first} and {last}")
+    requests = []
+    for start in range(0, len(days), max_sessions_per_run):
+        chunk = days[start : start + max_sessions_per_run]
+        requests.append(
+            _range_request(
+                session_ticker_key(chunk[0], ticker),
+                session_ticker_key(chunk[-1], ticker),
+                {"orb/ticker": ticker, "orb/sessions": f"{chunk[0]}..{chunk[-1]}"},
+                asset_selection,
+            )
+        )
+    return requests
+
+
+def sessions_run_request(
+    session: dt.date | str,
+    tickers: Sequence[str],
+    *,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
+) -> dg.RunRequest:
+    """One run request that materializes one session for every ticker in ``tickers``.
+
+    ``tickers`` must be the full, ordered list of ``tickers`` partitions (``instance.get_dynamic_partitions``)
+    or a contiguous run of it: the range spans from its first to its last entry in that order.
+    """
+    if not tickers:
+        raise ValueError("tickers is empty")
+    day = as_date(session, "session")
+    return _range_request(
+        session_ticker_key(day, tickers[0]),
+        session_ticker_key(day, tickers[-1]),
+        {"orb/sessions": day.isoformat()},
+        asset_selection,
+    )

@@ -1,0 +1,158 @@
+"""``ParquetStore``: the ``cache`` resource, Parquet files in a local directory or under ``s3://``.
+
+Paths are relative, ``/``-separated (``bars/SPY/2025-03-10.parquet``). Writes are atomic: a local
+file is written to a temporary name in the same directory and renamed over the target; an S3
+object is replaced by a single ``PutObject``. A reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+_SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=\-]*$")
+
+
+def _check_relative(path: str) -> str:
+    parts = path.split("/")
+    if not parts or any(not _SAFE_PART.match(part) or part in {".", ".."} for part in parts):
+        raise ValueError(f"store path must be relative with safe parts, got {path!r}")
+    return path
+
+
+class ParquetStore(dg.ConfigurableResource):
+    """Parquet files under ``url``: a local directory (default) or ``s3://bucket/prefix``.
+
+    S3 credentials come from boto3's usual chain (environment, profile, task role);
+    ``s3_endpoint_url`` points at an S3-compatible endpoint (moto in the tests).
+    """
+
+    url: str = Field(description="local directory or s3://bucket/prefix")
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint, optional")
+    s3_region: str | None = Field(default=None, description="AWS region for S3, optional")
+
+    # ---- location -------------------------------------------------------------------------
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+    def _bucket_prefix(self) -> tuple[str, str]:
+        rest = self.url[len("s3://") :]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise ValueError(f"cache url has no bucket: {self.url!r}")
+        return bucket, prefix.strip("/")
+
+    def _s3_key(self, path: str) -> str:
+        _, prefix = self._bucket_prefix()
+        return f"{prefix}/{path}" if prefix else path
+
+    def _client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.s3_endpoint_url, region_name=self.s3_region)
+
+    def location(self, path: str) -> str:
+        """Human-readable location of ``path`` (for metadata and errors)."""
+        path = _check_relative(path)
+        if self.is_s3:
+            bucket, _ = self._bucket_prefix()
+            return f"s3://{bucket}/{self._s3_key(path)}"
+        return str(Path(self.url).resolve() / path)
+
+    # ---- bytes ----------------------------------------------------------------------------
+    def write_bytes(self, path: str, data: bytes) -> None:
+        path = _check_relative(path)
+        if self.is_s3:
+            bucket, _ = self._bucket_prefix()
+            self._client().put_object(Bucket=bucket, Key=self._s3_key(path), Body=data)
+            return
+        target = Path(self.url) / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix="." + target.name, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def read_bytes(self, path: str) -> bytes:
+        """Contents of ``path``; ``FileNotFoundError`` naming the location when absent."""
+        path = _check_relative(path)
+        if self.is_s3:
+            bucket, _ = self._bucket_prefix()
+            client = self._client()
+            try:
+                return client.get_object(Bucket=bucket, Key=self._s3_key(path))["Body"].read()
+            except client.exceptions.NoSuchKey:
+                raise FileNotFoundError(self.location(path)) from None
+        try:
+            return (Path(self.url) / path).read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(self.location(path)) from None
+
+    def exists(self, path: str) -> bool:
+        path = _check_relative(path)
+        if self.is_s3:
+            bucket, _ = self._bucket_prefix()
+            client = self._client()
+            try:
+                client.head_object(Bucket=bucket, Key=self._s3_key(path))
+                return True
+            except client.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                    return False
+                raise
+        return (Path(self.url) / path).is_file()
+
+    def list(self, prefix: str) -> list[str]:
+        """Relative paths of the files under the folder ``prefix``, sorted."""
+        prefix = _check_relative(prefix.strip("/"))
+        if self.is_s3:
+            bucket, _ = self._bucket_prefix()
+            paginator = self._client().get_paginator("list_objects_v2")
+            base = self._s3_key(prefix) + "/"
+            _, store_prefix = self._bucket_prefix()
+            strip = len(store_prefix) + 1 if store_prefix else 0
+            found = []
+            for page in paginator.paginate(Bucket=bucket, Prefix=base):
+                found.extend(item["Key"][strip:] for item in page.get("Contents", []))
+            return sorted(found)
+        root = Path(self.url)
+        folder = root / prefix
+        if not folder.is_dir():
+            return []
+        return sorted(
+            p.relative_to(root).as_posix()
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    # ---- frames ---------------------------------------------------------------------------
+    def write_frame(self, path: str, frame: pl.DataFrame) -> int:
+        """Write ``frame`` as Parquet (zstd) atomically; returns the file size in bytes."""
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd", statistics=True)
+        data = buffer.getvalue()
+        self.write_bytes(path, data)
+        return len(data)
+
+    def read_frame(self, path: str) -> pl.DataFrame:
+        return pl.read_parquet(io.BytesIO(self.read_bytes(path)))
+
+    def read_frame_and_digest(self, path: str) -> tuple[pl.DataFrame, str]:
+        """The frame and the sha256 hex digest of the file's bytes."""
+        data = self.read_bytes(path)
+        return pl.read_parquet(io.BytesIO(data)), hashlib.sha256(data).hexdigest()

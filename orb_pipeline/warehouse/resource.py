@@ -1,0 +1,281 @@
+"""The ``warehouse`` resource: MySQL in production, the embedded demo SQLite file by default.
+
+Both speak the same SQLAlchemy Core queries (``schema.py``). Two read paths:
+
+- **bulk** (default): connectorx, which streams the result straight into Arrow/polars (about 3.5x
+  plain pymysql on loopback MariaDB). connectorx takes a query *string*, so the statement is
+  rendered by SQLAlchemy's dialect with literal values, and every value in it is validated first:
+  session bounds are Python ``int``s from the exchange calendar, the ticker matches
+  ``[A-Z0-9][A-Z0-9.-]{0,15}``, database/table/column names are plain identifiers from
+  configuration. No free-form user text reaches the query. The bulk path does not ``ORDER BY``
+  on the server; polars sorts by ``(timestamp_utc, row_order)``, which is the same deterministic
+  source order and cheaper than a server sort.
+- **reference**: SQLAlchemy with bound parameters (pymysql / sqlite3) and a server-side
+  ``ORDER BY timestamp_utc, id``; slow, used by the parity tests and the benchmark.
+
+Connection problems are retried with exponential backoff, then raised as
+``WarehouseUnavailableError`` naming host and database (never the password).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import dagster as dg
+import polars as pl
+import sqlalchemy as sa
+from pydantic import Field
+
+from orb_pipeline.warehouse import schema
+
+T = TypeVar("T")
+
+PULL_SCHEMA = {
+    "row_order": pl.Int64,
+    "timestamp_utc": pl.Int64,
+    "price": pl.Float64,
+    "delta": pl.Float64,
+    "implied_volatility": pl.Float64,
+}
+
+
+class WarehouseUnavailableError(RuntimeError):
+    """The warehouse did not answer after all retries."""
+
+
+class UnknownTickerError(ValueError):
+    """The ticker has no rows at all in the warehouse."""
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Common interface of the warehouse implementations (use a subclass)."""
+
+    table: str = Field(default="greeks", description="option-snapshot table")
+    order_column: str = Field(
+        default="id", description="column giving the source's order of rows within a second"
+    )
+    connect_attempts: int = Field(default=4, description="attempts before giving up")
+    retry_backoff_seconds: float = Field(
+        default=0.5, description="first retry delay; doubles after each failed attempt"
+    )
+    sessions_per_query: int = Field(default=40, description="sessions pulled by one bulk query")
+
+    # ---- implemented by subclasses --------------------------------------------------------
+    def describe(self) -> str:
+        """Where the warehouse is, without secrets (for logs and errors)."""
+        raise NotImplementedError
+
+    def _sqlalchemy_url(self) -> sa.engine.URL:
+        raise NotImplementedError
+
+    def _connectorx_url(self) -> str:
+        raise NotImplementedError
+
+    def _schema_name(self) -> str | None:
+        return None
+
+    def _before_connect(self) -> None:
+        """Hook run before every connection attempt."""
+
+    def _secrets(self) -> list[str]:
+        return []
+
+    # ---- shared ---------------------------------------------------------------------------
+    def greeks_table(self) -> sa.Table:
+        return schema.greeks_table(self.table, self._schema_name(), self.order_column)
+
+    def engine(self) -> sa.Engine:
+        return sa.create_engine(self._sqlalchemy_url(), poolclass=sa.pool.NullPool)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets():
+            if secret:
+                text = text.replace(secret, "***").replace(urllib.parse.quote(secret, safe=""), "***")
+        return text
+
+    def _with_retries(self, what: str, action: Callable[[], T]) -> T:
+        delay = self.retry_backoff_seconds
+        logger = dg.get_dagster_logger()
+        last_error: BaseException | None = None
+        for attempt in range(1, max(1, self.connect_attempts) + 1):
+            try:
+                self._before_connect()
+                return action()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError, RuntimeError, OSError) as error:
+                if isinstance(error, WarehouseUnavailableError):
+                    raise
+                last_error = error
+                reason = self._redact(f"{type(error).__name__}: {error}".splitlines()[0])[:300]
+                if attempt < self.connect_attempts:
+                    logger.warning(
+                        f"warehouse {self.describe()}: {what} failed (attempt {attempt}/"
+                        f"{self.connect_attempts}): {reason}; retrying in {delay:.2f}s"
+                    )
+                    time.sleep(delay)
+                    delay *= 2
+        reason = self._redact(f"{type(last_error).__name__}: {last_error}".splitlines()[0])[:300]
+        raise WarehouseUnavailableError(
+            f"warehouse {self.describe()} unreachable: {what} failed after "
+            f"{self.connect_attempts} attempts ({reason})"
+        ) from None
+
+    def _execute(self, statement: sa.Select) -> list[tuple]:
+        def run() -> list[tuple]:
+            engine = self.engine()
+            try:
+                with engine.connect() as connection:
+                    return [tuple(row) for row in connection.execute(statement)]
+            except sa.exc.ProgrammingError as error:
+                raise ValueError(
+                    f"warehouse {self.describe()}: query failed, check the table and column names "
+                    f"({self._redact(str(error.orig))[:200]})"
+                ) from None
+            finally:
+                engine.dispose()
+
+        return self._with_retries("query", run)
+
+    def list_tickers(self) -> list[str]:
+        """Every ticker that has at least one row, sorted."""
+        return [row[0] for row in self._execute(schema.tickers_query(self.greeks_table()))]
+
+    def ensure_ticker(self, ticker: str) -> None:
+        """``UnknownTickerError`` naming the ticker when the warehouse has no row for it."""
+        if not self._execute(schema.ticker_exists_query(self.greeks_table(), ticker)):
+            raise UnknownTickerError(f"ticker {ticker!r} has no rows in warehouse {self.describe()}")
+
+    def pull(
+        self, ticker: str, windows: Sequence[tuple[int, int]], *, reference: bool = False
+    ) -> pl.DataFrame:
+        """Rows of ``ticker`` with ``start <= timestamp_utc <= end`` for any window (inclusive).
+
+        Columns ``row_order``, ``timestamp_utc`` (Int64 s), ``price`` (the underlying),
+        ``delta``, ``implied_volatility``; sorted by ``(timestamp_utc, row_order)``.
+        """
+        statement = schema.pull_query(
+            self.greeks_table(), self.order_column, ticker, windows, ordered=reference
+        )
+        if reference:
+            rows = self._execute(statement)
+            return pl.DataFrame(rows, schema=PULL_SCHEMA, orient="row")
+        import connectorx
+
+        dialect = self.engine().dialect
+        query = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+        def run() -> pl.DataFrame:
+            return connectorx.read_sql(self._connectorx_url(), query, return_type="polars")
+
+        frame = self._with_retries("bulk pull", run)
+        if frame.is_empty():
+            return pl.DataFrame(schema=PULL_SCHEMA)
+        frame = frame.select(
+            [pl.col(name).cast(dtype) for name, dtype in PULL_SCHEMA.items()]
+        )
+        return frame.sort(["timestamp_utc", "row_order"])
+
+    def pull_sessions(
+        self, ticker: str, sessions: pl.DataFrame, *, reference: bool = False
+    ) -> pl.DataFrame:
+        """Rows of ``ticker`` inside each session's ``[open_utc, close_utc]`` (inclusive).
+
+        ``sessions`` has ``session_date``, ``open_utc``, ``close_utc``. Returns ``PULL_SCHEMA``
+        plus ``session_date``, sorted by ``(timestamp_utc, row_order)``. Raises
+        ``UnknownTickerError`` when the ticker has no row at all.
+        """
+        schema.validate_ticker(ticker)
+        self.ensure_ticker(ticker)
+        ordered = sessions.sort("open_utc")
+        parts = []
+        for start in range(0, ordered.height, max(1, self.sessions_per_query)):
+            chunk = ordered.slice(start, self.sessions_per_query)
+            windows = [(int(o), int(c)) for o, c in zip(chunk["open_utc"], chunk["close_utc"], strict=True)]
+            pulled = self.pull(ticker, windows, reference=reference)
+            parts.append(
+                pulled.join_asof(
+                    chunk.select("open_utc", "close_utc", "session_date"),
+                    left_on="timestamp_utc",
+                    right_on="open_utc",
+                    strategy="backward",
+                )
+                .filter(pl.col("timestamp_utc") <= pl.col("close_utc"))
+                .drop("open_utc", "close_utc")
+            )
+        if not parts:
+            return pl.DataFrame(schema={**PULL_SCHEMA, "session_date": pl.Date})
+        return pl.concat(parts)
+
+
+class SQLiteWarehouse(Warehouse):
+    """The embedded warehouse: a SQLite file in the same schema (built by the demo generator)."""
+
+    path: str = Field(description="SQLite file")
+    build_demo_if_missing: bool = Field(
+        default=True, description="generate the demo warehouse when the file does not exist"
+    )
+
+    def describe(self) -> str:
+        return f"sqlite:{self.path} table {self.table}"
+
+    def _before_connect(self) -> None:
+        if Path(self.path).is_file():
+            return
+        if not self.build_demo_if_missing:
+            raise WarehouseUnavailableError(f"warehouse {self.describe()}: file does not exist")
+        from orb_pipeline.warehouse.demo import build_demo_warehouse
+
+        dg.get_dagster_logger().info(f"building the demo warehouse at {self.path}")
+        build_demo_warehouse(self.path)
+
+    def _sqlalchemy_url(self) -> sa.engine.URL:
+        return sa.engine.URL.create("sqlite", database=str(Path(self.path).resolve()))
+
+    def _connectorx_url(self) -> str:
+        return "sqlite://" + str(Path(self.path).resolve())
+
+
+class MySQLWarehouse(Warehouse):
+    """A MySQL/MariaDB warehouse (the old system used database ``options``, table ``greeks``)."""
+
+    host: str = Field(description="server host")
+    port: int = Field(default=3306)
+    user: str = Field(description="user name")
+    password: str = Field(default="", description="password (pass a dg.EnvVar)")
+    database: str = Field(default="options", description="database (schema) holding the table")
+    connect_timeout_seconds: int = Field(default=5)
+
+    def describe(self) -> str:
+        return f"mysql://{self.host}:{self.port}/{self.database} table {self.table}"
+
+    def _schema_name(self) -> str | None:
+        return schema.validate_identifier(self.database, "database")
+
+    def _secrets(self) -> list[str]:
+        return [self.password]
+
+    def _sqlalchemy_url(self) -> sa.engine.URL:
+        return sa.engine.URL.create(
+            "mysql+pymysql",
+            username=self.user,
+            password=self.password or None,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+            query={"connect_timeout": str(self.connect_timeout_seconds)},
+        )
+
+    def _connectorx_url(self) -> str:
+        quote = urllib.parse.quote
+        credentials = quote(self.user, safe="")
+        if self.password:
+            credentials += ":" + quote(self.password, safe="")
+        return "mysql://" + credentials + "@" + self.host + ":" + str(self.port) + "/" + quote(self.database, safe="")
+
+
+def list_warehouse_tickers(warehouse: Warehouse) -> list[str]:
+    """The warehouse's tickers, sorted (for the ticker sensor and the demo command)."""
+    return warehouse.list_tickers()
