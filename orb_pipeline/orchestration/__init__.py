@@ -1,0 +1,1 @@
+"""Orchestration that spans stages: ECS sizing of sweep runs, cross-stage jobs, the demo runner."""
