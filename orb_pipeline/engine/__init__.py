@@ -1,0 +1,41 @@
+"""The ORB backtest engine: exact, fast opening-range-breakout sweeps (Dagster-free).
+
+Contract: ``ORB_SEMANTICS.md`` (shared) and ``docs/SEMANTICS_EXTENSIONS.md`` (costs, scaled
+distances, per-session statistics). Public API: ``sweep``, ``ledger``, ``session_stats`` +
+``aggregate``, ``opening_ranges``, ``compress_series``, ``default_grid``, ``make_grid``,
+``Costs``, ``count_skipped_sessions``, ``ENGINE_VERSION``.
+"""
+
+from orb_pipeline.engine.api import (
+    SessionStats,
+    aggregate,
+    compress_series,
+    ledger,
+    opening_ranges,
+    session_stats,
+    sweep,
+)
+from orb_pipeline.engine.costs import Costs
+from orb_pipeline.engine.grid import GRID_COLUMNS, default_grid, inclusive_range, make_grid
+from orb_pipeline.engine.inputs import DISTANCE_UNITS, count_skipped_sessions
+
+# Bump whenever results could change (results ids hash it).
+ENGINE_VERSION = "1.0.0"
+
+__all__ = [
+    "DISTANCE_UNITS",
+    "ENGINE_VERSION",
+    "GRID_COLUMNS",
+    "Costs",
+    "SessionStats",
+    "aggregate",
+    "compress_series",
+    "count_skipped_sessions",
+    "default_grid",
+    "inclusive_range",
+    "ledger",
+    "make_grid",
+    "opening_ranges",
+    "session_stats",
+    "sweep",
+]

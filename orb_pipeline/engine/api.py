@@ -1,0 +1,305 @@
+"""The engine's public API on polars frames (validation, conversion, kernels, reporting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from numba import njit, prange
+
+from orb_pipeline.engine import naive
+from orb_pipeline.engine.costs import NO_COSTS, Costs
+from orb_pipeline.engine.grid import GRID_COLUMNS
+from orb_pipeline.engine.inputs import (
+    Grid,
+    Window,
+    check_distance_unit,
+    grid_from_params,
+    prepare_grid,
+    prepare_window,
+)
+from orb_pipeline.engine.metrics import (
+    ACC_DAYS_TRADED,
+    ACC_HOLDING,
+    ACC_LOSS_UNITS,
+    ACC_MAX_DRAWDOWN,
+    ACC_NET,
+    ACC_STOPS,
+    ACC_TRADES,
+    ACC_WIN_UNITS,
+    ACC_WINNING_DAYS,
+    ACC_WINNING_TRADES,
+    N_ACC,
+    drawdown_sharpe_nb,
+    metrics_frame,
+)
+from orb_pipeline.engine.units import to_units
+
+
+def _costs(costs: Costs | None) -> tuple[float, float, bool]:
+    if costs is None:
+        costs = NO_COSTS
+    if not isinstance(costs, Costs):
+        raise ValueError(f"costs must be an orb_pipeline.engine.Costs, got {type(costs).__name__}")
+    return costs.kernel_args()
+
+
+def _kernel_args(window: Window, grid: Grid, unit: int, costs: Costs | None) -> tuple:
+    return (
+        window.times, window.prices, window.offsets, window.sessions.open_utc,
+        window.sessions.expected_move, grid.range_seconds, grid.stop_distance, grid.stop_units,
+        grid.limit_distance, grid.limit_units, grid.stop_count_limit, grid.stop_cooloff_period,
+        unit, *_costs(costs),
+    )
+
+
+def _prepare(series, sessions, grid, costs, distance_unit):
+    unit = check_distance_unit(distance_unit)
+    _costs(costs)
+    grid = prepare_grid(grid)
+    window = prepare_window(series, sessions, distance_unit)
+    return window, grid, unit
+
+
+def sweep(series, sessions, grid, *, costs: Costs | None = None,
+          distance_unit: str = "dollars") -> pl.DataFrame:
+    """Backtest every grid row over the window; one row per grid row, in grid order.
+
+    ``series``: ``session_date`` (Date), ``timestamp_utc`` (Int64 s), ``price`` (Float64), sorted by
+    time, used as given. ``sessions``: ``session_date``, ``open_utc`` (+ optional ``close_utc``,
+    ``expected_move``), every session of the window (a session without ticks counts as flat).
+    Returns the grid's columns plus the metrics of ORB_SEMANTICS.md (``profit_factor`` null when no
+    trade lost). Costs and distance units: docs/SEMANTICS_EXTENSIONS.md.
+    """
+    window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
+    acc, sharpe = naive.naive_sweep_nb(*_kernel_args(window, prepared, unit, costs))
+    return metrics_frame(prepared.frame, acc, sharpe)
+
+
+def ledger(series, sessions, params: dict, *, costs: Costs | None = None,
+           distance_unit: str = "dollars") -> pl.DataFrame:
+    """Every trade of one parameter set (a dict of the five grid columns), in time order.
+
+    Columns: ``session_date``, ``side`` (long/short), ``entry_utc``, ``entry_price``, ``exit_utc``,
+    ``exit_price``, ``exit_reason`` (limit/stop/eod), ``profit`` (net of costs, dollars per share),
+    ``holding_seconds``. Prices are the engine's exact unit prices in dollars.
+    """
+    window, prepared, unit = _prepare(series, sessions, grid_from_params(params), costs,
+                                      distance_unit)
+    args = _kernel_args(window, prepared, unit, costs)
+    # The ledger kernel takes scalars for the one combination.
+    scalars = [a[0] for a in args[5:12]]
+    rows, session_index = naive.naive_ledger_nb(*args[:5], *scalars, *args[12:])
+    entry = rows[:, naive.TRADE_ENTRY]
+    exit_ = rows[:, naive.TRADE_EXIT]
+    return pl.DataFrame(
+        {
+            "session_date": window.sessions.dates.gather(session_index),
+            "side": np.where(rows[:, naive.TRADE_SIDE] > 0, "long", "short"),
+            "entry_utc": window.times[entry],
+            "entry_price": window.prices[entry] / 10000.0,
+            "exit_utc": window.times[exit_],
+            "exit_price": window.prices[exit_] / 10000.0,
+            "exit_reason": np.asarray(naive.REASON_NAMES)[rows[:, naive.TRADE_REASON]],
+            "profit": rows[:, naive.TRADE_NET] / 10000.0,
+            "holding_seconds": window.times[exit_] - window.times[entry],
+        },
+        schema={
+            "session_date": pl.Date,
+            "side": pl.String,
+            "entry_utc": pl.Int64,
+            "entry_price": pl.Float64,
+            "exit_utc": pl.Int64,
+            "exit_price": pl.Float64,
+            "exit_reason": pl.String,
+            "profit": pl.Float64,
+            "holding_seconds": pl.Int64,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """Per combination x session results of one kernel pass (``session_stats``).
+
+    Every array is int64 with shape ``(n_combos, n_sessions)``; rows follow ``grid`` order, columns
+    ``session_dates`` (chronological). Money is in units of $0.0001, net of costs.
+
+    - ``net_units``: sum of net trade profits of the session (0 when flat)
+    - ``trades``, ``stops``: trades, and trades that exited at their stop
+    - ``winning_trades``: trades with net profit > 0
+    - ``win_units`` / ``loss_units``: sums of the net profits of winning (> 0) / losing (< 0) trades
+    - ``holding_seconds``: sum of the trades' holding periods
+    """
+
+    grid: pl.DataFrame
+    session_dates: pl.Series
+    net_units: np.ndarray
+    trades: np.ndarray
+    stops: np.ndarray
+    winning_trades: np.ndarray
+    win_units: np.ndarray
+    loss_units: np.ndarray
+    holding_seconds: np.ndarray
+
+    @property
+    def n_sessions(self) -> int:
+        return self.net_units.shape[1]
+
+
+def session_stats(series, sessions, grid, *, costs: Costs | None = None,
+                  distance_unit: str = "dollars") -> SessionStats:
+    """One kernel pass keeping each combination's per-session results, so that metrics over any
+    subset of sessions (walk-forward folds) are a cheap ``aggregate`` away. Memory is
+    ``7 x 8 x n_combos x n_sessions`` bytes: chunk huge grids (``sweep`` does not need this)."""
+    window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
+    values = naive.naive_session_stats_nb(*_kernel_args(window, prepared, unit, costs))
+    fields = [np.ascontiguousarray(values[:, :, k]) for k in range(values.shape[2])]
+    return SessionStats(prepared.frame, window.sessions.dates, *fields)
+
+
+@njit(cache=True, parallel=True)
+def _drawdown_sharpe_rows_nb(nets):
+    n_rows = nets.shape[0]
+    drawdown = np.zeros(n_rows, dtype=np.int64)
+    sharpe = np.zeros(n_rows, dtype=np.float64)
+    for row in prange(n_rows):
+        drawdown[row], sharpe[row] = drawdown_sharpe_nb(nets[row])
+    return drawdown, sharpe
+
+
+def _session_index(stats: SessionStats, sessions) -> np.ndarray:
+    n = stats.n_sessions
+    if isinstance(sessions, pl.Series):
+        sessions = sessions.to_numpy()
+    index = np.asarray(sessions)
+    if index.dtype == bool:
+        if index.shape != (n,):
+            raise ValueError(f"sessions mask must have length {n}, got shape {index.shape}")
+        return np.flatnonzero(index)
+    if index.ndim != 1 or (index.size and not np.issubdtype(index.dtype, np.integer)):
+        raise ValueError("sessions must be a boolean mask or a 1-D array of session indices")
+    index = np.unique(index.astype(np.int64))
+    if index.size and (index[0] < 0 or index[-1] >= n):
+        raise ValueError(f"sessions indices must be in [0, {n}), got {index[0]}..{index[-1]}")
+    return index
+
+
+def aggregate(stats: SessionStats, sessions=None) -> pl.DataFrame:
+    """The ``sweep`` metrics over a subset of ``stats``' sessions, one row per combination.
+
+    ``sessions``: a boolean mask over ``stats.session_dates`` or integer session indices (taken in
+    chronological order, duplicates ignored); ``None`` = all. With all sessions the result equals
+    ``sweep`` on the same inputs exactly.
+    """
+    index = np.arange(stats.n_sessions) if sessions is None else _session_index(stats, sessions)
+    net = np.ascontiguousarray(stats.net_units[:, index])
+    trades = stats.trades[:, index]
+    acc = np.zeros((net.shape[0], N_ACC), dtype=np.int64)
+    acc[:, ACC_NET] = net.sum(axis=1)
+    acc[:, ACC_TRADES] = trades.sum(axis=1)
+    acc[:, ACC_STOPS] = stats.stops[:, index].sum(axis=1)
+    acc[:, ACC_DAYS_TRADED] = (trades > 0).sum(axis=1)
+    acc[:, ACC_WINNING_DAYS] = (net > 0).sum(axis=1)
+    acc[:, ACC_WINNING_TRADES] = stats.winning_trades[:, index].sum(axis=1)
+    acc[:, ACC_WIN_UNITS] = stats.win_units[:, index].sum(axis=1)
+    acc[:, ACC_LOSS_UNITS] = stats.loss_units[:, index].sum(axis=1)
+    acc[:, ACC_HOLDING] = stats.holding_seconds[:, index].sum(axis=1)
+    drawdown, sharpe = _drawdown_sharpe_rows_nb(net)
+    acc[:, ACC_MAX_DRAWDOWN] = drawdown
+    return metrics_frame(stats.grid, acc, sharpe)
+
+
+@njit(cache=True)
+def _opening_ranges_nb(times, prices, offsets, open_utc, range_seconds):
+    n = open_utc.shape[0]
+    high = np.zeros(n, dtype=np.int64)
+    low = np.zeros(n, dtype=np.int64)
+    first = np.zeros(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    for s in range(n):
+        end_time = open_utc[s] + range_seconds
+        i = offsets[s]
+        while i < offsets[s + 1] and times[i] <= end_time:
+            p = prices[i]
+            if count[s] == 0:
+                high[s] = p
+                low[s] = p
+                first[s] = p
+            elif p > high[s]:
+                high[s] = p
+            elif p < low[s]:
+                low[s] = p
+            count[s] += 1
+            i += 1
+    return high, low, first, count
+
+
+def opening_ranges(series, sessions, range_seconds: int) -> pl.DataFrame:
+    """Per session (chronological): ``session_date``, ``range_high``, ``range_low``,
+    ``open_price`` (first price) over ticks with ``open_utc <= t <= open_utc + range_seconds``, and
+    ``tick_count``; prices null and ``tick_count`` 0 when that window has no tick."""
+    if isinstance(range_seconds, bool) or not isinstance(range_seconds, int | np.integer) \
+            or range_seconds < 1:
+        raise ValueError(f"range_seconds must be an integer >= 1, got {range_seconds!r}")
+    window = prepare_window(series, sessions)
+    high, low, first, count = _opening_ranges_nb(window.times, window.prices, window.offsets,
+                                                 window.sessions.open_utc, int(range_seconds))
+    empty = count == 0
+    return pl.DataFrame(
+        {
+            "session_date": window.sessions.dates,
+            "range_high": np.where(empty, np.nan, high / 10000.0),
+            "range_low": np.where(empty, np.nan, low / 10000.0),
+            "open_price": np.where(empty, np.nan, first / 10000.0),
+            "tick_count": count,
+        },
+        schema={"session_date": pl.Date, "range_high": pl.Float64, "range_low": pl.Float64,
+                "open_price": pl.Float64, "tick_count": pl.Int64},
+    ).with_columns(pl.col("range_high", "range_low", "open_price").fill_nan(None))
+
+
+def compress_series(bars) -> pl.DataFrame:
+    """Bars (``session_date``, ``timestamp_utc``, ``close``; sorted by time) -> the compressed
+    series (``session_date``, ``timestamp_utc``, ``price``): within each session, runs of
+    consecutive equal closes (compared in units of $0.0001) keep only their first bar, and the
+    session's last bar is always kept. Nothing carries over from one session to the next."""
+    if isinstance(bars, pl.LazyFrame):
+        bars = bars.collect()
+    if not isinstance(bars, pl.DataFrame):
+        raise ValueError(f"bars must be a polars DataFrame, got {type(bars).__name__}")
+    from orb_pipeline.engine.inputs import _FLOAT_TYPES, _INTEGER_TYPES, _require_column
+
+    _require_column(bars, "bars", "session_date", (pl.Date,), "Date")
+    _require_column(bars, "bars", "timestamp_utc", _INTEGER_TYPES, "an integer (Int64) type")
+    _require_column(bars, "bars", "close", _FLOAT_TYPES, "Float64")
+    times = bars["timestamp_utc"].cast(pl.Int64).to_numpy()
+    if len(times) > 1 and np.any(times[1:] < times[:-1]):
+        raise ValueError("bars column 'timestamp_utc' is not sorted ascending")
+    close = bars["close"].cast(pl.Float64).to_numpy()
+    if not np.all(np.isfinite(close)) or np.any(close <= 0):
+        raise ValueError("bars column 'close' must be finite and > 0")
+    units = to_units(close)
+    days = bars["session_date"].to_physical().to_numpy()
+    n = len(units)
+    keep = np.ones(n, dtype=bool)
+    if n > 1:
+        same_session = days[1:] == days[:-1]
+        keep[1:] = ~same_session | (units[1:] != units[:-1])
+        keep[:-1] |= ~same_session  # the last bar of each session
+    out = bars.select("session_date", pl.col("timestamp_utc").cast(pl.Int64),
+                      pl.col("close").cast(pl.Float64).alias("price"))
+    return out.filter(pl.Series(keep))
+
+
+__all__ = [
+    "GRID_COLUMNS",
+    "SessionStats",
+    "aggregate",
+    "compress_series",
+    "ledger",
+    "opening_ranges",
+    "session_stats",
+    "sweep",
+]

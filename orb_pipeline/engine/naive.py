@@ -1,0 +1,235 @@
+"""Naive kernels: the per-session state machine scanning every tick, for every combination.
+
+This is the straightforward reading of ORB_SEMANTICS.md ("The per-session state machine") and the
+yardstick of the benchmark: O(ticks x combinations). The fast kernels in ``nb.py`` must give
+identical results. Arrays follow ``inputs.Window``: ``times``/``prices`` int64 (seconds / units of
+$0.0001), session ``s`` is ``offsets[s]:offsets[s+1]``.
+
+Trade rows written to ``trades_out`` (int64): ``TRADE_SIDE`` (+1 long / -1 short),
+``TRADE_ENTRY`` / ``TRADE_EXIT`` (tick indices), ``TRADE_REASON`` (``REASON_*``), ``TRADE_NET``
+(net profit, units), ``TRADE_GROSS`` (gross profit, units).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from orb_pipeline.engine.costs import trade_cost_units_nb
+from orb_pipeline.engine.metrics import (
+    ACC_MAX_DRAWDOWN,
+    N_ACC,
+    N_STAT,
+    STAT_HOLDING,
+    STAT_LOSS_UNITS,
+    STAT_NET,
+    STAT_STOPS,
+    STAT_TRADES,
+    STAT_WIN_UNITS,
+    STAT_WINNING_TRADES,
+    accumulate_session_nb,
+    drawdown_sharpe_nb,
+)
+from orb_pipeline.engine.units import round_half_away_nb
+
+REASON_LIMIT, REASON_STOP, REASON_EOD = 0, 1, 2
+REASON_NAMES = ("limit", "stop", "eod")
+TRADE_SIDE, TRADE_ENTRY, TRADE_EXIT, TRADE_REASON, TRADE_NET, TRADE_GROSS = range(6)
+N_TRADE = 6
+NO_COOLOFF = np.int64(-(2**62))
+
+
+@njit(cache=True)
+def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
+    """Stop or limit distance in units: 0 dollars (``units`` given), 1 percent of the entry
+    price, 2 multiples of the session's expected move (dollars)."""
+    if distance_unit == 0:
+        return units
+    if distance_unit == 1:
+        return round_half_away_nb(entry_units * value / 100.0)
+    return round_half_away_nb(value * expected_move * 10000.0)
+
+
+@njit(cache=True)
+def record_trade_nb(stats, trades_out, count, side, entry, exit_, reason, entry_units, exit_units,
+                    times, commission, slippage, slippage_bps):
+    """Add one closed trade to ``stats`` (STAT_* vector) and, when there is room, to ``trades_out``."""
+    gross = (exit_units - entry_units) * side
+    net = gross - trade_cost_units_nb(commission, slippage, slippage_bps, entry_units, exit_units)
+    stats[STAT_NET] += net
+    stats[STAT_TRADES] += 1
+    if reason == REASON_STOP:
+        stats[STAT_STOPS] += 1
+    if net > 0:
+        stats[STAT_WINNING_TRADES] += 1
+        stats[STAT_WIN_UNITS] += net
+    elif net < 0:
+        stats[STAT_LOSS_UNITS] += net
+    stats[STAT_HOLDING] += times[exit_] - times[entry]
+    if count < trades_out.shape[0]:
+        trades_out[count, TRADE_SIDE] = side
+        trades_out[count, TRADE_ENTRY] = entry
+        trades_out[count, TRADE_EXIT] = exit_
+        trades_out[count, TRADE_REASON] = reason
+        trades_out[count, TRADE_NET] = net
+        trades_out[count, TRADE_GROSS] = gross
+    return count + 1
+
+
+@njit(cache=True)
+def simulate_session_naive_nb(times, prices, start, end, open_utc, expected_move, range_seconds,
+                              stop_value, stop_units, limit_value, limit_units, stop_count_limit,
+                              cooloff, distance_unit, commission, slippage, slippage_bps, stats,
+                              trades_out):
+    """Run one session tick by tick; adds to ``stats`` and returns the number of trades."""
+    stats[:] = 0
+    if end <= start:
+        return 0
+    range_end = open_utc + range_seconds
+    first = start
+    high = prices[start]
+    low = prices[start]
+    while first < end and times[first] <= range_end:
+        if prices[first] > high:
+            high = prices[first]
+        if prices[first] < low:
+            low = prices[first]
+        first += 1
+    if first == start:  # no tick in the range window: not traded
+        return 0
+    t_end = times[end - 1]
+    stops = 0
+    cool_until = NO_COOLOFF
+    side = 0
+    entry = -1
+    stop_level = np.int64(0)
+    limit_level = np.int64(0)
+    count = 0
+    for i in range(first, end):
+        if stops == stop_count_limit:
+            break
+        t = times[i]
+        if t < cool_until:
+            continue
+        p = prices[i]
+        if side == 0:
+            if t == t_end:
+                break
+            if p > high:
+                side = 1
+            elif p < low:
+                side = -1
+            else:
+                continue
+            entry = i
+            stop_d = distance_units_nb(distance_unit, stop_units, stop_value, p, expected_move)
+            limit_d = distance_units_nb(distance_unit, limit_units, limit_value, p, expected_move)
+            stop_level = p - side * stop_d
+            limit_level = p + side * limit_d
+        elif side == 1:
+            if p >= limit_level or t == t_end:
+                reason = REASON_LIMIT if p >= limit_level else REASON_EOD
+                count = record_trade_nb(stats, trades_out, count, side, entry, i, reason,
+                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                break
+            elif p <= stop_level:
+                count = record_trade_nb(stats, trades_out, count, side, entry, i, REASON_STOP,
+                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                stops += 1
+                cool_until = t + cooloff
+                side = 0
+        else:
+            if p <= limit_level or t == t_end:
+                reason = REASON_LIMIT if p <= limit_level else REASON_EOD
+                count = record_trade_nb(stats, trades_out, count, side, entry, i, reason,
+                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                break
+            elif p >= stop_level:
+                count = record_trade_nb(stats, trades_out, count, side, entry, i, REASON_STOP,
+                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                stops += 1
+                cool_until = t + cooloff
+                side = 0
+    return count
+
+
+@njit(cache=True, parallel=True)
+def naive_sweep_nb(times, prices, offsets, open_utc, expected_move, range_seconds, stop_value,
+                   stop_units, limit_value, limit_units, stop_count_limit, cooloff, distance_unit,
+                   commission, slippage, slippage_bps):
+    """Accumulators (``(n_combos, N_ACC)`` int64) and Sharpe ratios of every combination,
+    scanning every tick of every session per combination (prange over combinations)."""
+    n_combos = range_seconds.shape[0]
+    n_sessions = open_utc.shape[0]
+    acc = np.zeros((n_combos, N_ACC), dtype=np.int64)
+    sharpe = np.zeros(n_combos, dtype=np.float64)
+    for c in prange(n_combos):
+        stats = np.zeros(N_STAT, dtype=np.int64)
+        nets = np.zeros(n_sessions, dtype=np.int64)
+        no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
+        for s in range(n_sessions):
+            simulate_session_naive_nb(
+                times, prices, offsets[s], offsets[s + 1], open_utc[s], expected_move[s],
+                range_seconds[c], stop_value[c], stop_units[c], limit_value[c], limit_units[c],
+                stop_count_limit[c], cooloff[c], distance_unit, commission, slippage, slippage_bps,
+                stats, no_trades,
+            )
+            accumulate_session_nb(acc[c], stats)
+            nets[s] = stats[STAT_NET]
+        drawdown, ratio = drawdown_sharpe_nb(nets)
+        acc[c, ACC_MAX_DRAWDOWN] = drawdown
+        sharpe[c] = ratio
+    return acc, sharpe
+
+
+@njit(cache=True, parallel=True)
+def naive_session_stats_nb(times, prices, offsets, open_utc, expected_move, range_seconds,
+                           stop_value, stop_units, limit_value, limit_units, stop_count_limit,
+                           cooloff, distance_unit, commission, slippage, slippage_bps):
+    """Per combination x session statistics, ``(n_combos, n_sessions, N_STAT)`` int64."""
+    n_combos = range_seconds.shape[0]
+    n_sessions = open_utc.shape[0]
+    out = np.zeros((n_combos, n_sessions, N_STAT), dtype=np.int64)
+    for c in prange(n_combos):
+        no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
+        for s in range(n_sessions):
+            simulate_session_naive_nb(
+                times, prices, offsets[s], offsets[s + 1], open_utc[s], expected_move[s],
+                range_seconds[c], stop_value[c], stop_units[c], limit_value[c], limit_units[c],
+                stop_count_limit[c], cooloff[c], distance_unit, commission, slippage, slippage_bps,
+                out[c, s], no_trades,
+            )
+    return out
+
+
+@njit(cache=True)
+def naive_ledger_nb(times, prices, offsets, open_utc, expected_move, range_seconds, stop_value,
+                    stop_units, limit_value, limit_units, stop_count_limit, cooloff, distance_unit,
+                    commission, slippage, slippage_bps):
+    """Trades of one combination: ``(trade rows, session index per row)``."""
+    n_sessions = open_utc.shape[0]
+    stats = np.zeros(N_STAT, dtype=np.int64)
+    capacity = 16
+    rows = np.zeros((capacity, N_TRADE), dtype=np.int64)
+    sessions = np.zeros(capacity, dtype=np.int64)
+    total = 0
+    for s in range(n_sessions):
+        ticks = offsets[s + 1] - offsets[s]
+        buffer = np.zeros((min(stop_count_limit + 1, ticks + 1), N_TRADE), dtype=np.int64)
+        count = simulate_session_naive_nb(
+            times, prices, offsets[s], offsets[s + 1], open_utc[s], expected_move[s],
+            range_seconds, stop_value, stop_units, limit_value, limit_units, stop_count_limit,
+            cooloff, distance_unit, commission, slippage, slippage_bps, stats, buffer,
+        )
+        while total + count > capacity:
+            capacity *= 2
+            grown = np.zeros((capacity, N_TRADE), dtype=np.int64)
+            grown[:total] = rows[:total]
+            rows = grown
+            grown_sessions = np.zeros(capacity, dtype=np.int64)
+            grown_sessions[:total] = sessions[:total]
+            sessions = grown_sessions
+        rows[total:total + count] = buffer[:count]
+        sessions[total:total + count] = s
+        total += count
+    return rows[:total], sessions[:total]

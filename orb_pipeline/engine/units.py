@@ -1,0 +1,37 @@
+"""Exact price arithmetic: integer units of $0.0001.
+
+``units(x) = round_half_away_from_zero(x * 10000)`` where ``x * 10000`` is the float64 product.
+Every comparison that decides a trade is made on int64 units; dollars appear only when results
+are reported (``units / 10000``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+UNITS_PER_DOLLAR = 10_000
+
+
+@njit(cache=True)
+def round_half_away_nb(x: float) -> int:
+    """Round a finite float to the nearest int64, halves away from zero (scalar, numba)."""
+    if x >= 0.0:
+        floor = np.floor(x)
+        return np.int64(floor + 1.0) if x - floor >= 0.5 else np.int64(floor)
+    floor = np.floor(-x)
+    return -(np.int64(floor + 1.0) if -x - floor >= 0.5 else np.int64(floor))
+
+
+def round_half_away(values: np.ndarray) -> np.ndarray:
+    """Vectorized ``round_half_away_nb`` on a float64 array -> int64 array (finite input)."""
+    values = np.asarray(values, dtype=np.float64)
+    magnitude = np.abs(values)
+    floor = np.floor(magnitude)
+    rounded = floor + (magnitude - floor >= 0.5)
+    return (np.sign(values) * rounded).astype(np.int64)
+
+
+def to_units(dollars: np.ndarray) -> np.ndarray:
+    """Dollars (float64) -> int64 units of $0.0001, ``round_half_away(dollars * 10000)``."""
+    return round_half_away(np.asarray(dollars, dtype=np.float64) * UNITS_PER_DOLLAR)
