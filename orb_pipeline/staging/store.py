@@ -1,0 +1,339 @@
+"""Staging stores: a ticker's window (compressed series + sessions) as binary columnar payloads.
+
+Contracts
+- Payloads are Arrow IPC files written by polars (``lz4`` by default, ``zstd`` or
+  ``uncompressed`` by configuration); no JSON, no pickle for data.
+- Everything is keyed by ticker **and data version**, so a reader asking for one version can never
+  see parts of another. Each payload is split into parts of at most ``part_megabytes`` (<= 64 MB).
+- The manifest (written last) lists every part with its size and SHA-256; :meth:`StagingStore.get`
+  verifies all of them and raises :class:`StagedDataMissing` (naming what is missing) instead of
+  returning partial data. Parts and manifest share a TTL (``ttl_seconds``).
+- :class:`RedisStaging` keeps parts as string values and the manifest as a hash;
+  :class:`LocalStaging` (the embedded default) keeps files in a directory, written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field, PrivateAttr, field_validator
+
+PAYLOADS = ("series", "sessions")
+FORMAT = "orb-staged-window/arrow-ipc/1"
+MAX_PART_MEGABYTES = 64
+
+
+class StagedDataMissing(LookupError):
+    """The staged window is absent, expired, evicted or incomplete (the message says which)."""
+
+
+@dataclass(frozen=True)
+class StagedWindow:
+    """A window read back from staging (frames exactly as staged)."""
+
+    ticker: str
+    data_version: str
+    window_start: dt.date
+    window_end: dt.date
+    series: pl.DataFrame
+    sessions: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """What :meth:`StagingStore.put` wrote."""
+
+    ticker: str
+    data_version: str
+    window_start: dt.date
+    window_end: dt.date
+    frame_bytes: int  # in-memory Arrow size of the frames
+    payload_bytes: int  # bytes written (after compression)
+    parts: int
+    seconds: float
+    compression: str
+
+
+def _validate_ticker(ticker: str) -> str:
+    if not ticker or not all(c.isalnum() or c in "._-" for c in ticker):
+        raise ValueError(f"ticker must be letters, digits, '.', '_' or '-', got {ticker!r}")
+    return ticker
+
+
+def _validate_version(data_version: str) -> str:
+    if not data_version or not all(c.isalnum() or c in "._-" for c in data_version):
+        raise ValueError(f"data_version must be letters, digits, '.', '_' or '-', got {data_version!r}")
+    return data_version
+
+
+class StagingStore(dg.ConfigurableResource):
+    """Interface of the staging stores (see module docstring)."""
+
+    compression: str = Field(default="lz4", description="lz4, zstd or uncompressed")
+    part_megabytes: int = Field(default=8, description="largest stored value, MB (1..64)")
+    ttl_seconds: int = Field(default=7 * 24 * 3600, description="lifetime of staged data")
+
+    @field_validator("compression")
+    @classmethod
+    def _check_compression(cls, value: str) -> str:
+        if value not in ("lz4", "zstd", "uncompressed"):
+            raise ValueError(f"compression must be lz4, zstd or uncompressed, got {value!r}")
+        return value
+
+    @field_validator("part_megabytes")
+    @classmethod
+    def _check_part_size(cls, value: int) -> int:
+        if not 1 <= value <= MAX_PART_MEGABYTES:
+            raise ValueError(f"part_megabytes must be between 1 and {MAX_PART_MEGABYTES}, got {value}")
+        return value
+
+    # --- storage primitives, per backend ----------------------------------------------------
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def _write(self, ticker: str, version: str, parts: dict[str, bytes],
+               manifest: dict[str, str]) -> None:
+        """Store ``parts`` then ``manifest`` (last) and point ``current`` at ``version``."""
+        raise NotImplementedError
+
+    def _read_manifest(self, ticker: str, version: str) -> dict[str, str] | None:
+        raise NotImplementedError
+
+    def _read_parts(self, ticker: str, version: str, names: list[str]) -> list[bytes | None]:
+        raise NotImplementedError
+
+    def current_version(self, ticker: str) -> str | None:
+        """The data version most recently staged for ``ticker`` (None when nothing is staged)."""
+        raise NotImplementedError
+
+    def delete(self, ticker: str, data_version: str) -> None:
+        raise NotImplementedError
+
+    # --- shared -------------------------------------------------------------------------------
+    def put(self, ticker: str, data_version: str, series: pl.DataFrame,
+            sessions: pl.DataFrame) -> StageReport:
+        """Stage one window; returns sizes and timing."""
+        _validate_ticker(ticker)
+        _validate_version(data_version)
+        if sessions.height == 0:
+            raise ValueError(f"cannot stage an empty window for {ticker}: no sessions")
+        started = time.perf_counter()
+        part_size = self.part_megabytes * 1024 * 1024
+        dates = sessions.get_column("session_date")
+        manifest = {
+            "format": FORMAT,
+            "ticker": ticker,
+            "data_version": data_version,
+            "window_start": dates.min().isoformat(),
+            "window_end": dates.max().isoformat(),
+            "compression": self.compression,
+            "staged_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        parts: dict[str, bytes] = {}
+        frame_bytes = 0
+        for name, frame in zip(PAYLOADS, (series, sessions), strict=True):
+            buffer = io.BytesIO()
+            frame.write_ipc(buffer, compression=self.compression)
+            payload = buffer.getbuffer()
+            frame_bytes += int(frame.estimated_size())
+            count = max(1, -(-len(payload) // part_size))
+            manifest[name + ".rows"] = str(frame.height)
+            manifest[name + ".bytes"] = str(len(payload))
+            manifest[name + ".parts"] = str(count)
+            for index in range(count):
+                chunk = bytes(payload[index * part_size:(index + 1) * part_size])
+                part = name + "." + str(index)
+                parts[part] = chunk
+                manifest[part] = str(len(chunk)) + " " + hashlib.sha256(chunk).hexdigest()
+        self._write(ticker, data_version, parts, manifest)
+        return StageReport(
+            ticker=ticker,
+            data_version=data_version,
+            window_start=dt.date.fromisoformat(manifest["window_start"]),
+            window_end=dt.date.fromisoformat(manifest["window_end"]),
+            frame_bytes=frame_bytes,
+            payload_bytes=sum(len(p) for p in parts.values()),
+            parts=len(parts),
+            seconds=time.perf_counter() - started,
+            compression=self.compression,
+        )
+
+    def get(self, ticker: str, data_version: str) -> StagedWindow:
+        """Read and verify one staged window; :class:`StagedDataMissing` when anything is off."""
+        _validate_ticker(ticker)
+        _validate_version(data_version)
+        where = self.describe() + " for " + ticker + " @ " + data_version
+        manifest = self._read_manifest(ticker, data_version)
+        if not manifest:
+            raise StagedDataMissing("no staged window in " + where + " (never staged, expired or flushed)")
+        if manifest.get("format") != FORMAT:
+            raise StagedDataMissing("staged window in " + where + " has unknown format "
+                                    + repr(manifest.get("format")))
+        names = [name + "." + str(i) for name in PAYLOADS for i in range(int(manifest[name + ".parts"]))]
+        values = self._read_parts(ticker, data_version, names)
+        frames = {}
+        for name in PAYLOADS:
+            chunks = []
+            for index in range(int(manifest[name + ".parts"])):
+                part = name + "." + str(index)
+                value = values[names.index(part)]
+                size, digest = manifest[part].split(" ")
+                if value is None:
+                    raise StagedDataMissing("part " + part + " of the staged window in " + where
+                                            + " is missing (expired or evicted)")
+                if len(value) != int(size) or hashlib.sha256(value).hexdigest() != digest:
+                    raise StagedDataMissing("part " + part + " of the staged window in " + where
+                                            + " fails its size/checksum check")
+                chunks.append(value)
+            frame = pl.read_ipc(io.BytesIO(b"".join(chunks)))
+            if frame.height != int(manifest[name + ".rows"]):
+                raise StagedDataMissing(name + " of " + where + " has " + str(frame.height)
+                                        + " rows, manifest says " + manifest[name + ".rows"])
+            frames[name] = frame
+        return StagedWindow(
+            ticker=ticker,
+            data_version=data_version,
+            window_start=dt.date.fromisoformat(manifest["window_start"]),
+            window_end=dt.date.fromisoformat(manifest["window_end"]),
+            series=frames["series"],
+            sessions=frames["sessions"],
+        )
+
+
+class RedisStaging(StagingStore):
+    """Staging in Redis: parts as values (SET EX), the manifest as a hash, written in one MULTI."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    password: str | None = None
+    tls: bool = False
+    tls_ca_path: str | None = None
+    key_prefix: str = ""
+    socket_timeout_seconds: float = 30.0
+    _client: object = PrivateAttr(default=None)
+
+    def describe(self) -> str:
+        scheme = "rediss://" if self.tls else "redis://"
+        return "Redis " + scheme + self.host + ":" + str(self.port) + "/" + str(self.db)
+
+    def client(self):
+        """The redis client (created once per resource instance)."""
+        if self._client is None:
+            import redis
+
+            options = {}
+            if self.tls:
+                options = {"ssl": True, "ssl_ca_certs": self.tls_ca_path}
+            self._client = redis.Redis(
+                host=self.host, port=self.port, db=self.db, password=self.password or None,
+                socket_timeout=self.socket_timeout_seconds, **options)
+        return self._client
+
+    def _key(self, ticker: str, *rest: str) -> str:
+        return ":".join((self.key_prefix + "orb:staged", ticker, *rest))
+
+    def _write(self, ticker, version, parts, manifest) -> None:
+        client = self.client()
+        # Parts go first in their own pipelines (bounded request size); the manifest and the
+        # current-version pointer go last, atomically, so a reader never finds a manifest whose
+        # parts were not all written.
+        for name, value in parts.items():
+            client.set(self._key(ticker, version, "part", name), value, ex=self.ttl_seconds)
+        manifest_key = self._key(ticker, version, "manifest")
+        with client.pipeline(transaction=True) as pipe:
+            pipe.delete(manifest_key)
+            pipe.hset(manifest_key, mapping=manifest)
+            pipe.expire(manifest_key, self.ttl_seconds)
+            pipe.set(self._key(ticker, "current"), version, ex=self.ttl_seconds)
+            pipe.execute()
+
+    def _read_manifest(self, ticker, version):
+        raw = self.client().hgetall(self._key(ticker, version, "manifest"))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def _read_parts(self, ticker, version, names):
+        client = self.client()
+        with client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.get(self._key(ticker, version, "part", name))
+            return pipe.execute()
+
+    def current_version(self, ticker):
+        value = self.client().get(self._key(_validate_ticker(ticker), "current"))
+        return value.decode() if value else None
+
+    def delete(self, ticker, data_version):
+        client = self.client()
+        keys = list(client.scan_iter(match=self._key(ticker, data_version, "*"), count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+class LocalStaging(StagingStore):
+    """Embedded default: a directory ``<root>/<ticker>/<data_version>/`` per staged window."""
+
+    directory: str
+
+    def describe(self) -> str:
+        return "local staging " + self.directory
+
+    def _dir(self, ticker: str, version: str | None = None) -> Path:
+        path = Path(self.directory) / ticker
+        return path / version if version else path
+
+    @staticmethod
+    def _atomic_write(path: Path, data: bytes) -> None:
+        temporary = path.with_name(path.name + ".tmp" + str(os.getpid()))
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+
+    def _write(self, ticker, version, parts, manifest) -> None:
+        target = self._dir(ticker, version)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "manifest").unlink(missing_ok=True)
+        for name, value in parts.items():
+            self._atomic_write(target / name, value)
+        expires = time.time() + self.ttl_seconds
+        self._atomic_write(target / "manifest",
+                           json.dumps({**manifest, "expires_epoch": str(expires)}).encode())
+        self._atomic_write(self._dir(ticker) / "current", version.encode())
+
+    def _read_manifest(self, ticker, version):
+        path = self._dir(ticker, version) / "manifest"
+        try:
+            manifest = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        if float(manifest.get("expires_epoch", "inf")) < time.time():
+            self.delete(ticker, version)
+            return None
+        return manifest
+
+    def _read_parts(self, ticker, version, names):
+        found = []
+        for name in names:
+            try:
+                found.append((self._dir(ticker, version) / name).read_bytes())
+            except FileNotFoundError:
+                found.append(None)
+        return found
+
+    def current_version(self, ticker):
+        try:
+            return (self._dir(_validate_ticker(ticker)) / "current").read_text() or None
+        except FileNotFoundError:
+            return None
+
+    def delete(self, ticker, data_version):
+        shutil.rmtree(self._dir(ticker, data_version), ignore_errors=True)
