@@ -1,0 +1,72 @@
+"""Walk-forward on top of the engine's per-session results (Dagster-free).
+
+``engine.session_stats`` runs the state machine once for every parameter set and session; each
+fold is then two ``engine.aggregate`` calls over its train and test sessions, which is what keeps a
+12-fold walk-forward within a small multiple of one full sweep (``benchmarks/walk_forward.py``).
+Fold positions index ``stats.session_dates``: the sessions the engine evaluated, which for an
+``expected_move`` grid excludes sessions without IV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from orb_pipeline import engine
+from orb_pipeline.validation.scoring import PromotionCriteria, ScoreWeights
+from orb_pipeline.validation.splits import Fold, train_test_split, walk_forward_folds
+from orb_pipeline.validation.walk_forward import WalkForwardResult, evaluate_folds
+
+PARAMETER_COLUMNS = tuple(engine.GRID_COLUMNS)
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How to split a window: ``mode="walk_forward"`` (train/test sessions, folds, anchored) or
+    ``mode="train_test"`` (``train_ratio``). See ``splits`` for the exact rules."""
+
+    mode: str = "walk_forward"
+    train_sessions: int = 126
+    test_sessions: int = 21
+    folds: int | None = None
+    anchored: bool = False
+    train_ratio: float = 0.7
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("walk_forward", "train_test"):
+            raise ValueError(f"mode must be 'walk_forward' or 'train_test', got {self.mode!r}")
+
+    def folds_for(self, session_count: int) -> list[Fold]:
+        if self.mode == "train_test":
+            return train_test_split(session_count, self.train_ratio)
+        return walk_forward_folds(
+            session_count, self.train_sessions, self.test_sessions, self.folds, self.anchored
+        )
+
+
+def walk_forward_on_stats(
+    stats: engine.SessionStats,
+    split: SplitSpec,
+    weights: ScoreWeights = ScoreWeights(),  # noqa: B008 - frozen dataclass
+    criteria: PromotionCriteria | None = None,
+) -> WalkForwardResult:
+    """``evaluate_folds`` with ``engine.aggregate`` over ``stats`` (per-session nets from ``stats``)."""
+    folds = split.folds_for(stats.n_sessions)
+
+    def aggregate(indices: np.ndarray) -> pl.DataFrame:
+        return engine.aggregate(stats, indices)
+
+    def session_net(combination: int) -> np.ndarray:
+        return stats.net_units[combination] / 10000.0
+
+    return evaluate_folds(folds, stats.n_sessions, aggregate, session_net, weights, criteria)
+
+
+def with_parameters(frame: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (with a ``combination`` column = grid row) plus the grid's parameter columns."""
+    parameters = grid.select(PARAMETER_COLUMNS).with_row_index("combination").with_columns(
+        pl.col("combination").cast(pl.Int64)
+    )
+    return frame.join(parameters, on="combination", how="left", maintain_order="left")
