@@ -1,0 +1,70 @@
+"""Grid configuration: default grid, blocks, chunking, and clear errors for bad configuration."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from orb_pipeline.sweeps.grid import GridConfigError, chunk_of, load_settings, parse_settings
+
+BLOCK = {
+    "range_seconds": [30, 60],
+    "stop_distance": {"start": 0.1, "stop": 0.5, "step": 0.1},
+    "stop_count_limit": [1, 2],
+    "stop_cooloff_period": [0, 60],
+    "limit_distance": {"start": 1, "stop": 3, "step": 1},
+}
+
+
+def test_default_is_the_original_grid_of_9747():
+    settings = load_settings({})
+    grid = settings.grid()
+    assert grid.height == 9747
+    assert grid["range_seconds"].unique().to_list() == [30]
+    assert settings.chunk_keys() == ["000", "001", "002", "003"]
+
+
+def test_blocks_union_without_duplicates_and_chunks_cover_the_grid_exactly_once():
+    settings = parse_settings({"blocks": [BLOCK, {**BLOCK, "range_seconds": [60, 300]}], "chunks": 7})
+    grid = settings.grid()
+    # 2 x 5 x 2 x 2 x 3 = 120 per block; range 60 appears in both blocks.
+    assert grid.height == 180
+    assert sorted(grid["range_seconds"].unique().to_list()) == [30, 60, 300]
+    chunks = [chunk_of(grid, i, 7) for i in range(7)]
+    assert sum(c.height for c in chunks) == 180
+    assert max(c.height for c in chunks) - min(c.height for c in chunks) <= 1
+    assert pl.concat(chunks).equals(grid)
+
+
+def test_settings_come_from_files_and_environment(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text(
+        "chunks = 3\n[[blocks]]\nrange_seconds = [30]\nstop_distance = [0.5]\n"
+        "stop_count_limit = [1]\nstop_cooloff_period = [0]\nlimit_distance = [1.0, 2.0, 3.0, 4.0]\n")
+    settings = load_settings({"ORB_SWEEP_GRID": str(path)})
+    assert settings.grid().height == 4 and settings.chunks == 3
+    assert load_settings({"ORB_SWEEP_GRID": str(path), "ORB_SWEEP_CHUNKS": "2"}).chunks == 2
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"blocks": [{**BLOCK, "stop_distance": [-0.1, 0.2]}]}, "'stop_distance' must be finite and > 0"),
+    ({"blocks": [{**BLOCK, "limit_distance": []}]}, "'limit_distance' has no values"),
+    ({"blocks": []}, "blocks is empty"),
+    ({"blocks": [{**BLOCK, "stop_size": [1]}]}, "blocks.0.stop_size: Extra inputs are not permitted"),
+    ({"blocks": [{k: v for k, v in BLOCK.items() if k != "range_seconds"}]},
+     "blocks.0.range_seconds: Field required"),
+    ({"blocks": [{**BLOCK, "stop_count_limit": [0]}]}, "'stop_count_limit' must be integers >= 1"),
+    ({"blocks": [{**BLOCK, "stop_distance": {"start": 1, "stop": 2, "step": 0}}]}, "step must be > 0"),
+    ({"blocks": [BLOCK], "chunks": 0}, "chunks must be >= 1"),
+    ({"blocks": [BLOCK], "chunks": 1000}, "chunks = 1000 is more than the grid's 120 rows"),
+])
+def test_bad_configuration_fails_naming_the_field(raw, message):
+    with pytest.raises(GridConfigError, match=message):
+        parse_settings(raw)
+
+
+def test_unreadable_grid_file_names_the_file(tmp_path):
+    with pytest.raises(GridConfigError, match="ORB_SWEEP_GRID file .*missing.toml"):
+        load_settings({"ORB_SWEEP_GRID": str(tmp_path / "missing.toml")})
+    with pytest.raises(GridConfigError, match="ORB_SWEEP_CHUNKS must be an integer"):
+        load_settings({"ORB_SWEEP_CHUNKS": "many"})
