@@ -20,4 +20,9 @@ def resources() -> dict:
     """Resource dict for ``dg.Definitions``; each stage contributes its own key below."""
     found: dict = {}
     # Each stage adds its resource here (keys: warehouse, cache, staging, results).
+    from orb_pipeline.storage import cache_from_environment
+    from orb_pipeline.warehouse.resource import warehouse_from_environment
+
+    found["warehouse"] = warehouse_from_environment(data_dir())  # ORB_WAREHOUSE=sqlite|mysql
+    found["cache"] = cache_from_environment(data_dir())  # ORB_CACHE_URL=dir or s3://bucket/prefix
     return found

@@ -156,3 +156,24 @@ class ParquetStore(dg.ConfigurableResource):
         """The frame and the sha256 hex digest of the file's bytes."""
         data = self.read_bytes(path)
         return pl.read_parquet(io.BytesIO(data)), hashlib.sha256(data).hexdigest()
+
+
+# ---- layout of the data stages' files -----------------------------------------------------
+BARS_PREFIX = "bars"
+SERIES_PREFIX = "series"
+RANGES_PREFIX = "ranges"
+
+
+def partition_path(prefix: str, ticker: str, session: str) -> str:
+    """``<prefix>/<ticker>/<YYYY-MM-DD>.parquet`` (one file per ticker and session)."""
+    return _check_relative(prefix + "/" + ticker + "/" + session + ".parquet")
+
+
+def cache_from_environment(data_dir: Path) -> ParquetStore:
+    """The ``cache`` resource: ``ORB_CACHE_URL`` (a directory or ``s3://bucket/prefix``, default
+    ``<data_dir>/cache``); ``ORB_CACHE_S3_ENDPOINT_URL`` for an S3-compatible endpoint."""
+    return ParquetStore(
+        url=os.environ.get("ORB_CACHE_URL", str(data_dir / "cache")),
+        s3_endpoint_url=os.environ.get("ORB_CACHE_S3_ENDPOINT_URL") or None,
+        s3_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+    )

@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from orb_pipeline.bars.assets import cached_bars
+
+defs = dg.Definitions(assets=[cached_bars])

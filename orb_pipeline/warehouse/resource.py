@@ -279,3 +279,33 @@ class MySQLWarehouse(Warehouse):
 def list_warehouse_tickers(warehouse: Warehouse) -> list[str]:
     """The warehouse's tickers, sorted (for the ticker sensor and the demo command)."""
     return warehouse.list_tickers()
+
+
+def warehouse_from_environment(data_dir: Path) -> Warehouse:
+    """The ``warehouse`` resource chosen by ``ORB_WAREHOUSE`` (``sqlite`` default, or ``mysql``).
+
+    Names are read now; host, user and password are ``dg.EnvVar``s resolved at run time
+    (``ORB_WAREHOUSE_HOST``, ``ORB_WAREHOUSE_USER``, ``ORB_WAREHOUSE_PASSWORD``).
+    """
+    import os
+
+    kind = os.environ.get("ORB_WAREHOUSE", "sqlite").strip().lower()
+    table = os.environ.get("ORB_WAREHOUSE_TABLE", "greeks")
+    order_column = os.environ.get("ORB_WAREHOUSE_ORDER_COLUMN", "id")
+    if kind == "sqlite":
+        return SQLiteWarehouse(
+            path=os.environ.get("ORB_WAREHOUSE_PATH", str(data_dir / "warehouse.sqlite")),
+            table=table,
+            order_column=order_column,
+        )
+    if kind == "mysql":
+        return MySQLWarehouse(
+            host=dg.EnvVar("ORB_WAREHOUSE_HOST"),
+            port=int(os.environ.get("ORB_WAREHOUSE_PORT", "3306")),
+            user=dg.EnvVar("ORB_WAREHOUSE_USER"),
+            password=dg.EnvVar("ORB_WAREHOUSE_PASSWORD"),
+            database=os.environ.get("ORB_WAREHOUSE_DATABASE", "options"),
+            table=table,
+            order_column=order_column,
+        )
+    raise ValueError(f"ORB_WAREHOUSE must be 'sqlite' or 'mysql', got {kind!r}")
