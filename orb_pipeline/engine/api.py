@@ -8,11 +8,10 @@ import numpy as np
 import polars as pl
 from numba import njit, prange
 
-from orb_pipeline.engine import naive
+from orb_pipeline.engine import nb, rules
 from orb_pipeline.engine.costs import NO_COSTS, Costs
 from orb_pipeline.engine.grid import GRID_COLUMNS
 from orb_pipeline.engine.inputs import (
-    Grid,
     Window,
     check_distance_unit,
     grid_from_params,
@@ -31,9 +30,11 @@ from orb_pipeline.engine.metrics import (
     ACC_WINNING_DAYS,
     ACC_WINNING_TRADES,
     N_ACC,
+    N_STAT,
     drawdown_sharpe_nb,
     metrics_frame,
 )
+from orb_pipeline.engine.plan import Plan, plan_paths
 from orb_pipeline.engine.units import to_units
 
 
@@ -45,12 +46,37 @@ def _costs(costs: Costs | None) -> tuple[float, float, bool]:
     return costs.kernel_args()
 
 
-def _kernel_args(window: Window, grid: Grid, unit: int, costs: Costs | None) -> tuple:
-    return (
-        window.times, window.prices, window.offsets, window.sessions.open_utc,
-        window.sessions.expected_move, grid.range_seconds, grid.stop_distance, grid.stop_units,
-        grid.limit_distance, grid.limit_units, grid.stop_count_limit, grid.stop_cooloff_period,
-        unit, *_costs(costs),
+@dataclass(frozen=True)
+class _Tables:
+    """Parameter-independent search structures of a window (``nb`` module docstring)."""
+
+    block_max: np.ndarray
+    block_min: np.ndarray
+    first: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    entry: np.ndarray
+    last: np.ndarray
+
+
+def _tables(window: Window, range_lengths: np.ndarray) -> _Tables:
+    block_max, block_min = nb.build_block_tables_nb(window.prices, nb.table_levels(window.offsets))
+    first, high, low, entry, last = nb.session_tables_nb(
+        window.times, window.prices, window.offsets, window.sessions.open_utc, range_lengths,
+        block_max, block_min,
+    )
+    return _Tables(block_max, block_min, first, high, low, entry, last)
+
+
+def _run_paths(window: Window, tables: _Tables, plan: Plan, unit: int, costs, *, per_session,
+               acc, sharpe, nets, session_out) -> None:
+    nb.sweep_paths_nb(
+        window.times, window.prices, window.offsets, window.sessions.expected_move,
+        tables.block_max, tables.block_min, tables.first, tables.high, tables.low, tables.entry,
+        tables.last, plan.path_range, plan.path_stop_value, plan.path_stop_units,
+        plan.path_limit_value, plan.path_limit_units, plan.path_cooloff, plan.path_members,
+        plan.member_k, plan.member_combo, np.arange(len(plan.member_combo), dtype=np.int64), unit,
+        *_costs(costs), per_session, acc, sharpe, nets, session_out,
     )
 
 
@@ -73,7 +99,15 @@ def sweep(series, sessions, grid, *, costs: Costs | None = None,
     trade lost). Costs and distance units: docs/SEMANTICS_EXTENSIONS.md.
     """
     window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
-    acc, sharpe = naive.naive_sweep_nb(*_kernel_args(window, prepared, unit, costs))
+    plan = plan_paths(prepared, unit)
+    tables = _tables(window, plan.range_lengths)
+    acc = np.zeros((len(prepared), N_ACC), dtype=np.int64)
+    sharpe = np.zeros(len(prepared), dtype=np.float64)
+    unused = np.zeros((N_STAT, 1, 1), dtype=np.int64)
+    for chunk in plan.chunks(window.n_sessions):
+        nets = np.zeros((len(chunk.member_combo), window.n_sessions), dtype=np.int64)
+        _run_paths(window, tables, chunk, unit, costs, per_session=False, acc=acc, sharpe=sharpe,
+                   nets=nets, session_out=unused)
     return metrics_frame(prepared.frame, acc, sharpe)
 
 
@@ -87,22 +121,26 @@ def ledger(series, sessions, params: dict, *, costs: Costs | None = None,
     """
     window, prepared, unit = _prepare(series, sessions, grid_from_params(params), costs,
                                       distance_unit)
-    args = _kernel_args(window, prepared, unit, costs)
-    # The ledger kernel takes scalars for the one combination.
-    scalars = [a[0] for a in args[5:12]]
-    rows, session_index = naive.naive_ledger_nb(*args[:5], *scalars, *args[12:])
-    entry = rows[:, naive.TRADE_ENTRY]
-    exit_ = rows[:, naive.TRADE_EXIT]
+    tables = _tables(window, prepared.range_seconds)
+    rows, session_index = nb.ledger_nb(
+        window.times, window.prices, window.offsets, window.sessions.expected_move,
+        tables.block_max, tables.block_min, tables.first, tables.high, tables.low, tables.entry,
+        tables.last, prepared.stop_distance[0], prepared.stop_units[0],
+        prepared.limit_distance[0], prepared.limit_units[0], prepared.stop_cooloff_period[0],
+        prepared.stop_count_limit[0], unit, *_costs(costs),
+    )
+    entry = rows[:, rules.TRADE_ENTRY]
+    exit_ = rows[:, rules.TRADE_EXIT]
     return pl.DataFrame(
         {
             "session_date": window.sessions.dates.gather(session_index),
-            "side": np.where(rows[:, naive.TRADE_SIDE] > 0, "long", "short"),
+            "side": np.where(rows[:, rules.TRADE_SIDE] > 0, "long", "short"),
             "entry_utc": window.times[entry],
             "entry_price": window.prices[entry] / 10000.0,
             "exit_utc": window.times[exit_],
             "exit_price": window.prices[exit_] / 10000.0,
-            "exit_reason": np.asarray(naive.REASON_NAMES)[rows[:, naive.TRADE_REASON]],
-            "profit": rows[:, naive.TRADE_NET] / 10000.0,
+            "exit_reason": np.asarray(rules.REASON_NAMES)[rows[:, rules.TRADE_REASON]],
+            "profit": rows[:, rules.TRADE_NET] / 10000.0,
             "holding_seconds": window.times[exit_] - window.times[entry],
         },
         schema={
@@ -154,9 +192,13 @@ def session_stats(series, sessions, grid, *, costs: Costs | None = None,
     subset of sessions (walk-forward folds) are a cheap ``aggregate`` away. Memory is
     ``7 x 8 x n_combos x n_sessions`` bytes: chunk huge grids (``sweep`` does not need this)."""
     window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
-    values = naive.naive_session_stats_nb(*_kernel_args(window, prepared, unit, costs))
-    fields = [np.ascontiguousarray(values[:, :, k]) for k in range(values.shape[2])]
-    return SessionStats(prepared.frame, window.sessions.dates, *fields)
+    plan = plan_paths(prepared, unit)
+    tables = _tables(window, plan.range_lengths)
+    values = np.zeros((N_STAT, len(prepared), window.n_sessions), dtype=np.int64)
+    _run_paths(window, tables, plan, unit, costs, per_session=True,
+               acc=np.zeros((1, N_ACC), dtype=np.int64), sharpe=np.zeros(1),
+               nets=np.zeros((1, 1), dtype=np.int64), session_out=values)
+    return SessionStats(prepared.frame, window.sessions.dates, *values)
 
 
 @njit(cache=True, parallel=True)

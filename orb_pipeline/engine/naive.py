@@ -3,11 +3,7 @@
 This is the straightforward reading of ORB_SEMANTICS.md ("The per-session state machine") and the
 yardstick of the benchmark: O(ticks x combinations). The fast kernels in ``nb.py`` must give
 identical results. Arrays follow ``inputs.Window``: ``times``/``prices`` int64 (seconds / units of
-$0.0001), session ``s`` is ``offsets[s]:offsets[s+1]``.
-
-Trade rows written to ``trades_out`` (int64): ``TRADE_SIDE`` (+1 long / -1 short),
-``TRADE_ENTRY`` / ``TRADE_EXIT`` (tick indices), ``TRADE_REASON`` (``REASON_*``), ``TRADE_NET``
-(net profit, units), ``TRADE_GROSS`` (gross profit, units).
+$0.0001), session ``s`` is ``offsets[s]:offsets[s+1]``. Trade rows: ``rules.TRADE_*``.
 """
 
 from __future__ import annotations
@@ -15,65 +11,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from orb_pipeline.engine.costs import trade_cost_units_nb
 from orb_pipeline.engine.metrics import (
     ACC_MAX_DRAWDOWN,
     N_ACC,
     N_STAT,
-    STAT_HOLDING,
-    STAT_LOSS_UNITS,
     STAT_NET,
-    STAT_STOPS,
-    STAT_TRADES,
-    STAT_WIN_UNITS,
-    STAT_WINNING_TRADES,
     accumulate_session_nb,
     drawdown_sharpe_nb,
 )
-from orb_pipeline.engine.units import round_half_away_nb
-
-REASON_LIMIT, REASON_STOP, REASON_EOD = 0, 1, 2
-REASON_NAMES = ("limit", "stop", "eod")
-TRADE_SIDE, TRADE_ENTRY, TRADE_EXIT, TRADE_REASON, TRADE_NET, TRADE_GROSS = range(6)
-N_TRADE = 6
-NO_COOLOFF = np.int64(-(2**62))
-
-
-@njit(cache=True)
-def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
-    """Stop or limit distance in units: 0 dollars (``units`` given), 1 percent of the entry
-    price, 2 multiples of the session's expected move (dollars)."""
-    if distance_unit == 0:
-        return units
-    if distance_unit == 1:
-        return round_half_away_nb(entry_units * value / 100.0)
-    return round_half_away_nb(value * expected_move * 10000.0)
-
-
-@njit(cache=True)
-def record_trade_nb(stats, trades_out, count, side, entry, exit_, reason, entry_units, exit_units,
-                    times, commission, slippage, slippage_bps):
-    """Add one closed trade to ``stats`` (STAT_* vector) and, when there is room, to ``trades_out``."""
-    gross = (exit_units - entry_units) * side
-    net = gross - trade_cost_units_nb(commission, slippage, slippage_bps, entry_units, exit_units)
-    stats[STAT_NET] += net
-    stats[STAT_TRADES] += 1
-    if reason == REASON_STOP:
-        stats[STAT_STOPS] += 1
-    if net > 0:
-        stats[STAT_WINNING_TRADES] += 1
-        stats[STAT_WIN_UNITS] += net
-    elif net < 0:
-        stats[STAT_LOSS_UNITS] += net
-    stats[STAT_HOLDING] += times[exit_] - times[entry]
-    if count < trades_out.shape[0]:
-        trades_out[count, TRADE_SIDE] = side
-        trades_out[count, TRADE_ENTRY] = entry
-        trades_out[count, TRADE_EXIT] = exit_
-        trades_out[count, TRADE_REASON] = reason
-        trades_out[count, TRADE_NET] = net
-        trades_out[count, TRADE_GROSS] = gross
-    return count + 1
+from orb_pipeline.engine.rules import (
+    N_TRADE,
+    NO_COOLOFF,
+    REASON_EOD,
+    REASON_LIMIT,
+    REASON_STOP,
+    distance_units_nb,
+    record_trade_nb,
+)
 
 
 @njit(cache=True)
