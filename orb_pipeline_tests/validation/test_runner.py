@@ -1,0 +1,52 @@
+"""Walk-forward on the engine: per-fold metrics equal a fresh sweep of the fold's sessions."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from orb_pipeline import engine
+from orb_pipeline.validation.runner import SplitSpec, walk_forward_on_stats, with_parameters
+from orb_pipeline_tests.validation.test_engine_reference import frames, random_sessions, small_grid
+
+METRICS = ["total_profit", "max_drawdown", "win_rate_percent", "trades", "days_traded", "sharpe"]
+
+
+def test_fold_metrics_equal_sweeps_of_the_fold_sessions():
+    rng = np.random.default_rng(21)
+    series, table = frames(random_sessions(rng, count=10, ticks=120))
+    grid = small_grid("dollars")
+    costs = engine.Costs(0.002, 1.0, "bps")
+    stats = engine.session_stats(series, table, grid, costs=costs)
+    result = walk_forward_on_stats(stats, SplitSpec(train_sessions=4, test_sessions=2))
+    assert result.chosen.height == 3
+    for fold in result.chosen.iter_rows(named=True):
+        rows = result.evaluations.filter(pl.col("fold") == fold["fold"]).sort("combination")
+        for side in ("train", "test"):
+            dates = table["session_date"][fold[f"{side}_start"]:fold[f"{side}_stop"]]
+            swept = engine.sweep(series.filter(pl.col("session_date").is_in(dates.to_list())),
+                                 table.filter(pl.col("session_date").is_in(dates.to_list())),
+                                 grid, costs=costs)
+            for name in METRICS:
+                assert rows[f"{side}_{name}"].to_list() == pytest.approx(swept[name].to_list()), name
+    # The stitched curve is the chosen parameters' ledger, session by session.
+    for fold in result.chosen.iter_rows(named=True):
+        params = {k: grid.row(fold["combination"], named=True)[k] for k in engine.GRID_COLUMNS}
+        trades = engine.ledger(series, table, params, costs=costs)
+        dates = table["session_date"][fold["test_start"]:fold["test_stop"]].to_list()
+        expected = [trades.filter(pl.col("session_date") == d)["profit"].sum() for d in dates]
+        got = result.equity.filter(pl.col("fold") == fold["fold"])["oos_net"].to_list()
+        assert got == pytest.approx(expected, abs=1e-12)
+    chosen = with_parameters(result.chosen, grid)
+    assert chosen["stop_distance"].to_list() == [grid["stop_distance"][c] for c in chosen["combination"]]
+
+
+def test_train_test_mode_and_bad_split():
+    rng = np.random.default_rng(22)
+    series, table = frames(random_sessions(rng, count=6, ticks=60))
+    stats = engine.session_stats(series, table, small_grid("dollars"))
+    result = walk_forward_on_stats(stats, SplitSpec(mode="train_test", train_ratio=0.5))
+    assert result.chosen.select("train_stop", "test_start", "test_stop").row(0) == (3, 3, 6)
+    with pytest.raises(ValueError, match="test_sessions"):
+        walk_forward_on_stats(stats, SplitSpec(train_sessions=4, test_sessions=3))
+    with pytest.raises(ValueError, match="mode"):
+        SplitSpec(mode="rolling")
