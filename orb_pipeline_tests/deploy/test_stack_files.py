@@ -1,0 +1,223 @@
+"""Static checks of what Docker and CloudFormation cannot run here: the template passes cfn-lint
+and wires what deploy/dagster.yaml reads; the compose file parses and is complete; the Dockerfile
+is multi-stage, pinned, and its numba warm-up command really warms a cache."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from orb_pipeline_tests.deploy.conftest import DEPLOY, REPO
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation's short-form intrinsics (``!Ref X`` -> {"Ref": X})."""
+
+
+def _intrinsic(loader, tag_suffix, node):
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def _template() -> dict:
+    return yaml.load((DEPLOY / "cloudformation.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+
+
+def _env_names_read_by(instance_yaml: Path) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if set(node) == {"env"}:
+                found.add(node["env"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(instance_yaml.read_text()))
+    return found
+
+
+def _container(template: dict, task_definition: str) -> dict:
+    (container,) = template["Resources"][task_definition]["Properties"]["ContainerDefinitions"]
+    return container
+
+
+def _container_env(container: dict) -> set[str]:
+    return {e["Name"] for e in container.get("Environment", [])} | {
+        s["Name"] for s in container.get("Secrets", [])
+    }
+
+
+def test_cloudformation_template_passes_cfn_lint():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), str(DEPLOY / "cloudformation.yaml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stack_has_every_service_the_pipeline_needs():
+    resources = _template()["Resources"]
+    by_type: dict[str, list[str]] = {}
+    for name, resource in resources.items():
+        by_type.setdefault(resource["Type"], []).append(name)
+    assert len(by_type["AWS::ECS::Cluster"]) == 1
+    assert len(by_type["AWS::ECS::TaskDefinition"]) == 4  # web server, daemon, code server, run
+    assert len(by_type["AWS::ECS::Service"]) == 3  # runs are tasks, not a service
+    engines = sorted(resources[n]["Properties"]["Engine"] for n in by_type["AWS::RDS::DBInstance"])
+    assert engines == ["mysql", "postgres"]
+    for name in by_type["AWS::RDS::DBInstance"]:
+        properties = resources[name]["Properties"]
+        assert properties["PubliclyAccessible"] is False and properties["StorageEncrypted"] is True
+        assert "secretsmanager" in properties["MasterUserPassword"]["Fn::Sub"]
+    (redis,) = [resources[n]["Properties"] for n in by_type["AWS::ElastiCache::ReplicationGroup"]]
+    assert redis["TransitEncryptionEnabled"] is True and redis["AtRestEncryptionEnabled"] is True
+    assert "secretsmanager" in redis["AuthToken"]["Fn::Sub"]
+    (bucket,) = [resources[n]["Properties"] for n in by_type["AWS::S3::Bucket"]]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(by_type["AWS::SecretsManager::Secret"]) >= 3
+
+
+def test_task_definitions_provide_what_the_production_instance_reads():
+    template = _template()
+    needed = _env_names_read_by(DEPLOY / "dagster.yaml")
+    assert {"DAGSTER_PG_HOST", "DAGSTER_PG_PASSWORD", "ORB_ECS_RUN_TASK_DEFINITION"} <= needed
+    for task_definition in ("WebserverTaskDefinition", "DaemonTaskDefinition", "RunTaskDefinition"):
+        missing = needed - _container_env(_container(template, task_definition))
+        assert not missing, f"{task_definition} does not set {sorted(missing)}"
+    # Passwords are injected from Secrets Manager, never written into the template.
+    for task_definition in ("WebserverTaskDefinition", "DaemonTaskDefinition", "RunTaskDefinition"):
+        container = _container(template, task_definition)
+        plain = {e["Name"] for e in container.get("Environment", [])}
+        assert not {n for n in plain if "PASSWORD" in n}
+    # The launcher overrides the container named in deploy/dagster.yaml.
+    launcher = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["run_launcher"]["config"]
+    assert _container(template, "RunTaskDefinition")["Name"] == launcher["container_name"]
+    # Web server and daemon load code from the code server the workspace names.
+    workspace = _env_names_read_by(DEPLOY / "workspace.yaml")
+    for task_definition in ("WebserverTaskDefinition", "DaemonTaskDefinition"):
+        assert workspace <= _container_env(_container(template, task_definition))
+        assert "deploy/workspace.yaml" in " ".join(_container(template, task_definition)["Command"])
+
+
+def test_daemon_role_allows_only_what_the_run_launcher_calls():
+    resources = _template()["Resources"]
+    (policy,) = resources["DaemonTaskRole"]["Properties"]["Policies"]
+    actions = set()
+    for statement in policy["PolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow"
+        listed = statement["Action"]
+        actions.update([listed] if isinstance(listed, str) else listed)
+    assert actions == {
+        "ecs:RunTask",
+        "ecs:TagResource",
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+        "ecs:DescribeTaskDefinition",
+        "ec2:DescribeNetworkInterfaces",
+        "iam:PassRole",
+    }
+    # Web server: terminate runs only, never start them.
+    (web,) = resources["WebserverTaskRole"]["Properties"]["Policies"]
+    web_actions = {a for s in web["PolicyDocument"]["Statement"] for a in s["Action"]} | set()
+    assert "ecs:RunTask" not in web_actions
+
+
+def test_compose_file_describes_the_full_local_stack():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgresql", "mysql", "redis", "codeserver", "webserver", "daemon"}
+    for name, service in services.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in compose["volumes"], f"{name} uses undeclared volume {source}"
+    instance_env = _env_names_read_by(DEPLOY / "compose" / "dagster.yaml")
+    workspace_env = _env_names_read_by(DEPLOY / "workspace.yaml")
+    for name in ("codeserver", "webserver", "daemon"):
+        environment = services[name]["environment"]
+        assert instance_env <= set(environment), f"{name} misses instance variables"
+        assert environment["DAGSTER_HOME"] == "/opt/dagster/compose_home"
+    for name in ("webserver", "daemon"):
+        environment = services[name]["environment"]
+        assert workspace_env <= set(environment)
+        assert environment["ORB_CODE_SERVER_HOST"] == "codeserver"
+        assert "deploy/workspace.yaml" in " ".join(services[name]["command"])
+    code_port = services["webserver"]["environment"]["ORB_CODE_SERVER_PORT"]
+    assert services["codeserver"]["command"][-1] == code_port
+    # Every image is pinned to a version, none floats on :latest.
+    for service in services.values():
+        image = service["image"]
+        assert ":" in image and not image.endswith(":latest")
+
+
+def test_dockerfile_is_multi_stage_pinned_and_warms_numba():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M).group(1)
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base)
+    assert len(re.findall(r"^FROM ", dockerfile, re.M)) >= 2
+    assert "--constraint deploy/constraints.txt" in dockerfile
+    assert re.search(r"NUMBA_CACHE_DIR=/\S+", dockerfile)
+    assert "RUN python -m orb_pipeline.orchestration.warmup" in dockerfile
+    # Whatever the Dockerfile copies from the context survives .dockerignore's allow-list.
+    allowed = [
+        line[1:].rstrip("/")
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M):
+        for source in sources.split():
+            assert any(source == a or source.startswith(a + "/") for a in allowed), source
+            assert (REPO / source).exists(), source
+
+
+def test_constraints_pin_every_runtime_dependency():
+    pins = {}
+    for line in (DEPLOY / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[re.sub(r"[-_.]+", "-", name.lower())] = version
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in dependencies:
+        name = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower())
+        assert pins.get(name), f"{name} is not pinned in deploy/constraints.txt (run deploy/lock.sh)"
+
+
+def test_numba_warm_up_command_runs_and_caches_the_engine_kernels():
+    # The suite's shared cache (orb_pipeline_tests/conftest.py): compiling from empty costs about
+    # a minute on 2 cores, which the image build pays once; here an already-warm cache is fine.
+    cache = Path(os.environ["NUMBA_CACHE_DIR"])
+    result = subprocess.run(
+        [sys.executable, "-m", "orb_pipeline.orchestration.warmup"],
+        env={**os.environ, "NUMBA_CACHE_DIR": str(cache)},
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"numba warm-up: 8 backtests", result.stdout), result.stdout
+    engine_kernels = [p for p in cache.rglob("*.nbi") if p.parent.name.startswith("engine")]
+    assert engine_kernels, f"no engine kernel cached under {cache}"
