@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from orb_pipeline.results.assets import leaderboard
+
+defs = dg.Definitions(assets=[leaderboard])

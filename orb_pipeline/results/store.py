@@ -81,6 +81,7 @@ class ResultsStore(dg.ConfigurableResource):
 
     batch_rows: int = 100_000
     _engine: sa.Engine | None = PrivateAttr(default=None)
+    _log: Any = PrivateAttr(default=None)  # the logger of the upsert in progress
 
     # --- implemented by each dialect -------------------------------------------------------
     def describe(self) -> str:
@@ -147,7 +148,7 @@ class ResultsStore(dg.ConfigurableResource):
 
     def upsert(self, table: sa.Table, frame: pl.DataFrame, log: Any = None) -> UpsertReport:
         """Insert or replace ``frame``'s rows in ``table`` by primary key (see module docstring)."""
-        log = log or _LOG
+        log = self._log = log or _LOG
         started = time.perf_counter()
         prepared = prepare_frame(table, frame)
         methods = set()
@@ -273,9 +274,9 @@ class MySqlResultsStore(ResultsStore):
             except (sa.exc.OperationalError, sa.exc.InternalError, sa.exc.ProgrammingError) as error:
                 if _mysql_code(error) not in _LOCAL_INFILE_REFUSED:
                     raise
-                _LOG.warning(
-                    "results store %s refused LOAD DATA LOCAL INFILE (%s); falling back to multi-row "
-                    "INSERT ... ON DUPLICATE KEY UPDATE (slower)", self.describe(), error.orig)
+                (self._log or _LOG).warning(
+                    f"results store {self.describe()} refused LOAD DATA LOCAL INFILE ({error.orig});"
+                    " falling back to multi-row INSERT ... ON DUPLICATE KEY UPDATE (slower)")
                 self._load_data_refused = True
                 raise _RetryWithoutLoadData from error
         self._multi_row_batch(connection, table, frame)

@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from orb_pipeline.staging.assets import staged_window
+
+defs = dg.Definitions(assets=[staged_window])

@@ -1,4 +1,5 @@
-"""Synthetic windows (compressed series + sessions) shaped like the window reader's output."""
+"""Synthetic windows shaped like the window reader's output, on real XNYS sessions, and a writer
+that puts them into a Parquet cache where ``orb_pipeline.series.read_window`` finds them."""
 
 from __future__ import annotations
 
@@ -7,33 +8,37 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from orb_pipeline.calendar import session_table
+from orb_pipeline.storage import SERIES_PREFIX, ParquetStore, partition_path
+
 
 def make_window(n_sessions: int = 20, ticks_per_session: int = 400, seed: int = 7,
-                start: dt.date = dt.date(2024, 1, 2)) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(series, sessions)``: weekday sessions 14:30-21:00 UTC, a random walk in $0.01 steps with
-    strictly increasing times and no two consecutive equal prices within a session."""
+                start: dt.date = dt.date(2025, 1, 2)) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(series, sessions)`` for the first ``n_sessions`` XNYS sessions from ``start``: a random
+    walk in $0.01 steps, strictly increasing times inside [open, close], no two consecutive equal
+    prices within a session; the window reader's column types."""
+    sessions = session_table(start, start + dt.timedelta(days=2 * n_sessions + 10)).head(n_sessions)
+    assert sessions.height == n_sessions
     rng = np.random.default_rng(seed)
-    dates, day = [], start
-    while len(dates) < n_sessions:
-        if day.weekday() < 5:
-            dates.append(day)
-        day += dt.timedelta(days=1)
-    opens = [int(dt.datetime(d.year, d.month, d.day, 14, 30, tzinfo=dt.UTC).timestamp()) for d in dates]
     frames = []
     price = 400.0
-    for date, open_utc in zip(dates, opens, strict=True):
-        times = open_utc + np.sort(rng.choice(23400, size=ticks_per_session, replace=False))
+    for date, open_utc, close_utc in sessions.select(
+            "session_date", "open_utc", "close_utc").iter_rows():
+        times = open_utc + np.sort(rng.choice(close_utc - open_utc + 1, size=ticks_per_session,
+                                              replace=False))
         steps = rng.choice([-3, -2, -1, 1, 2, 3], size=ticks_per_session) * 0.01
         prices = np.round(price + np.cumsum(steps), 2)
         price = float(prices[-1])
         frames.append(pl.DataFrame({"session_date": [date] * ticks_per_session,
-                                    "timestamp_utc": times.astype(np.int64), "price": prices}))
-    series = pl.concat(frames).with_columns(pl.col("session_date").cast(pl.Date))
-    sessions = pl.DataFrame({
-        "session_date": dates,
-        "open_utc": opens,
-        "close_utc": [o + 23400 for o in opens],
-        "early_close": [False] * n_sessions,
-    }, schema={"session_date": pl.Date, "open_utc": pl.Int64, "close_utc": pl.Int64,
-               "early_close": pl.Boolean})
-    return series, sessions
+                                    "timestamp_utc": times.astype(np.int64), "price": prices},
+                                   schema={"session_date": pl.Date, "timestamp_utc": pl.Int64,
+                                           "price": pl.Float64}))
+    return pl.concat(frames), sessions
+
+
+def write_cached_window(store: ParquetStore, ticker: str, series: pl.DataFrame,
+                        sessions: pl.DataFrame) -> None:
+    """One compressed-series file per session, where the data stages put them."""
+    for (date,) in sessions.select("session_date").iter_rows():
+        day = series.filter(pl.col("session_date") == date)
+        store.write_frame(partition_path(SERIES_PREFIX, ticker, date.isoformat()), day)

@@ -1,0 +1,161 @@
+"""``leaderboard`` [ticker]: top backtests by score, their trade ledgers, and pictures in the UI."""
+
+
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import sqlalchemy as sa
+from pydantic import Field
+
+from orb_pipeline import engine
+from orb_pipeline.deployments import data_dir
+from orb_pipeline.partitions import TICKER_DIMENSION, ticker_partitions
+from orb_pipeline.results import plots, schema
+from orb_pipeline.results.leaderboard import (
+    ledger_rows,
+    params_of,
+    set_trade_stats,
+    top_backtests,
+    trade_stats,
+)
+from orb_pipeline.results.ledgers import check_ledger_total
+from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.staging.store import StagingStore
+from orb_pipeline.staging.window import load_window
+from orb_pipeline.storage import ParquetStore
+from orb_pipeline.sweeps.assets import RESULTS_POOL, SWEEP_RESULTS, expected_window
+
+LEADERBOARD = dg.AssetKey("leaderboard")
+TABLE_COLUMNS = ("rank", "backtest_id", "score", "backtest_profit", "risk_adjusted_win_rate",
+                 "trades", "win_rate_percent", "max_drawdown", "average_holding_period",
+                 "stop_distance", "limit_distance", "stop_count_limit", "stop_cooloff_period",
+                 "range_seconds")
+
+
+class LeaderboardConfig(dg.Config):
+    top: int = Field(default=10, ge=1, le=1000, description="backtests on the leaderboard")
+    plotted: int = Field(default=5, ge=1, le=20, description="equity curves in the picture")
+    min_days_traded: int = Field(default=1, ge=0, description="rank only backtests trading this often")
+    plots_dir: str = Field(default="", description="where PNGs go; default <ORB_DATA_DIR>/plots")
+
+
+def markdown_table(frame: pl.DataFrame) -> str:
+    """A Markdown table of ``frame`` (floats to 4 decimals, NULL as blank)."""
+    def cell(value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=LEADERBOARD,
+    partitions_def=ticker_partitions,
+    deps=[dg.AssetDep(
+        SWEEP_RESULTS,
+        partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+            partition_dimension_name=TICKER_DIMENSION),
+    )],
+    pool=RESULTS_POOL,
+    kinds={"sql", "matplotlib"},
+    group_name="results",
+)
+def leaderboard(
+    context: dg.AssetExecutionContext,
+    config: LeaderboardConfig,
+    staging: StagingStore,
+    results: ResultsStore,
+    cache: ParquetStore,
+) -> dg.MaterializeResult:
+    """The ticker's top backtests over its staged window, ranked by ``score`` (= annualized
+    per-session Sharpe; see orb_pipeline/results/leaderboard.py), with the original
+    ``risk_adjusted_win_rate``; their trade ledgers go to the ``trades`` table and their
+    ``trade_stats`` to ``results``; pictures: equity curves against the underlying's move, and
+    total profit over stop x limit distance."""
+    ticker = context.partition_key
+    started = time.perf_counter()
+    window, rebuilt = load_window(staging, cache, ticker, expected_window(context.instance, ticker),
+                                  context.log)
+    top = top_backtests(results, ticker, config.top, window_start=window.window_start,
+                        window_end=window.window_end, min_days_traded=config.min_days_traded)
+    if top.height == 0:
+        raise dg.Failure(
+            f"no ranked results for {ticker} over {window.window_start}..{window.window_end} "
+            f"(engine {engine.ENGINE_VERSION}) in {results.describe()}: materialize sweep_results "
+            f"for {ticker} first")
+    stale = top.filter(pl.col("data_version") != window.data_version)
+    if stale.height:
+        context.log.warning(
+            f"{stale.height} leaderboard rows were computed on data version "
+            f"{stale['data_version'][0]}, the staged window is {window.data_version}")
+
+    ledgers, stats, curves = [], {}, {}
+    for row in top.iter_rows(named=True):
+        ledger = engine.ledger(window.series, window.sessions, params_of(row))
+        if row["data_version"] == window.data_version:
+            check_ledger_total(row["backtest_id"], ledger, row["backtest_profit"])
+        ledgers.append(ledger_rows(row["backtest_id"], ledger))
+        stats[row["backtest_id"]] = trade_stats(ledger)
+        if len(curves) < config.plotted:
+            curves["#" + str(row["rank"]) + " " + row["backtest_id"][:8]] = plots.equity_curve(
+                ledger, window.sessions)
+    trades = pl.concat(ledgers)
+    results.replace_rows(schema.trades, "backtest_id", list(stats), trades)
+    set_trade_stats(results, stats, ticker, window.window_start, window.window_end)
+
+    best = top.row(0, named=True)
+    table = schema.results
+    heat_rows = results.read(
+        sa.select(table.c.stop_distance, table.c.limit_distance, table.c.backtest_profit).where(
+            table.c.ticker == ticker,
+            table.c.window_start == window.window_start,
+            table.c.window_end == window.window_end,
+            table.c.engine_version == engine.ENGINE_VERSION,
+            table.c.range_seconds == best["range_seconds"],
+            table.c.stop_count_limit == best["stop_count_limit"],
+            table.c.stop_cooloff_period == best["stop_cooloff_period"],
+        ))
+    span = f"{ticker} {window.window_start}..{window.window_end}"
+    equity_png = plots.equity_figure(span + ": top backtests vs the underlying", curves,
+                                     plots.underlying_move(window.series, window.sessions))
+    heatmap_png = plots.heatmap_figure(
+        f"{span}: total profit (range {best['range_seconds']} s, {best['stop_count_limit']} "
+        f"stops/day, cooloff {best['stop_cooloff_period']} s)", heat_rows)
+    directory = Path(config.plots_dir or data_dir() / "plots") / ticker
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "equity.png").write_bytes(equity_png)
+    (directory / "heatmap.png").write_bytes(heatmap_png)
+
+    shown = top.select(TABLE_COLUMNS)
+    context.log.info(f"leaderboard of {span}: best {best['backtest_id']} score {best['score']:.3f}")
+    return dg.MaterializeResult(
+        metadata={
+            "equity_curves": dg.MetadataValue.md(plots.markdown_image(equity_png, "equity curves")),
+            "profit_heatmap": dg.MetadataValue.md(plots.markdown_image(heatmap_png, "profit heatmap")),
+            "leaderboard": dg.MetadataValue.md(markdown_table(shown)),
+            "top_backtests": dg.MetadataValue.table(
+                records=[dg.TableRecord(row) for row in shown.iter_rows(named=True)],
+                schema=dg.TableSchema(columns=[
+                    dg.TableColumn(name, "float" if dtype.is_float() else
+                                   "int" if dtype.is_integer() else "string")
+                    for name, dtype in shown.schema.items()]),
+            ),
+            "score": "sharpe: annualized Sharpe of per-session net P&L (higher is better)",
+            "best_backtest_id": best["backtest_id"],
+            "best_score": best["score"],
+            "best_total_profit": best["backtest_profit"],
+            "ledger_trades_stored": trades.height,
+            "equity_png": dg.MetadataValue.path(str(directory / "equity.png")),
+            "heatmap_png": dg.MetadataValue.path(str(directory / "heatmap.png")),
+            "data_version": window.data_version,
+            "rebuilt_from_cache": rebuilt,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )

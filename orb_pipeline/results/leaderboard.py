@@ -1,0 +1,172 @@
+"""Reading the results store: the leaderboard's ranking, the old ``risk_adjusted_win_rate``, trade stats.
+
+Ranking (the leaderboard's documented risk-adjusted score)
+    ``score = sharpe``: the annualized Sharpe ratio of the backtest's per-session net P&L over
+    every session of the window (flat sessions count as 0; ORB_SEMANTICS.md). Higher is better;
+    ties go to the higher ``backtest_profit``, then the smaller ``backtest_id`` (deterministic).
+    Backtests with ``days_traded < min_days_traded`` or no Sharpe (NULL) are not ranked.
+
+Continuity with the original engine's SQL
+    ``risk_adjusted_win_rate = (stop_distance / backtest_profit) * stop_count_limit``, NULL when
+    ``backtest_profit`` is 0 or NULL (the original divided by zero). Shown, not ranked by: it
+    grows as profit shrinks toward 0 and flips sign with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import sqlalchemy as sa
+
+from orb_pipeline import engine
+from orb_pipeline.results import schema
+from orb_pipeline.results.store import ResultsStore
+
+RESULTS = schema.results
+
+
+def risk_adjusted_win_rate(table: sa.Table = RESULTS) -> sa.ColumnElement:
+    """The original ``(stop_distance / backtest_profit) * stop_count_limit``, guarded."""
+    return sa.case(
+        (table.c.backtest_profit == 0, sa.null()),
+        else_=table.c.stop_distance / table.c.backtest_profit * table.c.stop_count_limit,
+    ).label("risk_adjusted_win_rate")
+
+
+def latest_window(
+    store: ResultsStore, ticker: str, engine_version: str = engine.ENGINE_VERSION
+) -> tuple[dt.date, dt.date] | None:
+    """``(window_start, window_end)`` of ``ticker``'s most recent window in the store."""
+    statement = (
+        sa.select(RESULTS.c.window_start, RESULTS.c.window_end)
+        .where(RESULTS.c.ticker == ticker, RESULTS.c.engine_version == engine_version)
+        .order_by(RESULTS.c.window_end.desc(), RESULTS.c.window_start.desc())
+        .limit(1)
+    )
+    found = store.read(statement)
+    if found.height == 0:
+        return None
+    start, end = found.row(0)
+    return _as_date(start), _as_date(end)
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def top_backtests(
+    store: ResultsStore,
+    ticker: str,
+    limit: int = 10,
+    *,
+    window_start: dt.date | None = None,
+    window_end: dt.date | None = None,
+    engine_version: str = engine.ENGINE_VERSION,
+    min_days_traded: int = 1,
+) -> pl.DataFrame:
+    """The ``limit`` best backtests of ``ticker`` by the score above, best first.
+
+    Window: the given inclusive session dates, or the most recent window of ``ticker`` in the
+    store. Columns: ``rank`` (1 = best), ``score``, every ``results`` column, and
+    ``risk_adjusted_win_rate``. Empty when nothing matches.
+    """
+    if window_start is None or window_end is None:
+        latest = latest_window(store, ticker, engine_version)
+        if latest is None:
+            return pl.DataFrame()
+        window_start, window_end = latest
+    statement = (
+        sa.select(RESULTS.c.sharpe.label("score"), *RESULTS.c, risk_adjusted_win_rate())
+        .where(
+            RESULTS.c.ticker == ticker,
+            RESULTS.c.window_start == window_start,
+            RESULTS.c.window_end == window_end,
+            RESULTS.c.engine_version == engine_version,
+            RESULTS.c.days_traded >= min_days_traded,
+            RESULTS.c.sharpe.is_not(None),
+        )
+        .order_by(RESULTS.c.sharpe.desc(), RESULTS.c.backtest_profit.desc(),
+                  RESULTS.c.backtest_id)
+        .limit(limit)
+    )
+    found = store.read(statement)
+    if found.height == 0:
+        return found
+    return found.with_columns(
+        pl.int_range(1, found.height + 1).alias("rank"),
+        pl.col("window_start", "window_end").cast(pl.String).str.to_date(),
+    ).select("rank", pl.exclude("rank"))
+
+
+def trade_stats(ledger: pl.DataFrame) -> dict:
+    """Summary of one ledger (``engine.ledger`` columns) for the ``trade_stats`` JSON column.
+    Sums are taken in integer units of $0.0001, so they are exact."""
+    units = (ledger["profit"] * 10000).round(0).cast(pl.Int64)
+    wins, losses = units.filter(units > 0), units.filter(units < 0)
+    reasons = ledger.group_by("exit_reason").len().sort("exit_reason")
+    return {
+        "trades": ledger.height,
+        "long_trades": int((ledger["side"] == "long").sum()),
+        "short_trades": int((ledger["side"] == "short").sum()),
+        "exit_reasons": dict(zip(reasons["exit_reason"], reasons["len"], strict=True)),
+        "total_profit": int(units.sum()) / 10000,
+        "winning_trades": wins.len(),
+        "losing_trades": losses.len(),
+        "average_win": int(wins.sum()) / 10000 / wins.len() if wins.len() else None,
+        "average_loss": int(losses.sum()) / 10000 / losses.len() if losses.len() else None,
+        "largest_win": int(units.max()) / 10000 if ledger.height else None,
+        "largest_loss": int(units.min()) / 10000 if ledger.height else None,
+        "average_holding_seconds": float(ledger["holding_seconds"].mean()) if ledger.height else 0.0,
+        "first_session": str(ledger["session_date"].min()) if ledger.height else None,
+        "last_session": str(ledger["session_date"].max()) if ledger.height else None,
+    }
+
+
+def set_trade_stats(store: ResultsStore, stats_by_id: dict[str, dict], ticker: str,
+                    window_start: dt.date, window_end: dt.date) -> None:
+    """Store ``trade_stats`` for the given backtests and clear it for the window's other rows,
+    so the column always describes the current leaderboard (one transaction)."""
+    update = (
+        sa.update(RESULTS)
+        .where(RESULTS.c.backtest_id == sa.bindparam("target_id"))
+        .values(trade_stats=sa.bindparam("stats", type_=sa.JSON))
+    )
+    clear = (
+        sa.update(RESULTS)
+        .where(RESULTS.c.ticker == ticker, RESULTS.c.window_start == window_start,
+               RESULTS.c.window_end == window_end, RESULTS.c.trade_stats.is_not(None),
+               RESULTS.c.backtest_id.not_in(list(stats_by_id)))
+        .values(trade_stats=sa.null())
+    )
+
+    def work(connection: sa.Connection) -> None:
+        connection.execute(clear)
+        if stats_by_id:
+            connection.execute(update, [{"target_id": key, "stats": value}
+                                        for key, value in stats_by_id.items()])
+
+    store.run_in_transaction(work)
+
+
+def ledger_rows(backtest_id: str, ledger: pl.DataFrame) -> pl.DataFrame:
+    """``engine.ledger`` output -> rows of the ``trades`` table."""
+    return ledger.with_columns(
+        backtest_id=pl.lit(backtest_id),
+        trade_index=pl.int_range(0, ledger.height, dtype=pl.Int64),
+    ).select([c.name for c in schema.trades.columns])
+
+
+def backtest_row(store: ResultsStore, backtest_id: str) -> dict | None:
+    """One ``results`` row by id (dates as ``datetime.date``), or None."""
+    found = store.read(sa.select(RESULTS).where(RESULTS.c.backtest_id == backtest_id))
+    if found.height == 0:
+        return None
+    row = found.row(0, named=True)
+    row["window_start"], row["window_end"] = _as_date(row["window_start"]), _as_date(row["window_end"])
+    return row
+
+
+def params_of(row: dict) -> dict:
+    """The five engine parameters of a ``results`` row."""
+    return {name: row[name] for name in engine.GRID_COLUMNS}

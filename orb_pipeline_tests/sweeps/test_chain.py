@@ -1,0 +1,163 @@
+"""The staging -> sweep -> leaderboard chain through Dagster, on SQLite/local and MySQL/Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from orb_pipeline import engine
+from orb_pipeline.results import schema
+from orb_pipeline.results.ids import backtest_ids
+from orb_pipeline.storage import ParquetStore
+from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
+from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, Chain
+
+TICKER = "SPY"
+
+
+@pytest.fixture
+def cached_window(tmp_path):
+    """20 sessions of January 2025 written to a Parquet cache as compressed_series files."""
+    series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
+    assert sessions["session_date"].max() == dt.date.fromisoformat(LAST)
+    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), TICKER, series, sessions)
+    return series, sessions
+
+
+@pytest.fixture(params=["embedded", "servers"])
+def chain(request, tmp_path, cached_window) -> Chain:
+    spec = {"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache")}
+    if request.param == "embedded":
+        spec |= {"staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")}
+    else:
+        mysql = request.getfixturevalue("mysql_database")
+        redis_settings = request.getfixturevalue("redis_settings")
+        spec |= {
+            "mysql": {k: mysql[k] for k in ("host", "port", "user", "password", "database")},
+            "redis": {"host": redis_settings["host"], "port": redis_settings["port"],
+                      "password": redis_settings["password"],
+                      "key_prefix": redis_settings["key_prefix"]},
+        }
+    return Chain(spec)
+
+
+def expected_rows(series, sessions) -> pl.DataFrame:
+    """The engine on the whole grid at once, with the ids the store should hold."""
+    grid = Chain({"grid": SMALL_GRID}).settings.grid()
+    metrics = engine.sweep(series, sessions, grid)
+    return metrics.with_columns(backtest_id=backtest_ids(
+        metrics, TICKER, dt.date.fromisoformat(FIRST), dt.date.fromisoformat(LAST),
+        engine.ENGINE_VERSION)).sort("backtest_id")
+
+
+def stored_results(chain: Chain) -> pl.DataFrame:
+    store = chain.resources()["results"]
+    return store.read(sa.select(schema.results).order_by(schema.results.c.backtest_id))
+
+
+def assert_matches_engine(stored: pl.DataFrame, expected: pl.DataFrame) -> None:
+    assert stored.height == expected.height
+    assert stored["backtest_id"].to_list() == expected["backtest_id"].to_list()
+    for metric, column in schema.METRIC_COLUMNS.items():
+        want = expected[metric].to_list()
+        got = stored[column].to_list()
+        assert got == want, metric
+
+
+def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_window):
+    instance = chain.instance()
+    staged = chain.stage(instance)
+    stage_metadata = staged.asset_materializations_for_node("staged_window")[0].metadata
+    assert stage_metadata["window_start"].value == FIRST
+    assert stage_metadata["window_end"].value == LAST
+
+    for chunk in chain.settings.chunk_keys():
+        result = chain.sweep(instance, chunk)
+        metadata = result.asset_materializations_for_node("sweep_results")[0].metadata
+        assert metadata["backtests"].value == 24
+        assert metadata["seconds"].value >= 0 and metadata["backtests_per_second"].value > 0
+        assert metadata["best_result"].value["backtest_id"] == metadata["best_backtest_id"].value
+        assert metadata["rebuilt_from_cache"].value is False
+        assert metadata["data_version"].value == stage_metadata["data_version"].value
+    stored = stored_results(chain)
+    assert_matches_engine(stored, expected_rows(*cached_window))
+    assert set(stored["data_version"]) == {stage_metadata["data_version"].value}
+
+    board = chain.leaderboard(instance, top=4, plotted=2)
+    metadata = board.asset_materializations_for_node("leaderboard")[0].metadata
+    assert metadata["equity_curves"].value.startswith("![equity curves](data:image/png;base64,")
+    assert metadata["profit_heatmap"].value.startswith("![profit heatmap](data:image/png;base64,")
+    assert "| rank | backtest_id | score |" in metadata["leaderboard"].value
+    ranked = stored.filter(pl.col("sharpe").is_not_null()).sort(
+        ["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False])
+    assert metadata["best_backtest_id"].value == ranked["backtest_id"][0]
+
+    store = chain.resources()["results"]
+    trades = store.read(sa.select(schema.trades))
+    top_ids = ranked["backtest_id"].head(4).to_list()
+    assert sorted(trades["backtest_id"].unique().to_list()) == sorted(top_ids)
+    series, sessions = cached_window
+    for backtest in ranked.head(4).iter_rows(named=True):
+        ledger = engine.ledger(series, sessions, {k: backtest[k] for k in engine.GRID_COLUMNS})
+        mine = trades.filter(pl.col("backtest_id") == backtest["backtest_id"]).sort("trade_index")
+        assert mine["profit"].to_list() == ledger["profit"].to_list()
+        assert mine["exit_reason"].to_list() == ledger["exit_reason"].to_list()
+    with_stats = stored_results(chain).filter(pl.col("trade_stats").is_not_null())
+    assert sorted(with_stats["backtest_id"].to_list()) == sorted(top_ids)
+
+
+def test_rerunning_a_partition_replaces_its_rows(chain, cached_window):
+    instance = chain.instance()
+    chain.stage(instance)
+    chain.sweep(instance, "001")
+    first = stored_results(chain)
+    chain.sweep(instance, "001")
+    second = stored_results(chain)
+    assert first.height == second.height == 24
+    assert first.drop("run_id").equals(second.drop("run_id"))
+    assert first["run_id"][0] != second["run_id"][0]
+
+
+def test_sweep_after_staged_data_vanished_rebuilds_and_is_correct(chain, cached_window):
+    instance = chain.instance()
+    chain.stage(instance)
+    staging = chain.resources()["staging"]
+    version = staging.current_version(TICKER)
+    staging.delete(TICKER, version)  # the test's own keys only (expiry, eviction or a flush)
+    for chunk in chain.settings.chunk_keys():
+        metadata = chain.sweep(instance, chunk).asset_materializations_for_node(
+            "sweep_results")[0].metadata
+        assert metadata["rebuilt_from_cache"].value is (chunk == "000")
+    assert_matches_engine(stored_results(chain), expected_rows(*cached_window))
+
+
+def test_sweep_without_any_staging_names_what_to_do(chain):
+    result = chain.sweep(chain.instance(), "000", raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "nothing staged for SPY" in failure and "materialize staged_window for SPY" in failure
+
+
+def test_mysql_down_fails_naming_the_server_and_records_nothing(tmp_path, cached_window):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chain = Chain({"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache"),
+                   "staging_dir": str(tmp_path / "staging"),
+                   "mysql": {"host": "127.0.0.1", "port": port, "database": "results",
+                             "connect_timeout_seconds": 2}})
+    instance = chain.instance()
+    chain.stage(instance)
+    result = chain.sweep(instance, "000", raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "results store MySQL 127.0.0.1:" + str(port) + "/results" in failure
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("sweep_results")), limit=10).records
+    assert records == []
