@@ -53,12 +53,12 @@ def sessions_by_date(days: list[dt.date], exchange: str = DEFAULT_EXCHANGE) -> d
 
 def outcome_metadata(outcomes: list[PartitionOutcome]) -> dict[str, dg.MetadataValue]:
     """Run metadata: totals, and per key rows / bytes / first and last timestamp / note."""
-    with_data = [o for o in outcomes if o.rows]
+    with_data = [o for o in outcomes if o.first_timestamp is not None]
     metadata: dict[str, dg.MetadataValue] = {
         "partitions": dg.MetadataValue.int(len(outcomes)),
         "rows": dg.MetadataValue.int(sum(o.rows for o in outcomes)),
         "bytes": dg.MetadataValue.int(sum(o.bytes for o in outcomes)),
-        "empty_partitions": dg.MetadataValue.int(len(outcomes) - len(with_data)),
+        "empty_partitions": dg.MetadataValue.int(sum(1 for o in outcomes if not o.rows)),
     }
     if with_data:
         metadata["first_timestamp_utc"] = dg.MetadataValue.int(min(o.first_timestamp for o in with_data))

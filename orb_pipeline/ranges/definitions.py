@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from orb_pipeline.ranges.assets import opening_ranges
+
+defs = dg.Definitions(assets=[opening_ranges])

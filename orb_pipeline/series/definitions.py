@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from orb_pipeline.series.assets import compressed_series
+
+defs = dg.Definitions(assets=[compressed_series])

@@ -1,1 +1,19 @@
 """Warehouse stage: the intraday option-snapshot source (MySQL or the embedded demo SQLite), its resource, the demo generator and the ticker sensor."""
+
+from orb_pipeline.warehouse.resource import (
+    MySQLWarehouse,
+    SQLiteWarehouse,
+    UnknownTickerError,
+    Warehouse,
+    WarehouseUnavailableError,
+    list_warehouse_tickers,
+)
+
+__all__ = [
+    "MySQLWarehouse",
+    "SQLiteWarehouse",
+    "UnknownTickerError",
+    "Warehouse",
+    "WarehouseUnavailableError",
+    "list_warehouse_tickers",
+]

@@ -1,0 +1,93 @@
+"""``opening_ranges``: per ticker and session, one row per configured range length (default 30 s)
+with ``range_high``, ``range_low``, ``open_price``, ``tick_count`` (``engine.opening_ranges`` on
+the compressed series, the ticks the sweep sees) and ``atm_iv`` (mean IV of warehouse rows with
+0.4 < |delta| < 0.6 in the window, null when fewer than 2), stored as
+``ranges/<ticker>/<session>.parquet``. Blocking check: ``range_high >= range_low``, prices
+finite and positive, the open price inside the range.
+"""
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from orb_pipeline.bars.assets import (
+    CACHED_BARS,
+    PartitionOutcome,
+    outcome_metadata,
+    problems_check,
+    sessions_by_date,
+)
+from orb_pipeline.partitions import backfill_policy, keys_by_ticker, session_ticker_partitions
+from orb_pipeline.ranges.build import RANGES_SCHEMA, ranges_problems, session_ranges
+from orb_pipeline.series.assets import COMPRESSED_SERIES
+from orb_pipeline.storage import (
+    BARS_PREFIX,
+    RANGES_PREFIX,
+    SERIES_PREFIX,
+    ParquetStore,
+    partition_path,
+)
+
+OPENING_RANGES = dg.AssetKey("opening_ranges")
+
+
+class OpeningRangesConfig(dg.Config):
+    range_seconds: list[int] = Field(
+        default=[30], description="opening-range lengths in seconds, e.g. [30, 60, 300, 900]"
+    )
+
+
+@dg.asset(
+    key=OPENING_RANGES,
+    deps=[COMPRESSED_SERIES, CACHED_BARS],
+    partitions_def=session_ticker_partitions,
+    backfill_policy=backfill_policy,
+    group_name="data",
+    kinds={"polars", "parquet"},
+    description=__doc__,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "ranges_valid",
+            asset=OPENING_RANGES,
+            blocking=True,
+            description="range_high >= range_low; prices finite and positive; open inside the range",
+        )
+    ],
+)
+def opening_ranges(
+    context: dg.AssetExecutionContext, config: OpeningRangesConfig, cache: ParquetStore
+) -> dg.MaterializeResult:
+    lengths = sorted(set(config.range_seconds))
+    if not lengths or any(isinstance(s, bool) or s < 1 for s in lengths):
+        raise ValueError(f"range_seconds must be a non-empty list of integers >= 1, got {config.range_seconds!r}")
+    outcomes: list[PartitionOutcome] = []
+    for ticker, days in keys_by_ticker(context.partition_keys).items():
+        sessions = sessions_by_date(days)
+        for day in days:
+            key = day.isoformat()
+            outcome = PartitionOutcome(ticker, day)
+            if day in sessions:
+                open_utc, close_utc = sessions[day]
+                session = pl.DataFrame(
+                    {"session_date": [day], "open_utc": [open_utc], "close_utc": [close_utc]},
+                    schema={"session_date": pl.Date, "open_utc": pl.Int64, "close_utc": pl.Int64},
+                )
+                series = cache.read_frame(partition_path(SERIES_PREFIX, ticker, key))
+                bars = cache.read_frame(partition_path(BARS_PREFIX, ticker, key))
+                ranges = session_ranges(series, bars, session, lengths)
+                if not series.height:
+                    outcome.note = "no ticks (regular session without data): ranges untraded"
+            else:
+                ranges = pl.DataFrame(schema=RANGES_SCHEMA)
+                outcome.note = "not an exchange session (holiday); stored empty"
+            outcome.rows = ranges.height
+            outcome.problems = ranges_problems(ranges)
+            outcome.bytes = cache.write_frame(partition_path(RANGES_PREFIX, ticker, key), ranges)
+            outcomes.append(outcome)
+        context.log.info(f"{ticker}: opening ranges {lengths} s for {len(days)} sessions")
+    metadata = outcome_metadata(outcomes)
+    metadata["range_seconds"] = dg.MetadataValue.text(",".join(str(s) for s in lengths))
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[problems_check("ranges_valid", OPENING_RANGES, outcomes, "opening ranges")],
+    )
