@@ -25,4 +25,9 @@ def resources() -> dict:
 
     found["warehouse"] = warehouse_from_environment(data_dir())  # ORB_WAREHOUSE=sqlite|mysql
     found["cache"] = cache_from_environment(data_dir())  # ORB_CACHE_URL=dir or s3://bucket/prefix
+    from orb_pipeline.results.store import results_from_environment
+    from orb_pipeline.staging.store import staging_from_environment
+
+    found["staging"] = staging_from_environment(data_dir())  # ORB_STAGING=local|redis
+    found["results"] = results_from_environment(data_dir())  # ORB_RESULTS=sqlite|mysql
     return found

@@ -401,3 +401,28 @@ def _bind_rows(compiled: sa.engine.Compiled, frame: pl.DataFrame) -> list[tuple]
     if compiled.positiontup is None:
         return converted.to_dicts()
     return converted.select(list(compiled.positiontup)).rows()
+
+
+def results_from_environment(data_dir: Path) -> ResultsStore:
+    """The ``results`` resource chosen by ``ORB_RESULTS`` (``sqlite`` default, or ``mysql``).
+
+    Names are read now: ``ORB_RESULTS_PATH`` (default ``<data_dir>/results.sqlite``),
+    ``ORB_RESULTS_PORT``, ``ORB_RESULTS_DATABASE`` (default ``results``), ``ORB_RESULTS_LOAD_DATA``
+    (``false`` skips LOAD DATA LOCAL INFILE). Host, user and password are ``dg.EnvVar``s resolved at
+    run time (``ORB_RESULTS_HOST``, ``ORB_RESULTS_USER``, ``ORB_RESULTS_PASSWORD``).
+    """
+    kind = os.environ.get("ORB_RESULTS", "sqlite").strip().lower()
+    if kind == "sqlite":
+        return SqliteResultsStore(
+            path=os.environ.get("ORB_RESULTS_PATH", str(data_dir / "results.sqlite")))
+    if kind == "mysql":
+        return MySqlResultsStore(
+            host=dg.EnvVar("ORB_RESULTS_HOST"),
+            port=int(os.environ.get("ORB_RESULTS_PORT", "3306")),
+            user=dg.EnvVar("ORB_RESULTS_USER"),
+            password=dg.EnvVar("ORB_RESULTS_PASSWORD"),
+            database=os.environ.get("ORB_RESULTS_DATABASE", "results"),
+            use_load_data=os.environ.get("ORB_RESULTS_LOAD_DATA", "true").strip().lower()
+            not in {"0", "false", "no"},
+        )
+    raise ValueError(f"ORB_RESULTS must be 'sqlite' or 'mysql', got {kind!r}")

@@ -337,3 +337,35 @@ class LocalStaging(StagingStore):
 
     def delete(self, ticker, data_version):
         shutil.rmtree(self._dir(ticker, data_version), ignore_errors=True)
+
+
+def staging_from_environment(data_dir: Path) -> StagingStore:
+    """The ``staging`` resource chosen by ``ORB_STAGING`` (``local`` default, or ``redis``).
+
+    Names are read now: ``ORB_STAGING_DIR`` (default ``<data_dir>/staging``),
+    ``ORB_STAGING_COMPRESSION``, ``ORB_STAGING_PART_MB``, ``ORB_STAGING_TTL_SECONDS``,
+    ``ORB_REDIS_PORT``, ``ORB_REDIS_DB``, ``ORB_REDIS_TLS``, ``ORB_REDIS_TLS_CA``,
+    ``ORB_REDIS_KEY_PREFIX``. Host and password are ``dg.EnvVar``s resolved at run time
+    (``ORB_REDIS_HOST``, ``ORB_REDIS_PASSWORD``; the password only when that variable exists).
+    """
+    kind = os.environ.get("ORB_STAGING", "local").strip().lower()
+    common = {
+        "compression": os.environ.get("ORB_STAGING_COMPRESSION", "lz4"),
+        "part_megabytes": int(os.environ.get("ORB_STAGING_PART_MB", "8")),
+        "ttl_seconds": int(os.environ.get("ORB_STAGING_TTL_SECONDS", str(7 * 24 * 3600))),
+    }
+    if kind == "local":
+        return LocalStaging(directory=os.environ.get("ORB_STAGING_DIR", str(data_dir / "staging")),
+                            **common)
+    if kind == "redis":
+        return RedisStaging(
+            host=dg.EnvVar("ORB_REDIS_HOST"),
+            port=int(os.environ.get("ORB_REDIS_PORT", "6379")),
+            db=int(os.environ.get("ORB_REDIS_DB", "0")),
+            password=dg.EnvVar("ORB_REDIS_PASSWORD") if "ORB_REDIS_PASSWORD" in os.environ else None,
+            tls=os.environ.get("ORB_REDIS_TLS", "false").strip().lower() in {"1", "true", "yes"},
+            tls_ca_path=os.environ.get("ORB_REDIS_TLS_CA") or None,
+            key_prefix=os.environ.get("ORB_REDIS_KEY_PREFIX", ""),
+            **common,
+        )
+    raise ValueError(f"ORB_STAGING must be 'local' or 'redis', got {kind!r}")
