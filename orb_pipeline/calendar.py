@@ -9,6 +9,7 @@ or future work and results do not depend on the day the code runs.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import lru_cache
 
 import exchange_calendars as xcals
@@ -40,11 +41,14 @@ def as_date(value: dt.date | str, name: str = "date") -> dt.date:
 @lru_cache(maxsize=8)
 def _calendar(exchange: str, first_year: int, last_year: int) -> xcals.ExchangeCalendar:
     try:
-        return xcals.get_calendar(
-            exchange,
-            start=pd.Timestamp(first_year, 1, 1),
-            end=pd.Timestamp(last_year, 12, 31),
-        )
+        with warnings.catch_warnings():
+            # exchange_calendars itself triggers a pandas deprecation warning while building.
+            warnings.simplefilter("ignore", category=Warning)
+            return xcals.get_calendar(
+                exchange,
+                start=pd.Timestamp(first_year, 1, 1),
+                end=pd.Timestamp(last_year, 12, 31),
+            )
     except xcals.errors.InvalidCalendarName:
         raise ValueError(f"unknown exchange calendar {exchange!r}") from None
 

@@ -1,0 +1,73 @@
+"""A small seeded warehouse for the data-stage tests, loaded identically into MariaDB and SQLite.
+
+SPY on 2025-03-07, 2025-03-10 (first session after the spring DST change), 2025-11-03 (after the
+fall change), 2025-11-26 and 2025-11-28 (early close 13:00 New York); QQQ on 2025-11-28. Around
+every session: rows one second before the open and after the close (must never be pulled) and
+rows exactly at the open and the close (must be).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from orb_pipeline.calendar import session_table
+from orb_pipeline.warehouse.loading import create_table, demo_rows, insert_rows
+from orb_pipeline.warehouse.resource import MySQLWarehouse, SQLiteWarehouse
+
+SEEDED_SESSIONS = ["2025-03-07", "2025-03-10", "2025-11-03", "2025-11-26", "2025-11-28"]
+SEED = 7
+
+
+def seeded_rows() -> pl.DataFrame:
+    frames = [demo_rows(["SPY"], day, day, seed=SEED) for day in SEEDED_SESSIONS]
+    frames.append(demo_rows(["QQQ"], "2025-11-28", "2025-11-28", seed=SEED))
+    outside = []
+    for ticker, days in (("SPY", SEEDED_SESSIONS), ("QQQ", ["2025-11-28"])):
+        for day in days:
+            bounds = session_table(day, day).row(0, named=True)
+            for timestamp in (bounds["open_utc"] - 1, bounds["close_utc"] + 1, bounds["close_utc"] + 3600):
+                outside.append(
+                    {"timestamp_utc": timestamp, "ticker": ticker, "underlying": 1.0, "delta": 0.5,
+                     "implied_volatility": 9.9, "strike": 1.0, "option_type": "C"}
+                )
+            # Exactly at the close: inside the session (inclusive bounds).
+            outside.append(
+                {"timestamp_utc": bounds["close_utc"], "ticker": ticker, "underlying": 500.0, "delta": 0.5,
+                 "implied_volatility": 0.2, "strike": 500.0, "option_type": "C"}
+            )
+    rows = pl.concat([*frames, pl.DataFrame(outside, schema=frames[0].schema)])
+    # A deterministic insertion order that is not time order: ids follow this order.
+    return rows.sort(["ticker", "timestamp_utc"], maintain_order=True)
+
+
+@pytest.fixture(scope="session")
+def seeded_frame() -> pl.DataFrame:
+    return seeded_rows()
+
+
+def mysql_warehouse_for(settings: dict, **overrides) -> MySQLWarehouse:
+    return MySQLWarehouse(
+        host=settings["host"],
+        port=settings["port"],
+        user=settings["user"],
+        password=settings["password"] or "",
+        database=settings["database"],
+        **overrides,
+    )
+
+
+@pytest.fixture
+def mysql_warehouse(mysql_database, seeded_frame) -> MySQLWarehouse:
+    warehouse = mysql_warehouse_for(mysql_database)
+    create_table(warehouse)
+    insert_rows(warehouse, seeded_frame)
+    return warehouse
+
+
+@pytest.fixture
+def sqlite_warehouse(tmp_path, seeded_frame) -> SQLiteWarehouse:
+    warehouse = SQLiteWarehouse(path=str(tmp_path / "warehouse.sqlite"), build_demo_if_missing=False)
+    create_table(warehouse)
+    insert_rows(warehouse, seeded_frame)
+    return warehouse

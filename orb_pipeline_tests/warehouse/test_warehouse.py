@@ -1,0 +1,104 @@
+"""The warehouse resource against real MariaDB and the embedded SQLite file."""
+
+from __future__ import annotations
+
+import socket
+
+import polars as pl
+import pytest
+
+from orb_pipeline.calendar import session_table
+from orb_pipeline.warehouse import UnknownTickerError, WarehouseUnavailableError
+from orb_pipeline.warehouse.schema import pull_query, validate_ticker
+from orb_pipeline_tests.warehouse.seeding import SEEDED_SESSIONS, mysql_warehouse_for
+
+
+def expected_rows(frame: pl.DataFrame, ticker: str, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Independent expectation: rows inside [open, close] of any session, in insertion order
+    within a second (insertion order = auto-increment id)."""
+    indexed = frame.with_row_index("row_order", offset=1).with_columns(pl.col("row_order").cast(pl.Int64))
+    inside = pl.lit(False)
+    for open_utc, close_utc in sessions.select("open_utc", "close_utc").iter_rows():
+        inside = inside | pl.col("timestamp_utc").is_between(open_utc, close_utc)
+    return (
+        indexed.filter((pl.col("ticker") == ticker) & inside)
+        .sort(["timestamp_utc", "row_order"])
+        .select("row_order", "timestamp_utc", pl.col("underlying").alias("price"), "delta", "implied_volatility")
+    )
+
+
+@pytest.mark.parametrize("day", ["2025-03-10", "2025-11-03", "2025-11-28"])
+def test_mysql_pull_is_bounded_by_the_session_and_ordered(mysql_warehouse, seeded_frame, day):
+    sessions = session_table(day, day)
+    pulled = mysql_warehouse.pull_sessions("SPY", sessions)
+    open_utc, close_utc = sessions["open_utc"][0], sessions["close_utc"][0]
+    assert pulled["timestamp_utc"].min() == open_utc  # the opening print, DST-correct
+    assert pulled["timestamp_utc"].max() == close_utc  # inclusive close (13:00 on 2025-11-28)
+    assert pulled.drop("session_date").equals(expected_rows(seeded_frame, "SPY", sessions))
+    assert (pulled["session_date"] == sessions["session_date"][0]).all()
+
+
+def test_bulk_reference_and_embedded_paths_agree(mysql_warehouse, sqlite_warehouse):
+    sessions = session_table(SEEDED_SESSIONS[0], SEEDED_SESSIONS[-1])
+    bulk = mysql_warehouse.pull_sessions("SPY", sessions)
+    assert bulk.height > 10_000
+    assert bulk.equals(mysql_warehouse.pull_sessions("SPY", sessions, reference=True))
+    assert bulk.equals(sqlite_warehouse.pull_sessions("SPY", sessions))
+    assert bulk.equals(sqlite_warehouse.pull_sessions("SPY", sessions, reference=True))
+
+
+def test_tickers_and_unknown_ticker(mysql_warehouse, sqlite_warehouse):
+    assert mysql_warehouse.list_tickers() == ["QQQ", "SPY"]
+    assert sqlite_warehouse.list_tickers() == ["QQQ", "SPY"]
+    with pytest.raises(UnknownTickerError, match="'IWM'"):
+        mysql_warehouse.pull_sessions("IWM", session_table("2025-11-28", "2025-11-28"))
+
+
+@pytest.mark.parametrize("ticker", ["spy", "SPY'; DROP TABLE greeks; --", "", "A" * 17, "SP Y"])
+def test_tickers_outside_the_alphabet_never_reach_a_query(ticker):
+    with pytest.raises(ValueError, match="ticker must be"):
+        validate_ticker(ticker)
+
+
+def test_bulk_query_text_holds_only_validated_values(mysql_warehouse):
+    statement = pull_query(mysql_warehouse.greeks_table(), "id", "BRK.B", [(1, 2), (5, 9)], ordered=False)
+    text = str(statement.compile(dialect=mysql_warehouse.engine().dialect, compile_kwargs={"literal_binds": True}))
+    assert "'BRK.B'" in text and "BETWEEN 1 AND 2" in text and "BETWEEN 5 AND 9" in text
+    with pytest.raises(ValueError, match="start_utc"):
+        pull_query(mysql_warehouse.greeks_table(), "id", "SPY", [("1 OR 1=1", 2)], ordered=False)
+
+
+def test_bad_identifiers_are_rejected(mysql_database):
+    with pytest.raises(ValueError, match="table must be a plain SQL identifier"):
+        mysql_warehouse_for(mysql_database, table="greeks; DROP").greeks_table()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_warehouse_retries_then_names_host_and_database(caplog):
+    warehouse = mysql_warehouse_for(
+        {"host": "127.0.0.1", "port": _closed_port(), "user": "orb", "password": "s3cret-Pa55",
+         "database": "options"},
+        connect_attempts=3,
+        retry_backoff_seconds=0.01,
+    )
+    with pytest.raises(WarehouseUnavailableError) as raised:
+        warehouse.pull_sessions("SPY", session_table("2025-11-28", "2025-11-28"))
+    message = str(raised.value)
+    assert "127.0.0.1" in message and "/options" in message and "after 3 attempts" in message
+    assert "s3cret-Pa55" not in message
+    assert "s3cret-Pa55" not in caplog.text
+    assert caplog.text.count("retrying in") == 2
+
+
+def test_missing_embedded_file_without_demo_build(tmp_path):
+    from orb_pipeline.warehouse import SQLiteWarehouse
+
+    warehouse = SQLiteWarehouse(path=str(tmp_path / "absent.sqlite"), build_demo_if_missing=False,
+                                connect_attempts=1)
+    with pytest.raises(WarehouseUnavailableError, match="absent.sqlite"):
+        warehouse.list_tickers()
