@@ -142,7 +142,7 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
                 "sessions_without_iv": skipped,
                 "data_version": window.data_version,
                 "engine_version": engine.ENGINE_VERSION,
-                "run_id": context.run_id,
+                "run_id": context.run.run_id,
             },
         )
         store_started = time.perf_counter()
@@ -257,7 +257,7 @@ def monte_carlo(
             "ticker": ticker,
             "rank": row["rank"],
             "data_version": row["data_version"],
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
             **summary.as_dict(),
         })
     frame = pl.DataFrame(rows).select([c.name for c in schema.monte_carlo.columns])
