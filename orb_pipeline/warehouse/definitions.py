@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from orb_pipeline.warehouse.sensors import ticker_sensor
+
+defs = dg.Definitions(sensors=[ticker_sensor])

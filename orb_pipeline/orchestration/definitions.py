@@ -1,0 +1,15 @@
+"""Jobs, the daily schedule and the research sensor (they span stages, so they live here)."""
+
+import dagster as dg
+
+from orb_pipeline.orchestration.jobs import build_jobs
+from orb_pipeline.orchestration.schedules import daily_after_close
+from orb_pipeline.orchestration.sensors import build_research_sensor
+from orb_pipeline.sweeps.definitions import settings
+
+jobs = build_jobs(settings)
+defs = dg.Definitions(
+    jobs=jobs,
+    schedules=[daily_after_close],
+    sensors=[build_research_sensor(jobs, settings)],
+)

@@ -1,0 +1,233 @@
+"""Research sensor: compressed series -> staged window -> sweeps -> leaderboard, per ticker.
+
+A cursor-based ``dg.sensor`` over the event log (not ``asset_sensor``, which sees one event per
+tick): every tick reads *all* materializations since its cursor (the storage id reached per
+asset), so any number of partitions landing between two ticks are handled together.
+
+- ``compressed_series`` gained sessions for ticker T -> one ``stage_window_job`` run for T over its
+  longest fully materialized window of exchange sessions ending at its newest session (starting
+  no earlier than ``ORB_WINDOW_FIRST`` when set);
+- ``staged_window`` T materialized -> one ``sweep_job`` run per parameter chunk of T (each an ECS
+  task sized by the job's tags);
+- every chunk of T has ``sweep_results`` newer than T's latest staged window -> one
+  ``leaderboard_job`` run for T.
+
+Run keys carry the triggering storage ids, so a re-evaluated tick never launches a run twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Sequence
+
+import dagster as dg
+
+from orb_pipeline.calendar import session_table
+from orb_pipeline.orchestration.jobs import (
+    COMPRESSED_SERIES,
+    LEADERBOARD_JOB,
+    STAGE_WINDOW_JOB,
+    STAGED_WINDOW,
+    SWEEP_JOB,
+    SWEEP_RESULTS,
+)
+from orb_pipeline.orchestration.materialized import materialized_partitions
+from orb_pipeline.partitions import (
+    SESSION_DIMENSION,
+    TICKER_DIMENSION,
+    first_session,
+    session_ticker_key,
+    session_ticker_partitions,
+)
+from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, sweep_partitions
+from orb_pipeline.sweeps.grid import SweepSettings
+
+WATCHED = (COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS)
+_PAGE = 1_000
+
+
+def new_records(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, after_storage_id: int | None
+) -> list[dg.EventLogRecord]:
+    """Every materialization of ``asset_key`` after the storage id, oldest first."""
+    records: list[dg.EventLogRecord] = []
+    cursor = None
+    while True:
+        result = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, after_storage_id=after_storage_id),
+            limit=_PAGE,
+            cursor=cursor,
+            ascending=True,
+        )
+        records.extend(result.records)
+        if not result.has_more:
+            return records
+        cursor = result.cursor
+
+
+def window_first() -> dt.date:
+    configured = os.environ.get("ORB_WINDOW_FIRST") or first_session()
+    return dt.date.fromisoformat(configured)
+
+
+def staged_window_bounds(
+    instance: dg.DagsterInstance, ticker: str, newest: dt.date
+) -> tuple[dt.date, dt.date] | None:
+    """Longest run of exchange sessions ending at ``newest`` whose ``compressed_series`` for
+    ``ticker`` are all materialized, not before ``window_first()``; None when ``newest`` is not
+    an exchange session of that range."""
+    first = window_first()
+    if newest < first:
+        return None
+    sessions = session_table(first, newest)["session_date"].to_list()
+    if not sessions or sessions[-1] != newest:
+        return None
+    keys = {str(session_ticker_key(day, ticker)): day for day in sessions}
+    present = materialized_partitions(instance, COMPRESSED_SERIES, keys)
+    start = None
+    for day in reversed(sessions):
+        if str(session_ticker_key(day, ticker)) not in present:
+            break
+        start = day
+    return (start, newest) if start else None
+
+
+def _latest_storage_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str) -> int | None:
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    )
+    return result.records[0].storage_id if result.records else None
+
+
+def research_requests(
+    instance: dg.DagsterInstance,
+    cursor: dict[str, int],
+    chunk_keys: Sequence[str],
+    sweep_def: dg.MultiPartitionsDefinition,
+) -> tuple[list[dg.RunRequest], dict[str, int], list[str]]:
+    """Run requests for everything materialized since ``cursor``; returns (requests, cursor, notes)."""
+    requests: list[dg.RunRequest] = []
+    notes: list[str] = []
+    seen = {key: new_records(instance, key, cursor.get(key.to_user_string())) for key in WATCHED}
+    next_cursor = dict(cursor)
+    for key, records in seen.items():
+        if records:
+            next_cursor[key.to_user_string()] = max(r.storage_id for r in records)
+
+    # 1. New compressed sessions -> restage the ticker's window.
+    newest: dict[str, tuple[dt.date, int]] = {}
+    for record in seen[COMPRESSED_SERIES]:
+        if not record.partition_key:
+            continue
+        keys = session_ticker_partitions.get_partition_key_from_str(record.partition_key).keys_by_dimension
+        ticker, day = keys[TICKER_DIMENSION], dt.date.fromisoformat(keys[SESSION_DIMENSION])
+        previous = newest.get(ticker)
+        newest[ticker] = (max(day, previous[0]) if previous else day, record.storage_id)
+    for ticker, (day, storage_id) in sorted(newest.items()):
+        bounds = staged_window_bounds(instance, ticker, day)
+        if bounds is None:
+            notes.append(f"{ticker}: newest compressed session {day} is not an exchange session; not staged")
+            continue
+        first, last = bounds
+        requests.append(
+            dg.RunRequest(
+                job_name=STAGE_WINDOW_JOB,
+                partition_key=ticker,
+                run_key=f"stage-{ticker}-{storage_id}",
+                run_config={
+                    "ops": {
+                        "staged_window": {
+                            "config": {"first_session": first.isoformat(), "last_session": last.isoformat()}
+                        }
+                    }
+                },
+                tags={"orb/ticker": ticker, "orb/sessions": f"{first}..{last}"},
+            )
+        )
+
+    # 2. A newly staged window -> sweep every chunk of it.
+    staged: dict[str, int] = {}
+    for record in seen[STAGED_WINDOW]:
+        if record.partition_key:
+            staged[record.partition_key] = record.storage_id
+    for ticker, storage_id in sorted(staged.items()):
+        for chunk in chunk_keys:
+            partition = dg.MultiPartitionKey({TICKER_DIMENSION: ticker, CHUNK_DIMENSION: chunk})
+            requests.append(
+                dg.RunRequest(
+                    job_name=SWEEP_JOB,
+                    partition_key=str(partition),
+                    run_key=f"sweep-{ticker}-{chunk}-{storage_id}",
+                    tags={"orb/ticker": ticker},
+                )
+            )
+
+    # 3. All chunks swept since the latest staging -> rank.
+    swept = {
+        sweep_def.get_partition_key_from_str(record.partition_key).keys_by_dimension[TICKER_DIMENSION]
+        for record in seen[SWEEP_RESULTS]
+        if record.partition_key
+    }
+    for ticker in sorted(swept):
+        staged_id = _latest_storage_id(instance, STAGED_WINDOW, ticker)
+        if staged_id is None:
+            continue
+        chunk_partitions = [
+            str(dg.MultiPartitionKey({TICKER_DIMENSION: ticker, CHUNK_DIMENSION: chunk})) for chunk in chunk_keys
+        ]
+        done = {
+            record.partition_key
+            for record in _records_after(instance, SWEEP_RESULTS, chunk_partitions, staged_id)
+        }
+        if done >= set(chunk_partitions):
+            requests.append(
+                dg.RunRequest(
+                    job_name=LEADERBOARD_JOB,
+                    partition_key=ticker,
+                    run_key=f"leaderboard-{ticker}-{staged_id}",
+                    tags={"orb/ticker": ticker},
+                )
+            )
+        else:
+            notes.append(f"{ticker}: {len(done)}/{len(chunk_partitions)} chunks swept since staging")
+    return requests, next_cursor, notes
+
+
+def _records_after(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str], after_storage_id: int
+) -> list[dg.EventLogRecord]:
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=asset_key, asset_partitions=partitions, after_storage_id=after_storage_id
+        ),
+        limit=_PAGE,
+    )
+    return list(result.records)
+
+
+def build_research_sensor(jobs: Sequence[dg.UnresolvedAssetJobDefinition], settings: SweepSettings) -> dg.SensorDefinition:
+    sweep_def = sweep_partitions(settings)
+    chunk_keys = settings.chunk_keys()
+
+    @dg.sensor(
+        name="research_sensor",
+        jobs=[job for job in jobs if job.name in {STAGE_WINDOW_JOB, SWEEP_JOB, LEADERBOARD_JOB}],
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="New compressed sessions -> stage the ticker's window -> sweep every chunk -> "
+        "leaderboard (cursor over the event log; many partitions per tick).",
+    )
+    def research_sensor(context: dg.SensorEvaluationContext):
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        requests, next_cursor, notes = research_requests(
+            context.instance, cursor, chunk_keys, sweep_def
+        )
+        for note in notes:
+            context.log.info(note)
+        if not requests and next_cursor == cursor:
+            return dg.SkipReason("nothing materialized since the last tick")
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(next_cursor, sort_keys=True))
+
+    return research_sensor
