@@ -330,6 +330,8 @@ def compress_series(bars) -> pl.DataFrame:
         same_session = days[1:] == days[:-1]
         keep[1:] = ~same_session | (units[1:] != units[:-1])
         keep[:-1] |= ~same_session  # the last bar of each session
+    if n:
+        keep[-1] = True
     out = bars.select("session_date", pl.col("timestamp_utc").cast(pl.Int64),
                       pl.col("close").cast(pl.Float64).alias("price"))
     return out.filter(pl.Series(keep))

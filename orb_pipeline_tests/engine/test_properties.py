@@ -1,0 +1,176 @@
+"""Property tests: the engine against the plain-Python reference on generated windows.
+
+Prices sit on a coarse grid (multiples of $0.05 around 100) and distances are multiples of
+$0.05, so ticks touch stops, limits and range extremes exactly; ticks are 1 s apart with halts
+(gaps), so a tick lands exactly on ``cool_until`` often. Sessions may have no tick at all, no tick
+in the range window, or a breakout on their last tick.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orb_pipeline.engine import Costs, aggregate, ledger, session_stats, sweep
+from orb_pipeline_tests.engine import reference
+from orb_pipeline_tests.engine.frames import day, series_frame, sessions_frame
+
+SETTINGS = settings(max_examples=120, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+METRIC_COLUMNS = ("total_profit", "trades", "stops", "days_traded", "win_rate_percent",
+                  "trade_win_rate_percent", "average_holding_period", "max_drawdown", "sharpe",
+                  "profit_factor")
+
+
+@st.composite
+def windows(draw, expected_move=False):
+    n_sessions = draw(st.integers(1, 4))
+    ticks, sessions = [], []
+    for i in range(n_sessions):
+        open_utc = 100_000 + i * 86_400
+        session = {"session_date": day(i), "open_utc": open_utc, "close_utc": open_utc + 120}
+        if expected_move:
+            session["expected_move"] = draw(st.sampled_from([None, 0.5, 1.0, 2.5]))
+        sessions.append(session)
+        n_ticks = draw(st.integers(0, 40))
+        offsets = draw(st.lists(st.integers(0, 120), min_size=n_ticks, max_size=n_ticks,
+                                unique=True))
+        if draw(st.booleans()):  # a halt: no tick in a stretch of the session
+            gap_from = draw(st.integers(0, 100))
+            offsets = [o for o in offsets if not gap_from <= o < gap_from + 40]
+        levels = draw(st.lists(st.integers(-8, 8), min_size=len(offsets), max_size=len(offsets)))
+        for offset, level in zip(sorted(offsets), levels, strict=True):
+            ticks.append((day(i), open_utc + offset, round(100 + 0.05 * level, 2)))
+    return ticks, sessions
+
+
+distances = st.sampled_from([0.05, 0.1, 0.15, 0.2, 0.35])
+param_sets = st.fixed_dictionaries({
+    "range_seconds": st.sampled_from([1, 5, 10, 30]),
+    "stop_distance": distances,
+    "stop_count_limit": st.integers(1, 3),
+    "stop_cooloff_period": st.sampled_from([0, 1, 3, 10]),
+    "limit_distance": distances,
+})
+costs_strategy = st.one_of(
+    st.none(),
+    st.builds(Costs, commission_per_share=st.sampled_from([0.0, 0.005, 0.01]),
+              slippage=st.sampled_from([0.0, 0.0049, 0.01])),
+    st.builds(Costs, commission_per_share=st.sampled_from([0.0, 0.005]),
+              slippage=st.sampled_from([0.5, 1.0, 2.5]), slippage_unit=st.just("bps")),
+)
+
+
+def _grid(rows):
+    return pl.DataFrame(rows, schema={"range_seconds": pl.Int64, "stop_distance": pl.Float64,
+                                      "stop_count_limit": pl.Int64,
+                                      "stop_cooloff_period": pl.Int64,
+                                      "limit_distance": pl.Float64})
+
+
+def _costs_dict(costs):
+    if costs is None:
+        return None
+    return {"commission_per_share": costs.commission_per_share, "slippage": costs.slippage,
+            "slippage_unit": costs.slippage_unit}
+
+
+def assert_metrics_equal(row, expected):
+    for name in ("trades", "stops", "days_traded"):
+        assert row[name] == expected[name], name
+    for name in ("total_profit", "max_drawdown"):
+        assert row[name] == pytest.approx(expected[name], abs=1e-9), name
+    for name in ("win_rate_percent", "trade_win_rate_percent", "average_holding_period", "sharpe"):
+        assert row[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), name
+    if expected["profit_factor"] is None:
+        assert row["profit_factor"] is None
+    else:
+        assert row["profit_factor"] == pytest.approx(expected["profit_factor"], rel=1e-12)
+
+
+def check_window(ticks, sessions, grid_rows, kind, costs):
+    series, frame = series_frame(ticks), sessions_frame(sessions)
+    grid = _grid(grid_rows)
+    result = sweep(series, frame, grid, costs=costs, distance_unit=kind)
+    assert result.select(grid.columns).equals(grid)
+    per_combo = [reference.run_window(ticks, sessions, p, kind=kind, costs=_costs_dict(costs))
+                 for p in grid_rows]
+    for row, window in zip(result.iter_rows(named=True), per_combo, strict=True):
+        assert_metrics_equal(row, reference.metrics([trades for _, trades in window]))
+    return series, frame, grid, result, per_combo
+
+
+@SETTINGS
+@given(window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=6),
+       costs=costs_strategy)
+def test_sweep_and_ledger_match_reference_in_dollars(window, grid_rows, costs):
+    ticks, sessions = window
+    series, frame, _, _, per_combo = check_window(ticks, sessions, grid_rows, "dollars", costs)
+    got = ledger(series, frame, grid_rows[0], costs=costs)
+    expected = [
+        (s["session_date"], tr["side"], tr["entry_utc"], tr["entry_units"] / 10000,
+         tr["exit_utc"], tr["exit_units"] / 10000, tr["exit_reason"], tr["net"] / 10000,
+         tr["exit_utc"] - tr["entry_utc"])
+        for s, trades in per_combo[0] for tr in trades
+    ]
+    assert got.rows() == expected
+
+
+@SETTINGS
+@given(window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=4),
+       costs=costs_strategy, percents=st.lists(st.sampled_from([0.05, 0.1, 0.2, 0.3]),
+                                              min_size=2, max_size=2))
+def test_percent_distances_match_reference(window, grid_rows, costs, percents):
+    ticks, sessions = window
+    for row in grid_rows:  # percent of a ~$100 price: 0.05 % = $0.05
+        row["stop_distance"], row["limit_distance"] = percents
+    check_window(ticks, sessions, grid_rows, "percent", costs)
+
+
+@SETTINGS
+@given(window=windows(expected_move=True), grid_rows=st.lists(param_sets, min_size=1, max_size=4),
+       costs=costs_strategy)
+def test_expected_move_distances_match_reference(window, grid_rows, costs):
+    ticks, sessions = window
+    if all(s["expected_move"] is None for s in sessions):
+        sessions[0]["expected_move"] = 1.0
+    check_window(ticks, sessions, grid_rows, "expected_move", costs)
+
+
+@SETTINGS
+@given(window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=6),
+       costs=costs_strategy, data=st.data())
+def test_session_stats_aggregate_on_subsets_match_reference(window, grid_rows, costs, data):
+    ticks, sessions = window
+    series, frame, grid, result, per_combo = check_window(ticks, sessions, grid_rows, "dollars",
+                                                          costs)
+    stats = session_stats(series, frame, grid, costs=costs)
+    assert aggregate(stats).equals(result)
+    n = len(sessions)
+    subset = sorted(data.draw(st.sets(st.integers(0, n - 1), max_size=n)))
+    mask = np.zeros(n, dtype=bool)
+    mask[subset] = True
+    by_index, by_mask = aggregate(stats, subset), aggregate(stats, mask)
+    assert by_index.equals(by_mask)
+    for row, window_trades in zip(by_index.iter_rows(named=True), per_combo, strict=True):
+        chosen = [window_trades[i][1] for i in subset]
+        assert_metrics_equal(row, reference.metrics(chosen))
+    # The per-session arrays themselves.
+    for c, window_trades in enumerate(per_combo):
+        for s, (_, trades) in enumerate(window_trades):
+            assert stats.net_units[c, s] == sum(tr["net"] for tr in trades)
+            assert stats.trades[c, s] == len(trades)
+            assert stats.stops[c, s] == sum(tr["exit_reason"] == "stop" for tr in trades)
+            assert stats.holding_seconds[c, s] == sum(tr["exit_utc"] - tr["entry_utc"]
+                                                      for tr in trades)
+
+
+def test_reference_rounding_helper_is_half_away_from_zero():
+    assert reference.round_half_away(2.5) == 3 and reference.round_half_away(-2.5) == -3
+    assert reference.units(0.00005) == 1 and math.isclose(reference.units(100.2), 1002000)
