@@ -152,3 +152,34 @@ def sessions_run_request(
         {"orb/sessions": day.isoformat()},
         asset_selection,
     )
+
+
+def materialize_requests(
+    requests: Sequence[dg.RunRequest],
+    *,
+    assets: Sequence[dg.AssetsDefinition],
+    resources: dict,
+    instance: dg.DagsterInstance,
+    run_config: dict | None = None,
+) -> list[dg.ExecuteInProcessResult]:
+    """Execute each request in-process as one run (``dg.materialize`` with its range tags).
+
+    For the demo command and tests; a daemon or sensor launches the same requests instead.
+    Stops at the first failed run (the results so far are returned with it last).
+    """
+    results = []
+    for request in requests:
+        selection = list(request.asset_selection) if request.asset_selection else None
+        result = dg.materialize(
+            assets,
+            instance=instance,
+            resources=resources,
+            tags=dict(request.tags),
+            selection=selection,
+            run_config=run_config,
+            raise_on_error=False,
+        )
+        results.append(result)
+        if not result.success:
+            break
+    return results

@@ -71,3 +71,20 @@ def sqlite_warehouse(tmp_path, seeded_frame) -> SQLiteWarehouse:
     create_table(warehouse)
     insert_rows(warehouse, seeded_frame)
     return warehouse
+
+
+def data_assets():
+    """The three data assets (imported lazily: Dagster definitions load at first use)."""
+    from orb_pipeline.bars.assets import cached_bars
+    from orb_pipeline.ranges.assets import opening_ranges
+    from orb_pipeline.series.assets import compressed_series
+
+    return [cached_bars, compressed_series, opening_ranges]
+
+
+def materialized_partitions(result, asset_name: str) -> set[str]:
+    return {str(m.partition) for m in result.asset_materializations_for_node(asset_name)}
+
+
+def check_results(result) -> dict[str, object]:
+    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
