@@ -141,7 +141,7 @@ def test_costs_never_change_which_trades_happen():
     # Hand check of the first trade: 2 x $0.01 commission + 5 bps of entry and of exit price.
     first_plain, first_costly = plain.row(0, named=True), costly.row(0, named=True)
     cost = 0.02 + 5.0 / 10000.0 * (first_plain["entry_price"] + first_plain["exit_price"])
-    assert first_costly["profit"] == pytest.approx(first_plain["profit"] - round(cost, 4), abs=1e-12)
+    assert first_costly["profit"] == pytest.approx(first_plain["profit"] - ref.units(cost) / 10000.0, abs=1e-12)
 
 
 def test_expected_move_grid_skips_sessions_without_iv_and_counts_them():
