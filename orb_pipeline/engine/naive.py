@@ -187,3 +187,18 @@ def naive_ledger_nb(times, prices, offsets, open_utc, expected_move, range_secon
         sessions[total:total + count] = s
         total += count
     return rows[:total], sessions[:total]
+
+
+def sweep_naive(series, sessions, grid, *, costs=None, distance_unit: str = "dollars"):
+    """``sweep`` computed with ``naive_sweep_nb`` (same inputs, same output frame)."""
+    from orb_pipeline.engine.api import _costs, _prepare
+    from orb_pipeline.engine.metrics import metrics_frame
+
+    window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
+    acc, sharpe = naive_sweep_nb(
+        window.times, window.prices, window.offsets, window.sessions.open_utc,
+        window.sessions.expected_move, prepared.range_seconds, prepared.stop_distance,
+        prepared.stop_units, prepared.limit_distance, prepared.limit_units,
+        prepared.stop_count_limit, prepared.stop_cooloff_period, unit, *_costs(costs),
+    )
+    return metrics_frame(prepared.frame, acc, sharpe)
