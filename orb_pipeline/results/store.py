@@ -4,14 +4,15 @@ Contracts
 - Tables come from :mod:`orb_pipeline.results.schema` (one SQLAlchemy Core definition for both
   dialects) and are created idempotently by :meth:`ResultsStore.ensure_tables`; any other stage
   may pass its own ``sa.Table`` objects.
-- :meth:`ResultsStore.upsert` writes a polars frame into a table with a primary key: rows with an
-  existing key are replaced, new keys inserted, nothing is ignored (duplicate keys inside one frame
-  are an error). NaN and +/-infinity are stored as NULL. Each batch is one transaction; deadlocks
-  (MySQL 1213) and lock-wait timeouts are retried.
-- MySQL path: ``LOAD DATA LOCAL INFILE`` into a temporary table plus one
-  ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`` per batch (the fast path); when the server
-  refuses local infile, multi-row ``INSERT ... ON DUPLICATE KEY UPDATE`` statements sized below
-  the server's ``max_allowed_packet`` (queried), with a warning in the log.
+- :meth:`ResultsStore.upsert` writes a polars frame into a table with a primary key: a row with an
+  existing key is replaced as a whole (table columns missing from the frame become NULL), new keys
+  are inserted, nothing is ignored (duplicate keys inside one frame are an error). NaN and
+  +/-infinity are stored as NULL. Each batch is one transaction; deadlocks (MySQL 1213) and
+  lock-wait timeouts are retried.
+- MySQL path: ``LOAD DATA LOCAL INFILE ... REPLACE`` of a CSV of the batch in key order (the fast
+  path; any warning fails the batch); when the server refuses local infile, multi-row
+  ``INSERT ... ON DUPLICATE KEY UPDATE`` statements sized below the server's
+  ``max_allowed_packet`` (queried), with a warning in the log.
 - SQLite path: ``INSERT ... ON CONFLICT DO UPDATE`` through ``executemany``.
 - A server that cannot be reached raises :class:`ResultsStoreUnavailable` naming it.
 """
@@ -150,7 +151,8 @@ class ResultsStore(dg.ConfigurableResource):
         """Insert or replace ``frame``'s rows in ``table`` by primary key (see module docstring)."""
         log = self._log = log or _LOG
         started = time.perf_counter()
-        prepared = prepare_frame(table, frame)
+        # Key order keeps B-tree inserts local (random hash ids otherwise split pages everywhere).
+        prepared = prepare_frame(table, frame).sort([c.name for c in table.primary_key.columns])
         methods = set()
         batches = 0
         for offset in range(0, prepared.height, self.batch_rows):
@@ -308,45 +310,35 @@ class MySqlResultsStore(ResultsStore):
         cursor.close()
 
     def _load_data_batch(self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+        # Every column is in the frame (prepare_frame), so REPLACE (delete + insert of a row with a
+        # known key) is the same whole-row upsert as the other paths. With LOCAL, bad values become
+        # warnings (truncation, bad numbers), so any warning fails the batch.
         names = frame.columns
-        staging = sa.Table(
-            "orb_load_" + table.name,
-            sa.MetaData(),
-            *[sa.Column(c.name, c.type) for c in table.columns if c.name in names],
-            prefixes=["TEMPORARY"],
-        )
         quote = connection.dialect.identifier_preparer.quote
-        connection.execute(sa.schema.DropTable(staging, if_exists=True))
-        connection.execute(sa.schema.CreateTable(staging))
         with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as handle:
             path = handle.name
         try:
-            frame.write_csv(path, include_header=False, null_value="NULL", quote_style="necessary",
-                            line_terminator="\n", date_format="%Y-%m-%d")
+            frame.write_csv(path, include_header=False, null_value="NULL",
+                                       quote_style="necessary", line_terminator="\n",
+                                       date_format="%Y-%m-%d")
             load = (
-                "LOAD DATA LOCAL INFILE %s INTO TABLE " + quote(staging.name)
+                "LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE " + quote(table.name)
                 + " CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"'"
                 + " ESCAPED BY '' LINES TERMINATED BY '\\n' ("
                 + ", ".join(quote(name) for name in names) + ")"
             )
             cursor = connection.connection.dbapi_connection.cursor()
-            loaded = cursor.execute(load, (path,))
+            affected = cursor.execute(load, (path,))  # inserted + 2 x replaced
             cursor.execute("SHOW COUNT(*) WARNINGS")
             warnings = cursor.fetchone()[0]
             cursor.close()
         finally:
             os.unlink(path)
-        if loaded != frame.height or warnings:
+        if warnings or not frame.height <= affected <= 2 * frame.height:
             raise ResultsStoreError(
-                "LOAD DATA into " + table.name + " loaded " + str(loaded) + " of "
-                + str(frame.height) + " rows with " + str(warnings) + " warning(s); nothing written"
+                "LOAD DATA into " + table.name + " affected " + str(affected) + " rows for "
+                + str(frame.height) + " with " + str(warnings) + " warning(s); batch rolled back"
             )
-        select = sa.select(*[staging.c[name] for name in names])
-        statement = mysql_dialect.insert(table).from_select(names, select)
-        connection.execute(statement.on_duplicate_key_update(
-            {name: statement.inserted[name] for name in names if name not in table.primary_key.columns}
-        ))
-        connection.execute(sa.schema.DropTable(staging))
 
 
 class _RetryWithoutLoadData(Exception):
@@ -374,6 +366,7 @@ def prepare_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
     for column in table.columns:
         name = column.name
         if name not in frame.columns:
+            expressions.append(pl.lit(None, dtype=_polars_type(column.type)).alias(name))
             continue
         dtype = frame.schema[name]
         if isinstance(column.type, sa.JSON):
@@ -388,6 +381,16 @@ def prepare_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
         else:
             expressions.append(pl.col(name))
     return frame.select(expressions)
+
+
+def _polars_type(column_type: sa.types.TypeEngine) -> pl.DataType:
+    if isinstance(column_type, sa.Date):
+        return pl.Date
+    if isinstance(column_type, sa.Integer):
+        return pl.Int64
+    if isinstance(column_type, sa.Float):
+        return pl.Float64
+    return pl.String
 
 
 def _bind_rows(compiled: sa.engine.Compiled, frame: pl.DataFrame) -> list[tuple] | list[dict]:

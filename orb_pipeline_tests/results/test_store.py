@@ -150,3 +150,24 @@ def test_unreachable_mysql_fails_naming_the_server():
                               connect_timeout_seconds=2)
     with pytest.raises(ResultsStoreUnavailable, match="MySQL 127.0.0.1:" + str(port) + "/results"):
         store.ensure_tables()
+
+
+def test_upsert_replaces_whole_rows(results_store):
+    results_store.ensure_tables()
+    rows = result_rows(3)
+    with_stats = rows.with_columns(trade_stats=pl.lit('{"trades": 1}'))
+    results_store.upsert(schema.results, with_stats)
+    assert read_results(results_store)["trade_stats"].null_count() == 0
+    results_store.upsert(schema.results, rows)  # no trade_stats column: the rows lose it
+    assert read_results(results_store)["trade_stats"].null_count() == 3
+
+
+def test_load_data_warning_fails_the_batch_instead_of_truncating(mysql_database):
+    store = MySqlResultsStore(**{k: mysql_database[k] for k in ("host", "port", "user", "password",
+                                                                 "database")})
+    store.ensure_tables()
+    rows = result_rows(20).with_columns(ticker=pl.lit("A_TICKER_NAME_TOO_LONG_FOR_16"))
+    with pytest.raises(Exception, match="too long|truncated|warning"):
+        store.upsert(schema.results, rows)
+    assert read_results(store).height == 0
+    store.dispose()
