@@ -11,6 +11,9 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True)
     demo = subcommands.add_parser("demo", help="run the whole lineage on embedded defaults")
     demo.set_defaults(handler=_demo)
+    from orb_pipeline.results.cli import add_ledger_command
+
+    add_ledger_command(subcommands)
     return parser
 
 

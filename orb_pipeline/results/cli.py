@@ -1,0 +1,52 @@
+"""``orb-pipeline ledger BACKTEST_ID``: regenerate a stored backtest's trade ledger and its plot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_ledger_command(subcommands) -> None:
+    ledger = subcommands.add_parser(
+        "ledger",
+        help="regenerate the trade ledger of a backtest_id from cached data and plot it",
+        description=(
+            "Looks BACKTEST_ID up in the results store (ORB_RESULTS...), recomputes its trades "
+            "from the Parquet cache (ORB_CACHE_URL) over the backtest's window, checks they add up "
+            "to the stored profit, and writes <output>/<id>.csv and <output>/<id>.png (equity "
+            "curve against the underlying's move)."),
+    )
+    ledger.add_argument("backtest_id")
+    ledger.add_argument("--output", type=Path, default=None,
+                        help="directory for the CSV and PNG (default <ORB_DATA_DIR>/ledgers)")
+    ledger.set_defaults(handler=run_ledger)
+
+
+def run_ledger(args: argparse.Namespace) -> int:
+    from orb_pipeline.deployments import data_dir, resources
+    from orb_pipeline.results.ledgers import LedgerError, regenerate_ledger, write_ledger_outputs
+
+    chosen = resources()
+    results = chosen["results"].process_config_and_initialize()
+    cache = chosen["cache"].process_config_and_initialize()
+    try:
+        regenerated = regenerate_ledger(results, cache, args.backtest_id)
+    except (LedgerError, LookupError, ValueError) as error:
+        print(f"orb-pipeline ledger: {error}", file=sys.stderr)
+        return 1
+    finally:
+        results.dispose()
+    csv_path, png_path = write_ledger_outputs(regenerated, args.output or data_dir() / "ledgers")
+    row = regenerated.row
+    print(f"backtest {row['backtest_id']}: {row['ticker']} {row['window_start']}..{row['window_end']}"
+          f" stop {row['stop_distance']:g} limit {row['limit_distance']:g} "
+          f"stops/day {row['stop_count_limit']} cooloff {row['stop_cooloff_period']} s "
+          f"range {row['range_seconds']} s")
+    if regenerated.data_version != row["data_version"]:
+        print(f"note: the cached data changed since the sweep (data version {row['data_version']} "
+              f"-> {regenerated.data_version}); this ledger is on the current data")
+    print(json.dumps(regenerated.stats, indent=2))
+    print(f"ledger: {csv_path}\nplot:   {png_path}")
+    return 0

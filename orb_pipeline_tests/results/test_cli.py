@@ -1,0 +1,49 @@
+"""``orb-pipeline ledger BACKTEST_ID`` regenerates a stored backtest's ledger and plot."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import sqlalchemy as sa
+
+from orb_pipeline import engine
+from orb_pipeline.cli import main
+from orb_pipeline.results import schema
+from orb_pipeline.storage import ParquetStore
+from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
+from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain
+
+
+def test_ledger_command_writes_the_ledger_and_its_plot(tmp_path, monkeypatch, capsys):
+    series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
+    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
+    chain = Chain({"ticker": "SPY", "grid": {**SMALL_GRID, "chunks": 1},
+                   "cache_dir": str(tmp_path / "cache"), "staging_dir": str(tmp_path / "staging"),
+                   "sqlite_path": str(tmp_path / "results.sqlite")})
+    instance = chain.instance()
+    chain.stage(instance)
+    chain.sweep(instance, "000")
+    store = chain.resources()["results"]
+    best = store.read(sa.select(schema.results).order_by(
+        schema.results.c.trades.desc(), schema.results.c.backtest_id).limit(1)).row(0, named=True)
+    assert best["trades"] > 0
+
+    monkeypatch.setenv("ORB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ORB_CACHE_URL", str(tmp_path / "cache"))
+    monkeypatch.setenv("ORB_RESULTS_PATH", str(tmp_path / "results.sqlite"))
+    monkeypatch.delenv("ORB_RESULTS", raising=False)
+    assert main(["ledger", best["backtest_id"], "--output", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert best["backtest_id"] in printed and '"trades": ' + str(best["trades"]) in printed
+
+    written = pl.read_csv(tmp_path / "out" / (best["backtest_id"] + ".csv"), try_parse_dates=True)
+    expected = engine.ledger(series, sessions, {k: best[k] for k in engine.GRID_COLUMNS})
+    assert written.height == best["trades"] == expected.height
+    assert written["profit"].to_list() == expected["profit"].to_list()
+    assert written["entry_utc"].to_list() == expected["entry_utc"].to_list()
+    picture = (tmp_path / "out" / (best["backtest_id"] + ".png")).read_bytes()
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 10_000
+
+    assert main(["ledger", "0" * 32, "--output", str(tmp_path / "out")]) == 1
+    assert "backtest_id '" + "0" * 32 + "' is not in the results store" in capsys.readouterr().err
