@@ -13,8 +13,6 @@ from __future__ import annotations
 import dagster as dg
 
 from orb_pipeline.orchestration.ecs import sweep_run_tags
-from orb_pipeline.partitions import session_ticker_partitions, ticker_partitions
-from orb_pipeline.sweeps.assets import sweep_partitions
 from orb_pipeline.sweeps.grid import SweepSettings
 
 DATA_ASSETS = ("cached_bars", "opening_ranges", "compressed_series")
@@ -40,7 +38,6 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
         dg.define_asset_job(
             DAILY_DATA_JOB,
             selection=dg.AssetSelection.assets(*DATA_ASSETS),
-            partitions_def=session_ticker_partitions,
             tags={"orb/kind": "daily"},
             description="Warehouse pull -> 1-second bars -> opening ranges -> compressed series, "
             "for any rectangle of sessions x tickers in one run.",
@@ -48,14 +45,12 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
         dg.define_asset_job(
             STAGE_WINDOW_JOB,
             selection=dg.AssetSelection.assets(STAGED_WINDOW),
-            partitions_def=ticker_partitions,
             tags={"orb/kind": "staging"},
             description="Stage one ticker's window (run config: first_session, last_session).",
         ),
         dg.define_asset_job(
             SWEEP_JOB,
             selection=dg.AssetSelection.assets(SWEEP_RESULTS),
-            partitions_def=sweep_partitions(settings),
             # The run launcher reads run tags; job tags become every run's tags.
             tags=sweep_run_tags(chunk_size(settings)),
             description=f"Backtest one ticker x parameter chunk (up to {chunk_size(settings)} "
@@ -64,7 +59,6 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
         dg.define_asset_job(
             LEADERBOARD_JOB,
             selection=dg.AssetSelection.assets(LEADERBOARD),
-            partitions_def=ticker_partitions,
             tags={"orb/kind": "results"},
             description="Rank one ticker's backtests, write ledgers of the top ones and pictures.",
         ),

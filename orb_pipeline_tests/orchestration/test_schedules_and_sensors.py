@@ -1,0 +1,197 @@
+"""Schedule and sensor evaluations on a real (temporary) instance, with materializations
+recorded through the public event API, never by mocking Dagster."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+
+import dagster as dg
+import pytest
+
+from orb_pipeline.orchestration.jobs import build_jobs
+from orb_pipeline.orchestration.schedules import daily_after_close
+from orb_pipeline.orchestration.sensors import build_research_sensor
+from orb_pipeline.sweeps.grid import parse_settings
+from orb_pipeline.warehouse.demo import build_demo_warehouse
+from orb_pipeline.warehouse.resource import SQLiteWarehouse
+from orb_pipeline.warehouse.sensors import ticker_sensor, ticker_sensor_result
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def _materialize(instance, asset: str, partition: str) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
+
+
+def _evaluate_schedule(instance, day: dt.date):
+    context = dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=dt.datetime(day.year, day.month, day.day, 18, 0, tzinfo=NEW_YORK),
+    )
+    return daily_after_close(context)
+
+
+# XNYS sessions of Nov 2025 before Thanksgiving week's Wednesday (hand-listed from the calendar).
+WEEK = ["2025-11-17", "2025-11-18", "2025-11-19", "2025-11-20", "2025-11-21", "2025-11-24", "2025-11-25"]
+
+
+def test_holiday_is_skipped_with_the_reason(instance):
+    instance.add_dynamic_partitions("tickers", ["SPY"])
+    result = _evaluate_schedule(instance, dt.date(2025, 11, 27))  # Thanksgiving, a Thursday
+    assert isinstance(result, dg.SkipReason)
+    assert "2025-11-27" in result.skip_message and "holiday" in result.skip_message
+
+
+def test_no_tickers_yet_is_skipped(instance):
+    result = _evaluate_schedule(instance, dt.date(2025, 11, 26))
+    assert isinstance(result, dg.SkipReason) and "ticker sensor" in result.skip_message
+
+
+def test_up_to_date_day_is_one_run_for_every_ticker(instance):
+    instance.add_dynamic_partitions("tickers", ["SPY", "QQQ", "IWM"])
+    for day in WEEK + ["2025-11-26"]:
+        for ticker in ("SPY", "QQQ", "IWM"):
+            _materialize(instance, "compressed_series", f"{day}|{ticker}")
+    # Friday after Thanksgiving (early close): the holiday before it is not a missed session.
+    result = _evaluate_schedule(instance, dt.date(2025, 11, 28))
+    (request,) = result
+    assert request.run_key == "daily-2025-11-28"
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2025-11-28|SPY", "2025-11-28|IWM")
+
+
+def test_missed_sessions_are_caught_up_in_one_more_run(instance):
+    instance.add_dynamic_partitions("tickers", ["SPY", "QQQ"])
+    missing = {("2025-11-19", "QQQ"), ("2025-11-21", "SPY")}
+    for day in WEEK:
+        for ticker in ("SPY", "QQQ"):
+            if (day, ticker) not in missing:
+                _materialize(instance, "compressed_series", f"{day}|{ticker}")
+    today, catch_up = _evaluate_schedule(instance, dt.date(2025, 11, 26))
+    assert today.run_key == "daily-2025-11-26"
+    assert (today.tags[RANGE_START], today.tags[RANGE_END]) == ("2025-11-26|SPY", "2025-11-26|QQQ")
+    # Both gaps in one rectangle: first missed session .. last missed session x every ticker.
+    assert catch_up.run_key == "catch-up-2025-11-19-2025-11-21"
+    assert (catch_up.tags[RANGE_START], catch_up.tags[RANGE_END]) == ("2025-11-19|SPY", "2025-11-21|QQQ")
+
+
+def test_catch_up_looks_back_only_the_configured_days(instance, monkeypatch):
+    instance.add_dynamic_partitions("tickers", ["SPY"])
+    monkeypatch.setenv("ORB_CATCH_UP_DAYS", "2")  # 2025-11-24 .. 2025-11-26, nothing materialized
+    today, catch_up = _evaluate_schedule(instance, dt.date(2025, 11, 26))
+    assert catch_up.run_key == "catch-up-2025-11-24-2025-11-25"
+
+
+def test_schedule_requests_resolve_to_the_daily_job():
+    from orb_pipeline.definitions import defs
+
+    schedule = defs.resolve_schedule_def("daily_after_close")
+    assert schedule.job_name == "daily_data_job"
+    assert schedule.execution_timezone == "America/New_York"
+
+
+# ------------------------------------------------------------------ research sensor
+
+SETTINGS = parse_settings({"chunks": 3})
+
+
+def _research_tick(instance, sensor, cursor):
+    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+def test_several_partitions_in_one_tick_stage_each_ticker_once(instance, monkeypatch):
+    monkeypatch.setenv("ORB_WINDOW_FIRST", "2025-11-20")
+    sensor = build_research_sensor(build_jobs(SETTINGS), SETTINGS)
+    instance.add_dynamic_partitions("tickers", ["SPY", "QQQ"])
+    # Five partitions land between two ticks; QQQ misses 2025-11-21.
+    for partition in ["2025-11-20|SPY", "2025-11-21|SPY", "2025-11-24|SPY", "2025-11-20|QQQ", "2025-11-24|QQQ"]:
+        _materialize(instance, "compressed_series", partition)
+    result = _research_tick(instance, sensor, None)
+    stage = {r.partition_key: r for r in result.run_requests}
+    assert set(stage) == {"SPY", "QQQ"}
+    assert all(r.job_name == "stage_window_job" for r in stage.values())
+    window = {t: r.run_config["ops"]["staged_window"]["config"] for t, r in stage.items()}
+    assert window["SPY"] == {"first_session": "2025-11-20", "last_session": "2025-11-24"}
+    assert window["QQQ"] == {"first_session": "2025-11-24", "last_session": "2025-11-24"}
+
+    # Nothing new: a skip, and the cursor has moved past all five events.
+    again = _research_tick(instance, sensor, result.cursor)
+    assert isinstance(again, dg.SkipReason)
+    # One more session for SPY only: only SPY is restaged, with a new run key.
+    _materialize(instance, "compressed_series", "2025-11-25|SPY")
+    later = _research_tick(instance, sensor, result.cursor)
+    (restage,) = later.run_requests
+    assert restage.partition_key == "SPY" and restage.run_key != stage["SPY"].run_key
+    assert restage.run_config["ops"]["staged_window"]["config"]["last_session"] == "2025-11-25"
+
+
+def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(instance):
+    sensor = build_research_sensor(build_jobs(SETTINGS), SETTINGS)
+    instance.add_dynamic_partitions("tickers", ["SPY", "QQQ"])
+    _materialize(instance, "staged_window", "SPY")
+    _materialize(instance, "staged_window", "QQQ")
+    result = _research_tick(instance, sensor, None)
+    sweeps = sorted(r.partition_key for r in result.run_requests)
+    assert sweeps == ["000|QQQ", "000|SPY", "001|QQQ", "001|SPY", "002|QQQ", "002|SPY"]
+    assert {r.job_name for r in result.run_requests} == {"sweep_job"}
+    assert len({r.run_key for r in result.run_requests}) == 6
+
+    cursor = result.cursor
+    for chunk in ("000", "001"):
+        _materialize(instance, "sweep_results", f"{chunk}|SPY")
+    partial = _research_tick(instance, sensor, cursor)
+    assert not partial.run_requests  # SPY has 2 of 3 chunks
+    _materialize(instance, "sweep_results", "002|SPY")
+    done = _research_tick(instance, sensor, partial.cursor)
+    (rank,) = done.run_requests
+    assert (rank.job_name, rank.partition_key) == ("leaderboard_job", "SPY")
+
+    # A chunk swept before the latest staging does not count: restage, sweep 2 of 3 -> no rank.
+    _materialize(instance, "staged_window", "SPY")
+    restaged = _research_tick(instance, sensor, done.cursor)
+    for chunk in ("000", "001"):
+        _materialize(instance, "sweep_results", f"{chunk}|SPY")
+    stale = _research_tick(instance, sensor, restaged.cursor)
+    assert not stale.run_requests
+    assert json.loads(stale.cursor)["sweep_results"] > json.loads(done.cursor)["sweep_results"]
+
+
+# ------------------------------------------------------------------ ticker sensor
+
+
+def test_ticker_sensor_adds_configured_universe_and_requests_history(instance, monkeypatch):
+    monkeypatch.setenv("ORB_FIRST_SESSION", "2025-09-02")
+    instance.add_dynamic_partitions("tickers", ["SPY"])
+    now = dt.datetime(2025, 9, 4, 12, 0, tzinfo=dt.UTC)
+    result = ticker_sensor_result(instance, ["SPY", "QQQ", "iwm?", "IWM"], None, now)
+    (add,) = result.dynamic_partitions_requests
+    assert sorted(add.partition_keys) == ["IWM", "QQQ"]  # SPY exists, "iwm?" is not a ticker
+    history = {r.tags["orb/ticker"]: r for r in result.run_requests}
+    assert set(history) == {"IWM", "QQQ"}
+    assert history["QQQ"].tags[RANGE_START] == "2025-09-02|QQQ"
+    assert history["QQQ"].tags[RANGE_END] == "2025-09-03|QQQ"  # up to yesterday in New York
+
+    instance.add_dynamic_partitions("tickers", add.partition_keys)
+    again = ticker_sensor_result(instance, ["SPY", "QQQ", "IWM"], result.cursor, now)
+    assert isinstance(again, dg.SkipReason)
+
+
+def test_ticker_sensor_reads_the_warehouse(instance, tmp_path, monkeypatch):
+    monkeypatch.delenv("ORB_TICKERS", raising=False)
+    path = tmp_path / "warehouse.sqlite"
+    build_demo_warehouse(path, tickers=("SPY", "QQQ"), first_session="2025-09-02", last_session="2025-09-02")
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": SQLiteWarehouse(path=str(path), build_demo_if_missing=False)}
+    )
+    result = ticker_sensor(context)
+    (add,) = result.dynamic_partitions_requests
+    assert sorted(add.partition_keys) == ["QQQ", "SPY"]
+    assert all(r.job_name == "daily_data_job" for r in result.run_requests)
