@@ -6,6 +6,7 @@ covers a partition or a partition-key range of all of them.
 - ``stage_window_job`` (``staged_window``) [ticker]: run config names the window.
 - ``sweep_job`` (``sweep_results``) [ticker x chunk]: carries the ECS sizing tags of one chunk.
 - ``leaderboard_job`` (``leaderboard``) [ticker].
+- ``validation_job`` (``walk_forward``, ``monte_carlo``) [ticker].
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ COMPRESSED_SERIES = dg.AssetKey("compressed_series")
 STAGED_WINDOW = dg.AssetKey("staged_window")
 SWEEP_RESULTS = dg.AssetKey("sweep_results")
 LEADERBOARD = dg.AssetKey("leaderboard")
+VALIDATION_ASSETS = ("walk_forward", "monte_carlo")
 
 DAILY_DATA_JOB = "daily_data_job"
 STAGE_WINDOW_JOB = "stage_window_job"
 SWEEP_JOB = "sweep_job"
 LEADERBOARD_JOB = "leaderboard_job"
+VALIDATION_JOB = "validation_job"
 
 
 def chunk_size(settings: SweepSettings) -> int:
@@ -61,5 +64,11 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
             selection=dg.AssetSelection.assets(LEADERBOARD),
             tags={"orb/kind": "results"},
             description="Rank one ticker's backtests, write ledgers of the top ones and pictures.",
+        ),
+        dg.define_asset_job(
+            VALIDATION_JOB,
+            selection=dg.AssetSelection.assets(*VALIDATION_ASSETS),
+            tags={"orb/kind": "validation"},
+            description="Walk-forward and Monte Carlo validation of one ticker's leaderboard.",
         ),
     ]

@@ -10,7 +10,8 @@ asset), so any number of partitions landing between two ticks are handled togeth
 - ``staged_window`` T materialized -> one ``sweep_job`` run per parameter chunk of T (each an ECS
   task sized by the job's tags);
 - every chunk of T has ``sweep_results`` newer than T's latest staged window -> one
-  ``leaderboard_job`` run for T.
+  ``leaderboard_job`` run for T;
+- ``leaderboard`` T materialized -> one ``validation_job`` run (walk-forward, Monte Carlo) for T.
 
 Run keys carry the triggering storage ids, so a re-evaluated tick never launches a run twice.
 """
@@ -27,11 +28,13 @@ import dagster as dg
 from orb_pipeline.calendar import session_table
 from orb_pipeline.orchestration.jobs import (
     COMPRESSED_SERIES,
+    LEADERBOARD,
     LEADERBOARD_JOB,
     STAGE_WINDOW_JOB,
     STAGED_WINDOW,
     SWEEP_JOB,
     SWEEP_RESULTS,
+    VALIDATION_JOB,
 )
 from orb_pipeline.orchestration.materialized import materialized_partitions
 from orb_pipeline.partitions import (
@@ -44,7 +47,7 @@ from orb_pipeline.partitions import (
 from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, sweep_partitions
 from orb_pipeline.sweeps.grid import SweepSettings
 
-WATCHED = (COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS)
+WATCHED = (COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS, LEADERBOARD)
 _PAGE = 1_000
 
 
@@ -192,6 +195,21 @@ def research_requests(
             )
         else:
             notes.append(f"{ticker}: {len(done)}/{len(chunk_partitions)} chunks swept since staging")
+
+    # 4. A new leaderboard -> validate it out of sample.
+    ranked: dict[str, int] = {}
+    for record in seen[LEADERBOARD]:
+        if record.partition_key:
+            ranked[record.partition_key] = record.storage_id
+    for ticker, storage_id in sorted(ranked.items()):
+        requests.append(
+            dg.RunRequest(
+                job_name=VALIDATION_JOB,
+                partition_key=ticker,
+                run_key=f"validation-{ticker}-{storage_id}",
+                tags={"orb/ticker": ticker},
+            )
+        )
     return requests, next_cursor, notes
 
 
@@ -213,11 +231,14 @@ def build_research_sensor(jobs: Sequence[dg.UnresolvedAssetJobDefinition], setti
 
     @dg.sensor(
         name="research_sensor",
-        jobs=[job for job in jobs if job.name in {STAGE_WINDOW_JOB, SWEEP_JOB, LEADERBOARD_JOB}],
+        jobs=[
+            job for job in jobs
+            if job.name in {STAGE_WINDOW_JOB, SWEEP_JOB, LEADERBOARD_JOB, VALIDATION_JOB}
+        ],
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="New compressed sessions -> stage the ticker's window -> sweep every chunk -> "
-        "leaderboard (cursor over the event log; many partitions per tick).",
+        "leaderboard -> validation (cursor over the event log; many partitions per tick).",
     )
     def research_sensor(context: dg.SensorEvaluationContext):
         cursor = json.loads(context.cursor) if context.cursor else {}

@@ -153,10 +153,14 @@ def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(
     done = _research_tick(instance, sensor, partial.cursor)
     (rank,) = done.run_requests
     assert (rank.job_name, rank.partition_key) == ("leaderboard_job", "SPY")
+    _materialize(instance, "leaderboard", "SPY")
+    ranked = _research_tick(instance, sensor, done.cursor)
+    (validate,) = ranked.run_requests
+    assert (validate.job_name, validate.partition_key) == ("validation_job", "SPY")
 
     # A chunk swept before the latest staging does not count: restage, sweep 2 of 3 -> no rank.
     _materialize(instance, "staged_window", "SPY")
-    restaged = _research_tick(instance, sensor, done.cursor)
+    restaged = _research_tick(instance, sensor, ranked.cursor)
     for chunk in ("000", "001"):
         _materialize(instance, "sweep_results", f"{chunk}|SPY")
     stale = _research_tick(instance, sensor, restaged.cursor)
