@@ -100,6 +100,20 @@ def _range_request(
     )
 
 
+def existing_weekdays(first: dt.date | str, last: dt.date | str) -> list[dt.date]:
+    """Weekdays ``first..last`` clipped to the session partitions that exist (from
+    ``ORB_FIRST_SESSION`` to the last complete day); ``ValueError`` when none is left."""
+    start = dt.date.fromisoformat(session_partitions.get_first_partition_key())
+    end = dt.date.fromisoformat(session_partitions.get_last_partition_key())
+    days = [day for day in weekdays(first, last) if start <= day <= end]
+    if not days:
+        raise ValueError(
+            f"no session partition between {first} and {last} (partitions run from {start} to {end}; "
+            "ORB_FIRST_SESSION moves the start)"
+        )
+    return days
+
+
 def ticker_range_run_requests(
     ticker: str,
     first: dt.date | str,
@@ -108,16 +122,15 @@ def ticker_range_run_requests(
     max_sessions_per_run: int = 366,
     asset_selection: Sequence[dg.AssetKey] | None = None,
 ) -> list[dg.RunRequest]:
-    """Run requests that materialize ``ticker`` for every weekday ``first..last`` (inclusive).
+    """Run requests that materialize ``ticker`` for every weekday ``first..last`` (inclusive,
+    clipped to the existing session partitions).
 
     One run per ``max_sessions_per_run`` weekdays (a year is one run by default); no other ticker
     is touched. The ticker must already be a ``tickers`` dynamic partition.
     """
     if max_sessions_per_run < 1:
         raise ValueError(f"max_sessions_per_run must be >= 1, got {max_sessions_per_run}")
-    days = weekdays(first, last)
-    if not days:
-        raise ValueError(f"no weekday between {first} and {last}")
+    days = existing_weekdays(first, last)
     requests = []
     for start in range(0, len(days), max_sessions_per_run):
         chunk = days[start : start + max_sessions_per_run]
@@ -145,7 +158,7 @@ def sessions_run_request(
     """
     if not tickers:
         raise ValueError("tickers is empty")
-    day = as_date(session, "session")
+    [day] = existing_weekdays(session, session)
     return _range_request(
         session_ticker_key(day, tickers[0]),
         session_ticker_key(day, tickers[-1]),
