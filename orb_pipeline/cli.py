@@ -18,8 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    print("orb-pipeline demo: not built yet")
-    return 0
+    from orb_pipeline.orchestration.demo import run_demo
+
+    return run_demo()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,202 @@
+"""``orb-pipeline demo``: the whole lineage for the demo universe on embedded defaults.
+
+Runs through Dagster, on the instance in ``$DAGSTER_HOME`` (``scripts/demo.sh`` sets it to the
+repository root, so ``dagster dev`` shows every run afterwards), with the production definitions
+(``orb_pipeline.definitions``) and the production orchestration logic:
+
+1. the demo warehouse (SQLite) is generated once under ``ORB_DATA_DIR``;
+2. the warehouse's tickers become ``tickers`` partitions;
+3. one ``daily_data_job`` run covers every demo session x every ticker (a partition rectangle);
+4. the research sensor is ticked until it has nothing left to request, and each request is
+   executed in this process: ``stage_window_job`` per ticker, ``sweep_job`` per ticker x chunk,
+   ``leaderboard_job`` and ``validation_job`` per ticker;
+5. the leaderboards and the paths of the pictures are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from orb_pipeline.warehouse.demo import DEMO_FIRST_SESSION, DEMO_LAST_SESSION
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message names the step and the run."""
+
+
+class Progress:
+    def __init__(self, write: Callable[[str], None]):
+        self.write = write
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        self.write(f"[{time.perf_counter() - self.started:6.1f}s] {message}")
+
+
+def _prepare_environment(progress: Progress) -> Path:
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(Path.cwd())
+        progress(f"DAGSTER_HOME not set: using {os.environ['DAGSTER_HOME']}")
+    home = Path(os.environ["DAGSTER_HOME"]).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    # The staged window defaults and the first partition date are read when definitions load.
+    os.environ.setdefault("ORB_WINDOW_FIRST", DEMO_FIRST_SESSION)
+    os.environ.setdefault("ORB_WINDOW_LAST", DEMO_LAST_SESSION)
+    return home
+
+
+def _latest_storage_ids(instance, asset_keys) -> dict[str, int]:
+    import dagster as dg
+
+    cursor = {}
+    for key in asset_keys:
+        result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1)
+        if result.records:
+            cursor[key.to_user_string()] = result.records[0].storage_id
+    return cursor
+
+
+def _execute(defs, instance, job_name: str, progress: Progress, label: str, **kwargs):
+    import dagster as dg
+
+    job = defs.resolve_job_def(job_name)
+    run_config = {**kwargs.pop("run_config", {}), **QUIET_LOGS}
+    started = time.perf_counter()
+    try:
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False, **kwargs
+        )
+    except dg.DagsterError as error:
+        raise DemoError(f"{label}: {error}") from error
+    seconds = time.perf_counter() - started
+    if not result.success:
+        failures = [
+            event.message or ""
+            for event in result.all_events
+            if event.event_type_value in {"STEP_FAILURE", "RUN_FAILURE"}
+        ]
+        raise DemoError(f"{label} failed (run {result.run_id}): {' | '.join(failures)[:2000]}")
+    progress(f"{label}: ok in {seconds:.1f} s (run {result.run_id[:8]})")
+    return result
+
+
+def _leaderboard_report(instance, ticker: str) -> str:
+    import dagster as dg
+
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("leaderboard"), asset_partitions=[ticker]), limit=1
+    ).records
+    if not records:
+        return f"{ticker}: no leaderboard materialized"
+    metadata = records[0].asset_materialization.metadata
+    lines = [f"== {ticker} leaderboard =="]
+    if "leaderboard" in metadata:
+        lines.append(str(metadata["leaderboard"].value))
+    for name in ("equity_png", "heatmap_png"):
+        if name in metadata:
+            lines.append(f"{name}: {metadata[name].value}")
+    return "\n".join(lines)
+
+
+def run_demo(write: Callable[[str], None] = print) -> int:
+    progress = Progress(write)
+    home = _prepare_environment(progress)
+    progress(f"Dagster instance: {home} (dagster.yaml {'found' if (home / 'dagster.yaml').exists() else 'missing: defaults'})")
+
+    from orb_pipeline import deployments
+    from orb_pipeline.warehouse.demo import build_demo_warehouse
+    from orb_pipeline.warehouse.resource import list_warehouse_tickers, warehouse_from_environment
+
+    data = deployments.data_dir()
+    warehouse = warehouse_from_environment(data)
+    warehouse_path = Path(getattr(warehouse, "path", data / "warehouse.sqlite"))
+    if not warehouse_path.exists():
+        progress(f"generating the demo warehouse {warehouse_path} ({DEMO_FIRST_SESSION}..{DEMO_LAST_SESSION})")
+        rows = build_demo_warehouse(warehouse_path)
+        progress(f"demo warehouse: {rows:,} option snapshots")
+    else:
+        progress(f"demo warehouse: {warehouse_path} (reused)")
+
+    progress("loading definitions (orb_pipeline.definitions)")
+    import dagster as dg
+
+    from orb_pipeline.definitions import defs
+    from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB
+    from orb_pipeline.orchestration.schedules import rectangle_request
+    from orb_pipeline.orchestration.sensors import WATCHED
+    from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
+
+    instance = dg.DagsterInstance.get()
+    try:
+        tickers = list_warehouse_tickers(warehouse)
+        known = set(instance.get_dynamic_partitions(TICKERS_PARTITIONS_NAME))
+        new = [t for t in tickers if t not in known]
+        if new:
+            instance.add_dynamic_partitions(TICKERS_PARTITIONS_NAME, new)
+        ordered = [t for t in instance.get_dynamic_partitions(TICKERS_PARTITIONS_NAME) if t in tickers]
+        progress(f"tickers: {', '.join(ordered)}")
+
+        # Everything materialized from here on is this demo's: the sensor starts after it.
+        cursor = _latest_storage_ids(instance, WATCHED)
+        request = rectangle_request(
+            _date(DEMO_FIRST_SESSION),
+            _date(DEMO_LAST_SESSION),
+            ordered,
+            run_key="demo",
+        )
+        _execute(
+            defs, instance, DAILY_DATA_JOB, progress,
+            f"daily_data_job: bars, opening ranges, compressed series for {len(ordered)} tickers x "
+            f"{DEMO_FIRST_SESSION}..{DEMO_LAST_SESSION}",
+            tags=request.tags,
+        )
+
+        sensor = defs.resolve_sensor_def("research_sensor")
+        tick = 0
+        while True:
+            tick += 1
+            result = sensor(dg.build_sensor_context(instance=instance, cursor=json.dumps(cursor)))
+            if isinstance(result, dg.SkipReason) or not result.run_requests:
+                break
+            cursor = json.loads(result.cursor)
+            progress(f"research sensor tick {tick}: {len(result.run_requests)} run requests")
+            for index, run_request in enumerate(result.run_requests, 1):
+                _execute(
+                    defs, instance, run_request.job_name, progress,
+                    f"  {index}/{len(result.run_requests)} {run_request.job_name} {run_request.partition_key}",
+                    partition_key=run_request.partition_key,
+                    run_config=dict(run_request.run_config or {}),
+                    tags=dict(run_request.tags),
+                )
+
+        write("")
+        for ticker in ordered:
+            write(_leaderboard_report(instance, ticker))
+            write("")
+        progress(
+            f"done. Pictures: {data / 'plots'}. Every run above is in the Dagster UI: "
+            f"DAGSTER_HOME={home} dagster dev (then http://127.0.0.1:3000)"
+        )
+        return 0
+    except DemoError as error:
+        write(f"orb-pipeline demo: {error}")
+        return 1
+    finally:
+        instance.dispose()
+
+
+def _date(value: str):
+    import datetime as dt
+
+    return dt.date.fromisoformat(value)
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())
