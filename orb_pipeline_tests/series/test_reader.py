@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import dagster as dg
 import polars as pl
@@ -32,9 +33,10 @@ def reference_series(rows: pl.DataFrame, ticker: str, sessions: pl.DataFrame) ->
     return out
 
 
-@pytest.fixture
-def materialized(sqlite_warehouse, tmp_path):
-    store = ParquetStore(url=str(tmp_path / "cache"))
+@pytest.fixture(scope="module")
+def materialized(sqlite_warehouse, tmp_path_factory):
+    """One run for the module; tests that change files work on a copy."""
+    store = ParquetStore(url=str(tmp_path_factory.mktemp("series") / "cache"))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["SPY"])
         results = materialize_requests(
@@ -60,7 +62,9 @@ def test_window_has_every_session_and_the_reference_series(materialized, seeded_
     assert len(version) == 64 and read_window(materialized, "SPY", "2025-11-24", "2025-11-28").data_version == version
 
 
-def test_data_version_follows_file_contents(materialized):
+def test_data_version_follows_file_contents(materialized, tmp_path):
+    shutil.copytree(materialized.url, tmp_path / "copy")
+    materialized = ParquetStore(url=str(tmp_path / "copy"))
     before = read_window(materialized, "SPY", "2025-11-26", "2025-11-28").data_version
     assert read_window(materialized, "SPY", "2025-11-26", "2025-11-26").data_version != before
     path = "series/SPY/2025-11-28.parquet"

@@ -65,9 +65,11 @@ def mysql_warehouse(mysql_database, seeded_frame) -> MySQLWarehouse:
     return warehouse
 
 
-@pytest.fixture
-def sqlite_warehouse(tmp_path, seeded_frame) -> SQLiteWarehouse:
-    warehouse = SQLiteWarehouse(path=str(tmp_path / "warehouse.sqlite"), build_demo_if_missing=False)
+@pytest.fixture(scope="session")
+def sqlite_warehouse(tmp_path_factory, seeded_frame) -> SQLiteWarehouse:
+    """Shared by every test of the session: read it, never write to it."""
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.sqlite"
+    warehouse = SQLiteWarehouse(path=str(path), build_demo_if_missing=False)
     create_table(warehouse)
     insert_rows(warehouse, seeded_frame)
     return warehouse
