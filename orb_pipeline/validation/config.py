@@ -27,8 +27,13 @@ class WalkForwardConfig(dg.Config):
         default="walk_forward",
         description="walk_forward (rolling folds) or train_test (one split by train_ratio)",
     )
-    train_sessions: int = Field(default=126, ge=1, description="walk_forward: sessions per training window")
-    test_sessions: int = Field(default=21, ge=1, description="walk_forward: sessions per test window")
+    train_sessions: int | None = Field(
+        default=None, ge=1, description="walk_forward: sessions per training window (default: half the window)"
+    )
+    test_sessions: int | None = Field(
+        default=None, ge=1,
+        description="walk_forward: sessions per test window (default: a sixth of the rest, six folds)",
+    )
     folds: int | None = Field(
         default=None, ge=1, description="walk_forward: fold count (default: as many as fit); aligned to the window's end"
     )

@@ -22,14 +22,22 @@ from orb_pipeline.validation.walk_forward import WalkForwardResult, evaluate_fol
 PARAMETER_COLUMNS = tuple(engine.GRID_COLUMNS)
 
 
+AUTO_FOLDS = 6
+
+
 @dataclass(frozen=True)
 class SplitSpec:
     """How to split a window: ``mode="walk_forward"`` (train/test sessions, folds, anchored) or
-    ``mode="train_test"`` (``train_ratio``). See ``splits`` for the exact rules."""
+    ``mode="train_test"`` (``train_ratio``). See ``splits`` for the exact rules.
+
+    Unset walk-forward sizes adapt to the window of ``n`` sessions: ``train_sessions = n // 2``
+    and ``test_sessions = max(1, (n - train_sessions) // 6)``, i.e. the second half tested in six
+    folds (126 + 6 x 21 for a 252-session year).
+    """
 
     mode: str = "walk_forward"
-    train_sessions: int = 126
-    test_sessions: int = 21
+    train_sessions: int | None = None
+    test_sessions: int | None = None
     folds: int | None = None
     anchored: bool = False
     train_ratio: float = 0.7
@@ -38,12 +46,21 @@ class SplitSpec:
         if self.mode not in ("walk_forward", "train_test"):
             raise ValueError(f"mode must be 'walk_forward' or 'train_test', got {self.mode!r}")
 
+    def sizes_for(self, session_count: int) -> tuple[int, int]:
+        """``(train_sessions, test_sessions)`` for a window of ``session_count`` sessions."""
+        train = self.train_sessions if self.train_sessions is not None else session_count // 2
+        test = (
+            self.test_sessions
+            if self.test_sessions is not None
+            else max(1, (session_count - train) // AUTO_FOLDS)
+        )
+        return train, test
+
     def folds_for(self, session_count: int) -> list[Fold]:
         if self.mode == "train_test":
             return train_test_split(session_count, self.train_ratio)
-        return walk_forward_folds(
-            session_count, self.train_sessions, self.test_sessions, self.folds, self.anchored
-        )
+        train, test = self.sizes_for(session_count)
+        return walk_forward_folds(session_count, train, test, self.folds, self.anchored)
 
 
 def walk_forward_on_stats(

@@ -50,3 +50,20 @@ def test_train_test_mode_and_bad_split():
         walk_forward_on_stats(stats, SplitSpec(train_sessions=4, test_sessions=3))
     with pytest.raises(ValueError, match="mode"):
         SplitSpec(mode="rolling")
+
+
+@pytest.mark.parametrize(
+    ("sessions", "sizes", "folds"),
+    [(252, (126, 21), 6), (62, (31, 5), 6), (20, (10, 1), 10), (2, (1, 1), 1)],
+)
+def test_unset_sizes_adapt_to_the_window(sessions, sizes, folds):
+    spec = SplitSpec()
+    assert spec.sizes_for(sessions) == sizes
+    planned = spec.folds_for(sessions)
+    assert len(planned) == folds and planned[-1].test_stop == sessions
+    assert SplitSpec(train_sessions=5).sizes_for(20) == (5, 2)
+
+
+def test_one_session_window_cannot_be_split():
+    with pytest.raises(ValueError, match="train_sessions"):
+        SplitSpec().folds_for(1)
