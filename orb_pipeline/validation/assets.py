@@ -240,13 +240,20 @@ def monte_carlo(
         trades = pl.DataFrame(schema={"backtest_id": pl.String, "session_date": pl.Date,
                                       "profit": pl.Float64})
     counts = dict(trades.group_by("backtest_id").len().iter_rows())
-    missing = [row["backtest_id"] for row in top.iter_rows(named=True)
-               if counts.get(row["backtest_id"], 0) != row["trades"]]
-    if missing:
+    complete = [row["backtest_id"] for row in top.iter_rows(named=True)
+                if counts.get(row["backtest_id"], 0) == row["trades"]]
+    if not complete:
         raise dg.Failure(
-            f"{len(missing)} of the top {top.height} backtests of {ticker} have no complete trade "
-            f"ledger in the trades table (first: {missing[0]}); materialize leaderboard with top >= "
-            f"{config.top}")
+            f"none of the top {top.height} backtests of {ticker} has a complete trade ledger in the "
+            f"trades table: materialize leaderboard for {ticker} first")
+    without_ledger = top.height - len(complete)
+    if without_ledger:
+        context.log.warning(
+            f"{top.height - len(complete)} of the top {top.height} backtests of {ticker} have no "
+            f"stored ledger (the leaderboard keeps ledgers of its own top only); bootstrapping "
+            f"the {len(complete)} that do")
+        top = top.filter(pl.col("backtest_id").is_in(complete))
+        ids = complete
     nets = per_session_nets(trades, sessions, ids)
 
     rows = []
@@ -276,6 +283,7 @@ def monte_carlo(
             "bootstrap": dg.MetadataValue.md(plots.markdown_image(png, "bootstrap percentiles")),
             "percentiles": dg.MetadataValue.md(markdown_table(shown)),
             "backtests": top.height,
+            "backtests_without_ledger": without_ledger,
             "samples": config.samples,
             "seed": config.seed,
             "sessions": len(sessions),

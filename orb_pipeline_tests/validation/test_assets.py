@@ -131,6 +131,14 @@ def test_monte_carlo_matches_slow_bootstrap_of_the_ledgers(chain, window):
         for key, value in slow.items():
             assert row[key] == pytest.approx(value, abs=1e-9), key
 
+    # Asking for more backtests than the leaderboard keeps ledgers of: the ones with ledgers, said so.
+    more = dg.materialize(
+        [monte_carlo], instance=instance, resources=chain.resources(), partition_key=TICKER,
+        run_config={"ops": {"monte_carlo": {"config": {"top": 5, "samples": 50, "seed": 9}}}})
+    metadata = more.asset_materializations_for_node("monte_carlo")[0].metadata
+    assert metadata["backtests"].value == 3 and metadata["backtests_without_ledger"].value == 2
+    assert read(chain, schema.monte_carlo).height == 3
+
 
 def test_bad_configuration_is_named_before_any_run(tmp_path, window):
     chain = Chain({"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache"),
