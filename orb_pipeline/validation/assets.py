@@ -36,6 +36,7 @@ from orb_pipeline.validation.runner import walk_forward_on_stats
 from orb_pipeline.validation.store import (
     per_session_nets,
     store_walk_forward,
+    stored_counts,
     validation_id,
     walk_forward_rows,
 )
@@ -83,6 +84,14 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         pool=RESULTS_POOL,
         kinds={"numba", "sql", "matplotlib"},
         group_name="validation",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "stored_rows_complete",
+                asset=WALK_FORWARD,
+                description="the results store holds folds x parameter sets result rows, one fold "
+                "row per fold and one equity row per out-of-sample session for this validation",
+            ),
+        ],
         description=(
             "Walk-forward (or train/test) validation of the parameter grid over the ticker's staged "
             "window: train/test metrics, score, generalization gap and promotion flag of every "
@@ -149,6 +158,8 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         store_walk_forward(results, rows)
         store_seconds = time.perf_counter() - store_started
 
+        stored = stored_counts(results, vid)
+        expected = {name: frame.height for name, frame in rows.items()}
         run_row = rows[schema.walk_forward_runs.name].row(0, named=True)
         folds_frame = rows[schema.walk_forward_folds.name]
         equity = rows[schema.walk_forward_equity.name]
@@ -167,6 +178,15 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
             f"{run_row['in_sample_total_profit']:.4f} over the same sessions; "
             f"{run_row['promotion_ready_folds']}/{len(folds)} fold picks promotion-ready")
         return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="stored_rows_complete",
+                    asset_key=WALK_FORWARD,
+                    passed=stored == expected,
+                    metadata={"stored": dg.MetadataValue.json(stored),
+                              "expected": dg.MetadataValue.json(expected)},
+                )
+            ],
             metadata={
                 "equity": dg.MetadataValue.md(plots.markdown_image(png, "in-sample vs out-of-sample equity")),
                 "folds_table": dg.MetadataValue.md(markdown_table(folds_frame.select(FOLD_COLUMNS))),

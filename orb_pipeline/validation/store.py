@@ -13,6 +13,7 @@ import hashlib
 
 import numpy as np
 import polars as pl
+import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.results.store import ResultsStore
@@ -109,6 +110,16 @@ def store_walk_forward(store: ResultsStore, rows: dict[str, pl.DataFrame]) -> No
     for name in (schema.walk_forward_results.name, schema.walk_forward_folds.name,
                  schema.walk_forward_equity.name, schema.walk_forward_runs.name):
         store.replace_rows(tables[name], "validation_id", [vid], rows[name])
+
+
+def stored_counts(store: ResultsStore, vid: str) -> dict[str, int]:
+    """Rows stored for validation ``vid`` in each walk-forward table (parameterized selects)."""
+    counts = {}
+    for table in schema.WALK_FORWARD_TABLES:
+        statement = sa.select(sa.func.count()).select_from(table).where(
+            table.c.validation_id == vid)
+        counts[table.name] = int(store.read(statement).item())
+    return counts
 
 
 def per_session_nets(
