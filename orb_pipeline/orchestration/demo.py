@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -50,6 +51,32 @@ def _prepare_environment(progress: Progress) -> Path:
     os.environ.setdefault("ORB_WINDOW_FIRST", DEMO_FIRST_SESSION)
     os.environ.setdefault("ORB_WINDOW_LAST", DEMO_LAST_SESSION)
     return home
+
+
+def _start_numba_warm_up(data: Path, progress: Progress) -> subprocess.Popen | None:
+    """Compile the engine's kernels in a second process while the data job runs (numba's cache
+    is shared through NUMBA_CACHE_DIR), so the first sweep does not pay the compile time."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(data / ".numba_cache"))
+    progress(f"compiling the engine in the background (numba cache {os.environ['NUMBA_CACHE_DIR']})")
+    return subprocess.Popen(
+        [sys.executable, "-m", "orb_pipeline.orchestration.warmup"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _finish_numba_warm_up(warm_up: subprocess.Popen | None, progress: Progress) -> None:
+    if warm_up is None:
+        return
+    if warm_up.poll() is None:
+        progress("waiting for the engine compile to finish")
+    output, _ = warm_up.communicate()
+    lines = [line for line in output.splitlines() if line.startswith("numba warm-up")]
+    if warm_up.returncode == 0 and lines:
+        progress(lines[-1])
+    else:
+        progress(f"numba warm-up failed (exit {warm_up.returncode}); the sweeps compile instead")
 
 
 def _latest_storage_ids(instance, asset_keys) -> dict[str, int]:
@@ -87,6 +114,34 @@ def _execute(defs, instance, job_name: str, progress: Progress, label: str, **kw
     return result
 
 
+SHOWN = (
+    ("rank", "rank", "{}"),
+    ("backtest_id", "backtest", "{:.10}"),
+    ("score", "score", "{:.2f}"),
+    ("backtest_profit", "profit $/sh", "{:.2f}"),
+    ("trades", "trades", "{}"),
+    ("win_rate_percent", "win %", "{:.1f}"),
+    ("max_drawdown", "max dd", "{:.2f}"),
+    ("range_seconds", "range s", "{}"),
+    ("stop_distance", "stop", "{:g}"),
+    ("limit_distance", "limit", "{:g}"),
+    ("stop_count_limit", "stops/day", "{}"),
+    ("stop_cooloff_period", "cooloff s", "{}"),
+)
+
+
+def format_leaderboard(rows: list[dict], top: int = 5) -> str:
+    """A fixed-width table of the first ``top`` rows (columns of ``SHOWN`` that are present)."""
+    columns = [(key, title, fmt) for key, title, fmt in SHOWN if rows and key in rows[0]]
+    cells = [[title for _, title, _ in columns]]
+    for row in rows[:top]:
+        cells.append([
+            fmt.format(row[key]) if row[key] is not None else "-" for key, _, fmt in columns
+        ])
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells)
+
+
 def _leaderboard_report(instance, ticker: str) -> str:
     import dagster as dg
 
@@ -96,12 +151,15 @@ def _leaderboard_report(instance, ticker: str) -> str:
     if not records:
         return f"{ticker}: no leaderboard materialized"
     metadata = records[0].asset_materialization.metadata
-    lines = [f"== {ticker} leaderboard =="]
-    if "leaderboard" in metadata:
+    lines = [f"== {ticker}: top backtests by score =="]
+    if "top_backtests" in metadata:
+        rows = [dict(record.data) for record in metadata["top_backtests"].value.records]
+        lines.append(format_leaderboard(rows))
+    elif "leaderboard" in metadata:
         lines.append(str(metadata["leaderboard"].value))
     for name in ("equity_png", "heatmap_png"):
         if name in metadata:
-            lines.append(f"{name}: {metadata[name].value}")
+            lines.append(f"{name.replace('_png', '')} picture: {metadata[name].value}")
     return "\n".join(lines)
 
 
@@ -115,6 +173,8 @@ def run_demo(write: Callable[[str], None] = print) -> int:
     from orb_pipeline.warehouse.resource import list_warehouse_tickers, warehouse_from_environment
 
     data = deployments.data_dir()
+    data.mkdir(parents=True, exist_ok=True)
+    warm_up = _start_numba_warm_up(data, progress)
     warehouse = warehouse_from_environment(data)
     warehouse_path = Path(getattr(warehouse, "path", data / "warehouse.sqlite"))
     if not warehouse_path.exists():
@@ -125,7 +185,13 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         progress(f"demo warehouse: {warehouse_path} (reused)")
 
     progress("loading definitions (orb_pipeline.definitions)")
+    import warnings
+
     import dagster as dg
+
+    # Dagster's notes about beta APIs are for developers; the demo's reader wants progress.
+    for category in (dg.BetaWarning, dg.PreviewWarning):
+        warnings.filterwarnings("ignore", category=category)
 
     from orb_pipeline.definitions import defs
     from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB
@@ -158,6 +224,8 @@ def run_demo(write: Callable[[str], None] = print) -> int:
             tags=request.tags,
         )
 
+        _finish_numba_warm_up(warm_up, progress)
+        warm_up = None
         sensor = defs.resolve_sensor_def("research_sensor")
         tick = 0
         while True:
@@ -189,6 +257,9 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         write(f"orb-pipeline demo: {error}")
         return 1
     finally:
+        if warm_up is not None and warm_up.poll() is None:
+            warm_up.kill()
+            warm_up.wait()
         instance.dispose()
 
 
