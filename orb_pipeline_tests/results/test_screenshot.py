@@ -1,0 +1,122 @@
+"""The leaderboard's pictures really show in the Dagster UI: a real web server on a loopback
+port with a temporary DAGSTER_HOME, headless Chromium opening the asset page, clicking the
+picture's metadata entry, and a screenshot checked for the plot's own pixels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+from matplotlib import image as mpimg
+
+from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
+from orb_pipeline.storage import ParquetStore
+from orb_pipeline_tests.results.browser import CHROMIUM, Browser, free_port, wait_for_http
+from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
+from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def _region(png: bytes, box: dict) -> np.ndarray:
+    pixels = (mpimg.imread(io.BytesIO(png), format="png")[..., :3] * 255).round().astype(int)
+    top, left = int(box["top"]), int(box["left"])
+    return pixels[top:top + int(box["height"]), left:left + int(box["width"])]
+
+
+def equity_visible(png: bytes, box: dict) -> bool:
+    """matplotlib's first colour (the #1 curve): a 2-pixel line across the plot is ~1,000 pixels."""
+    region = _region(png, box)
+    return int((np.abs(region - np.array([31, 119, 180])).sum(axis=2) <= 24).sum()) > 300
+
+
+def heatmap_visible(png: bytes, box: dict) -> bool:
+    """Saturated (red/yellow/green) cells cover most of the heatmap; the page is grey and white."""
+    region = _region(png, box)
+    saturated = (region.max(axis=2) - region.min(axis=2)) > 80
+    return float(saturated.mean()) > 0.3
+
+
+PICTURES = {"equity_curves": equity_visible, "profit_heatmap": heatmap_visible}
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def test_leaderboard_pictures_show_on_the_asset_page(tmp_path, dagster_home):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (scripts/test.sh "
+                    "does when it runs as root); this test never skips")
+    series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
+    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
+    spec = {"ticker": "SPY", "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    chain = Chain(spec)
+    instance = dg.DagsterInstance.get()
+    instance.add_dynamic_partitions(TICKERS_PARTITIONS_NAME, ["SPY"])
+    chain.stage(instance)
+    for chunk in chain.settings.chunk_keys():
+        chain.sweep(instance, chunk)
+    chain.leaderboard(instance, top=5, plotted=3, plots_dir=str(tmp_path / "plots"))
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
+         "-m", "orb_pipeline_tests.results.screenshot_defs"],
+        cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "ORB_SCREENSHOT_SPEC": str(tmp_path / "spec.json")})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/server_info", timeout=120)
+        with Browser(width=1600, height=1200) as browser:
+            browser.open(f"http://127.0.0.1:{port}/assets/leaderboard?partition=SPY")
+            for key, visible in PICTURES.items():
+                browser.wait_for(f"document.body.innerText.includes('{key}')")
+                browser.evaluate(f"""(() => {{
+                    const row = [...document.querySelectorAll('tr')]
+                        .find(r => r.innerText.trim().startsWith('{key}'));
+                    [...row.querySelectorAll('a, button')]
+                        .find(e => e.innerText.includes('Show Markdown')).click();
+                }})()""")
+                shown = ("[...document.querySelectorAll('[role=dialog] img')].find(i => "
+                         "i.src.startsWith('data:image/png') && i.complete && i.naturalWidth > 0)")
+                browser.wait_for(shown)
+                box = browser.evaluate("JSON.parse(JSON.stringify(" + shown
+                                       + ".getBoundingClientRect()))")
+                # The dialog fades in: screenshot until the picture is solid (or give up).
+                for _ in range(20):
+                    browser.wait_for("document.getAnimations().every(a => a.playState != 'running')")
+                    png = browser.screenshot(tmp_path / (key + ".png"))
+                    if visible(png, box):
+                        break
+                    time.sleep(0.5)
+                if os.environ.get("ORB_SCREENSHOT_DIR"):
+                    shutil.copy(tmp_path / (key + ".png"), os.environ["ORB_SCREENSHOT_DIR"])
+                assert box["width"] > 400 and box["height"] > 200, box
+                assert visible(png, box), key + " not visible in the screenshot"
+                browser.evaluate("[...document.querySelectorAll('[role=dialog] button')]"
+                                 ".find(b => b.innerText.trim() == 'Close').click()")
+                browser.wait_for("!document.querySelector('[role=dialog] img')")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        server.stderr.close()
