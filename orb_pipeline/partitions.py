@@ -167,6 +167,29 @@ def sessions_run_request(
     )
 
 
+def rectangle_run_request(
+    first: dt.date | str,
+    last: dt.date | str,
+    tickers: Sequence[str],
+    *,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
+) -> dg.RunRequest:
+    """One run request for every weekday ``first..last`` (clipped to existing partitions) of every
+    ticker from ``tickers[0]`` to ``tickers[-1]`` in the ``tickers`` partitions' order (pass
+    ``instance.get_dynamic_partitions("tickers")`` or a contiguous run of it). For the demo and
+    small universes; prefer one ticker per run for long backfills (a failure then costs one ticker).
+    """
+    if not tickers:
+        raise ValueError("tickers is empty")
+    days = existing_weekdays(first, last)
+    return _range_request(
+        session_ticker_key(days[0], tickers[0]),
+        session_ticker_key(days[-1], tickers[-1]),
+        {"orb/sessions": f"{days[0]}..{days[-1]}"},
+        asset_selection,
+    )
+
+
 def materialize_requests(
     requests: Sequence[dg.RunRequest],
     *,
