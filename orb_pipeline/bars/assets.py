@@ -19,6 +19,7 @@ from orb_pipeline.bars.build import bars_from_prints, bars_problems, check_print
 from orb_pipeline.calendar import DEFAULT_EXCHANGE, session_table
 from orb_pipeline.partitions import backfill_policy, keys_by_ticker, session_ticker_partitions
 from orb_pipeline.storage import BARS_PREFIX, ParquetStore, partition_path
+from orb_pipeline.warehouse.assets import warehouse_greeks
 from orb_pipeline.warehouse.resource import Warehouse
 
 CACHED_BARS = dg.AssetKey("cached_bars")
@@ -139,6 +140,7 @@ def has_data_check(
 
 @dg.asset(
     key=CACHED_BARS,
+    deps=[warehouse_greeks],
     partitions_def=session_ticker_partitions,
     backfill_policy=backfill_policy,
     group_name="data",

@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from orb_pipeline.warehouse.sensors import ticker_sensor
+from orb_pipeline.warehouse.assets import warehouse_greeks
 
-defs = dg.Definitions(sensors=[ticker_sensor])
+defs = dg.Definitions(assets=[warehouse_greeks])
