@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import polars as pl
+import pyarrow.ipc
 import pytest
 import redis
 
@@ -99,8 +101,11 @@ def test_redis_keys_carry_ticker_version_and_ttl(redis_settings):
                     prefix + "abc123:part:sessions.0", prefix + "current"]
     assert all(0 < client.ttl(key) <= 600 for key in keys)
     assert client.type(prefix + "abc123:manifest") == b"hash"
-    # The payload is Arrow IPC, not JSON or pickle.
-    assert client.get(prefix + "abc123:part:series.0")[:6] == b"ARROW1"
+    # The payload is an Arrow IPC stream (continuation marker, then a flatbuffer schema message),
+    # not JSON or pickle, and decodes with pyarrow alone.
+    payload = client.get(prefix + "abc123:part:series.0")
+    assert payload[:4] == b"\xff\xff\xff\xff"
+    assert pl.from_arrow(pyarrow.ipc.open_stream(payload).read_all()).equals(series)
 
 
 @pytest.mark.parametrize("options,message", [
