@@ -8,27 +8,7 @@ import polars as pl
 import pytest
 
 from orb_pipeline.storage import ParquetStore, partition_path
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+from orb_pipeline_tests.warehouse.seeding import s3_endpoint  # noqa: F401 - pytest fixture
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -132,3 +132,24 @@ def test_series_check_blocks_ranges_on_bad_bars(instance, sqlite_warehouse, tmp_
     assert not checks["series_valid"].passed
     assert "SPY 2025-11-26: timestamps outside the session" in checks["series_valid"].description
     assert materialized_partitions(result, "opening_ranges") == set()
+
+
+def test_unreachable_warehouse_fails_the_run_naming_host_and_database(instance, tmp_path):
+    import socket
+
+    from orb_pipeline_tests.warehouse.seeding import mysql_warehouse_for
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    warehouse = mysql_warehouse_for(
+        {"host": "127.0.0.1", "port": port, "user": "orb", "password": "hunter2-secret", "database": "options"},
+        connect_attempts=2, retry_backoff_seconds=0.01,
+    )
+    result = run_range(instance, warehouse, ParquetStore(url=str(tmp_path / "cache")), "SPY", "2025-11-26", "2025-11-26")
+    assert not result.success
+    message = result.failure_data_for_node("cached_bars").error.to_string()
+    assert "mysql://127.0.0.1:" + str(port) + "/options" in message and "after 2 attempts" in message
+    assert "hunter2-secret" not in message
+    logs = "".join(str(record.user_message) for record in instance.all_logs(result.run_id))
+    assert "retrying" in logs and "hunter2-secret" not in logs

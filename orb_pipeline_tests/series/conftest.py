@@ -2,6 +2,7 @@
 
 from orb_pipeline_tests.warehouse.seeding import (  # noqa: F401 - pytest fixtures
     mysql_warehouse,
+    s3_endpoint,
     seeded_frame,
     sqlite_warehouse,
 )

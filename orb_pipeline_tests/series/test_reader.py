@@ -82,3 +82,24 @@ def test_missing_sessions_and_bad_arguments_are_named(materialized):
         read_window(materialized, "SPY", "26/11/2025", "2025-11-28")
     with pytest.raises(ValueError, match="ticker must be"):
         read_window(materialized, "spy", "2025-11-26", "2025-11-28")
+
+
+def test_s3_cache_through_dagster_matches_the_local_one(materialized, sqlite_warehouse, s3_endpoint):
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="orb-cache")
+    store = ParquetStore(url="s3://orb-cache/orb", s3_endpoint_url=s3_endpoint, s3_region="us-east-1")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("tickers", ["SPY"])
+        [result] = materialize_requests(
+            ticker_range_run_requests("SPY", "2025-11-24", "2025-11-28"),
+            assets=data_assets(),
+            resources={"warehouse": sqlite_warehouse, "cache": store},
+            instance=instance,
+        )
+    assert result.success
+    assert store.list("series") == [f"series/SPY/2025-11-{d}.parquet" for d in (24, 25, 26, 27, 28)]
+    remote = read_window(store, "SPY", "2025-11-24", "2025-11-28")
+    local = read_window(materialized, "SPY", "2025-11-24", "2025-11-28")
+    assert remote.series.equals(local.series) and remote.sessions.equals(local.sessions)
+    assert remote.data_version == local.data_version  # same bytes, same version

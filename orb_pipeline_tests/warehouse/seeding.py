@@ -8,6 +8,8 @@ rows exactly at the open and the close (must be).
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 import pytest
 
@@ -90,3 +92,25 @@ def materialized_partitions(result, asset_name: str) -> set[str]:
 
 def check_results(result) -> dict[str, object]:
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server on loopback; yields its endpoint URL (test credentials set meanwhile)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
