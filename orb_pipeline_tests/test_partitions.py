@@ -8,6 +8,7 @@ import pytest
 from orb_pipeline.partitions import (
     keys_by_ticker,
     materialize_requests,
+    rectangle_run_request,
     session_ticker_partitions,
     sessions_run_request,
     ticker_range_run_requests,
@@ -58,6 +59,12 @@ def test_the_daily_update_of_every_ticker_is_one_run(instance):
     tickers = instance.get_dynamic_partitions("tickers")
     request = sessions_run_request("2025-11-28", tickers)
     assert keys_of(request, instance) == {"2025-11-28|SPY", "2025-11-28|QQQ", "2025-11-28|IWM"}
+
+
+def test_a_rectangle_covers_contiguous_tickers_and_weekdays(instance):
+    request = rectangle_run_request("2025-11-24", "2025-11-30", ["QQQ", "IWM"])  # ends on a Sunday
+    assert keys_of(request, instance) == {
+        f"2025-11-{day}|{ticker}" for day in (24, 25, 26, 27, 28) for ticker in ("QQQ", "IWM")}
 
 
 def test_keys_are_grouped_by_dimension_not_by_string_splitting():

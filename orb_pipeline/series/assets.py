@@ -8,7 +8,6 @@ and positive, and the series ends on the bars' last second.
 """
 
 import dagster as dg
-import polars as pl
 
 from orb_pipeline import engine
 from orb_pipeline.bars.assets import (
@@ -59,13 +58,6 @@ def compressed_series(context: dg.AssetExecutionContext, cache: ParquetStore) ->
             series = (
                 engine.compress_series(closes) if bars.height else closes.rename({"close": "price"})
             ).cast(SERIES_SCHEMA)
-            if bars.height and (series.is_empty() or series["timestamp_utc"][-1] != bars["timestamp_utc"][-1]):
-                # ORB_SEMANTICS: the session's last bar is always kept. engine.compress_series
-                # 1.0.0 drops the input's final bar when it repeats the previous close; restore it.
-                context.log.warning(
-                    f"{ticker} {day}: engine.compress_series dropped the session's last bar; kept it"
-                )
-                series = pl.concat([series, closes.tail(1).rename({"close": "price"}).cast(SERIES_SCHEMA)])
             outcome = PartitionOutcome(ticker, day, rows=series.height)
             if series.height:
                 outcome.first_timestamp = int(series["timestamp_utc"][0])
