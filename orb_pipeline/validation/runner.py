@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.validation.fold_metrics import contiguous_range, window_metrics
 from orb_pipeline.validation.scoring import PromotionCriteria, ScoreWeights
 from orb_pipeline.validation.splits import Fold, train_test_split, walk_forward_folds
 from orb_pipeline.validation.walk_forward import WalkForwardResult, evaluate_folds
@@ -69,11 +70,15 @@ def walk_forward_on_stats(
     weights: ScoreWeights = ScoreWeights(),  # noqa: B008 - frozen dataclass
     criteria: PromotionCriteria | None = None,
 ) -> WalkForwardResult:
-    """``evaluate_folds`` with ``engine.aggregate`` over ``stats`` (per-session nets from ``stats``)."""
+    """``evaluate_folds`` over ``stats``: per-fold metrics from ``fold_metrics.window_metrics`` (the
+    contiguous fast path, equal to ``engine.aggregate``), per-session nets from ``stats``."""
     folds = split.folds_for(stats.n_sessions)
 
     def aggregate(indices: np.ndarray) -> pl.DataFrame:
-        return engine.aggregate(stats, indices)
+        span = contiguous_range(indices)
+        if span is None:  # never for splits' folds; kept for any future non-contiguous split
+            return engine.aggregate(stats, indices)
+        return window_metrics(stats, *span)
 
     def session_net(combination: int) -> np.ndarray:
         return stats.net_units[combination] / 10000.0

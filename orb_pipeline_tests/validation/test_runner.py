@@ -67,3 +67,23 @@ def test_unset_sizes_adapt_to_the_window(sessions, sizes, folds):
 def test_one_session_window_cannot_be_split():
     with pytest.raises(ValueError, match="train_sessions"):
         SplitSpec().folds_for(1)
+
+
+@pytest.mark.parametrize("distance_unit", ["dollars", "percent"])
+def test_fast_window_metrics_equal_engine_aggregate(distance_unit):
+    from orb_pipeline.validation.fold_metrics import contiguous_range, window_metrics
+
+    rng = np.random.default_rng(23)
+    series, table = frames(random_sessions(rng, count=9, ticks=120))
+    stats = engine.session_stats(series, table, small_grid(distance_unit),
+                                 costs=engine.Costs(0.001, 0.5, "bps"), distance_unit=distance_unit)
+    for start, stop in ((0, 9), (0, 1), (3, 7), (8, 9), (2, 4)):
+        fast = window_metrics(stats, start, stop)
+        slow = engine.aggregate(stats, np.arange(start, stop))
+        for name in ("total_profit", "max_drawdown", "win_rate_percent", "trades", "days_traded"):
+            assert fast[name].to_list() == slow[name].to_list(), (name, start, stop)
+        assert fast["sharpe"].to_list() == pytest.approx(slow["sharpe"].to_list(), rel=1e-12, abs=1e-12)
+    assert contiguous_range(np.array([3, 4, 5])) == (3, 6)
+    assert contiguous_range(np.array([3, 5])) is None
+    with pytest.raises(ValueError, match="outside"):
+        window_metrics(stats, 5, 10)
