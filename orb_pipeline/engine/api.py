@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
-from numba import njit, prange
+from numba import njit
 
 from orb_pipeline.engine import nb, rules
 from orb_pipeline.engine.costs import NO_COSTS, Costs
@@ -31,7 +32,7 @@ from orb_pipeline.engine.metrics import (
     ACC_WINNING_TRADES,
     N_ACC,
     N_STAT,
-    drawdown_sharpe_nb,
+    drawdown_sharpe_columns_nb,
     metrics_frame,
 )
 from orb_pipeline.engine.plan import Plan, plan_paths
@@ -68,15 +69,15 @@ def _tables(window: Window, range_lengths: np.ndarray) -> _Tables:
     return _Tables(block_max, block_min, first, high, low, entry, last)
 
 
-def _run_paths(window: Window, tables: _Tables, plan: Plan, unit: int, costs, *, per_session,
-               acc, sharpe, nets, session_out) -> None:
-    nb.sweep_paths_nb(
+def _run_plan(window: Window, tables: _Tables, plan: Plan, unit: int, costs, *, per_session,
+              acc, nets, session_out) -> None:
+    nb.sweep_trios_nb(
         window.times, window.prices, window.offsets, window.sessions.expected_move,
         tables.block_max, tables.block_min, tables.first, tables.high, tables.low, tables.entry,
-        tables.last, plan.path_range, plan.path_stop_value, plan.path_stop_units,
-        plan.path_limit_value, plan.path_limit_units, plan.path_cooloff, plan.path_members,
-        plan.member_k, plan.member_combo, np.arange(len(plan.member_combo), dtype=np.int64), unit,
-        *_costs(costs), per_session, acc, sharpe, nets, session_out,
+        tables.last, plan.stop_values, plan.stop_units, plan.limit_values, plan.limit_units,
+        plan.trio_range, plan.trio_stop, plan.trio_limit, plan.trio_paths, plan.path_cooloff,
+        plan.path_members, plan.member_k, plan.member_combo, unit,
+        *_costs(costs), per_session, acc, nets, session_out,
     )
 
 
@@ -101,14 +102,18 @@ def sweep(series, sessions, grid, *, costs: Costs | None = None,
     window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
     plan = plan_paths(prepared, unit)
     tables = _tables(window, plan.range_lengths)
-    acc = np.zeros((len(prepared), N_ACC), dtype=np.int64)
+    groups = max(1, min(numba.get_num_threads(), window.n_sessions))
+    group_acc = np.zeros((groups, len(prepared), N_ACC), dtype=np.int64)
     sharpe = np.zeros(len(prepared), dtype=np.float64)
     unused = np.zeros((N_STAT, 1, 1), dtype=np.int64)
     for chunk in plan.chunks(window.n_sessions):
-        nets = np.zeros((len(chunk.member_combo), window.n_sessions), dtype=np.int64)
-        _run_paths(window, tables, chunk, unit, costs, per_session=False, acc=acc, sharpe=sharpe,
-                   nets=nets, session_out=unused)
-    return metrics_frame(prepared.frame, acc, sharpe)
+        nets = np.zeros((window.n_sessions, len(chunk.member_combo)), dtype=np.int64)
+        _run_plan(window, tables, chunk, unit, costs, per_session=False, acc=group_acc,
+                  nets=nets, session_out=unused)
+        drawdown, ratio = drawdown_sharpe_columns_nb(nets)
+        group_acc[0, chunk.member_combo, ACC_MAX_DRAWDOWN] = drawdown
+        sharpe[chunk.member_combo] = ratio
+    return metrics_frame(prepared.frame, group_acc.sum(axis=0), sharpe)
 
 
 def ledger(series, sessions, params: dict, *, costs: Costs | None = None,
@@ -195,20 +200,12 @@ def session_stats(series, sessions, grid, *, costs: Costs | None = None,
     plan = plan_paths(prepared, unit)
     tables = _tables(window, plan.range_lengths)
     values = np.zeros((N_STAT, len(prepared), window.n_sessions), dtype=np.int64)
-    _run_paths(window, tables, plan, unit, costs, per_session=True,
-               acc=np.zeros((1, N_ACC), dtype=np.int64), sharpe=np.zeros(1),
-               nets=np.zeros((1, 1), dtype=np.int64), session_out=values)
+    groups = max(1, min(numba.get_num_threads(), window.n_sessions))
+    _run_plan(window, tables, plan, unit, costs, per_session=True,
+              acc=np.zeros((groups, 1, N_ACC), dtype=np.int64),
+              nets=np.zeros((1, 1), dtype=np.int64),
+              session_out=values)
     return SessionStats(prepared.frame, window.sessions.dates, *values)
-
-
-@njit(cache=True, parallel=True)
-def _drawdown_sharpe_rows_nb(nets):
-    n_rows = nets.shape[0]
-    drawdown = np.zeros(n_rows, dtype=np.int64)
-    sharpe = np.zeros(n_rows, dtype=np.float64)
-    for row in prange(n_rows):
-        drawdown[row], sharpe[row] = drawdown_sharpe_nb(nets[row])
-    return drawdown, sharpe
 
 
 def _session_index(stats: SessionStats, sessions) -> np.ndarray:
@@ -236,7 +233,7 @@ def aggregate(stats: SessionStats, sessions=None) -> pl.DataFrame:
     ``sweep`` on the same inputs exactly.
     """
     index = np.arange(stats.n_sessions) if sessions is None else _session_index(stats, sessions)
-    net = np.ascontiguousarray(stats.net_units[:, index])
+    net = stats.net_units[:, index]
     trades = stats.trades[:, index]
     acc = np.zeros((net.shape[0], N_ACC), dtype=np.int64)
     acc[:, ACC_NET] = net.sum(axis=1)
@@ -248,7 +245,7 @@ def aggregate(stats: SessionStats, sessions=None) -> pl.DataFrame:
     acc[:, ACC_WIN_UNITS] = stats.win_units[:, index].sum(axis=1)
     acc[:, ACC_LOSS_UNITS] = stats.loss_units[:, index].sum(axis=1)
     acc[:, ACC_HOLDING] = stats.holding_seconds[:, index].sum(axis=1)
-    drawdown, sharpe = _drawdown_sharpe_rows_nb(net)
+    drawdown, sharpe = drawdown_sharpe_columns_nb(np.ascontiguousarray(net.T))
     acc[:, ACC_MAX_DRAWDOWN] = drawdown
     return metrics_frame(stats.grid, acc, sharpe)
 

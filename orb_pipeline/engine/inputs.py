@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from orb_pipeline.engine.grid import GRID_COLUMNS
-from orb_pipeline.engine.units import to_units
+from orb_pipeline.engine.units import ticks_to_units_nb, to_units
 
 DISTANCE_UNITS = ("dollars", "percent", "expected_move")
 # Kernel codes of the distance units.
@@ -137,13 +137,16 @@ def prepare_window(series, sessions, distance_unit: str = "dollars", *, price_co
         # Ticks of sessions skipped for a null expected_move leave the window with them.
         keep = ~np.isin(tick_days, prepared.skipped_days)
         tick_days, times, prices = tick_days[keep], times[keep], prices[keep]
-    if len(times) > 1 and np.any(times[1:] < times[:-1]):
-        raise ValueError("series column 'timestamp_utc' is not sorted ascending")
-    if not np.all(np.isfinite(prices)) or np.any(prices <= 0):
-        raise ValueError(f"series column {price_column!r} must be finite and > 0")
-    units = to_units(prices)
-    if np.any(units <= 0):
-        raise ValueError(f"series column {price_column!r} has prices below $0.00005 (0 units)")
+    units, unsorted, bad = ticks_to_units_nb(times, prices)
+    if unsorted >= 0:
+        raise ValueError(
+            f"series column 'timestamp_utc' is not sorted ascending (row {unsorted})"
+        )
+    if bad >= 0:
+        raise ValueError(
+            f"series column {price_column!r} must be finite and > 0 (at least $0.00005), "
+            f"got {prices[bad]!r} at row {bad}"
+        )
 
     n_sessions = len(prepared.day_numbers)
     # Runs of equal session_date; each run must be a known session, runs in chronological order.

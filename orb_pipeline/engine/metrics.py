@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import polars as pl
-from numba import njit
+from numba import njit, prange
 
 # Per-combination accumulators (int64 columns).
 ACC_NET = 0  # sum of net trade profits, units
@@ -80,6 +80,44 @@ def drawdown_sharpe_nb(net):
     return drawdown, mean / np.sqrt(squares / (n - 1)) * SQRT_252
 
 
+@njit(cache=True, parallel=True)
+def drawdown_sharpe_columns_nb(nets):
+    """``drawdown_sharpe_nb`` of every column of ``nets`` (``(n_sessions, n_columns)`` int64,
+    sessions in chronological order), with the same arithmetic in the same order."""
+    n, n_columns = nets.shape
+    drawdown = np.zeros(n_columns, dtype=np.int64)
+    sharpe = np.zeros(n_columns, dtype=np.float64)
+    width = 64
+    for block in prange((n_columns + width - 1) // width):
+        lo = block * width
+        hi = min(lo + width, n_columns)
+        cumulative = np.zeros(hi - lo, dtype=np.int64)
+        peak = np.zeros(hi - lo, dtype=np.int64)
+        total = np.zeros(hi - lo, dtype=np.int64)
+        for i in range(n):
+            for j in range(lo, hi):
+                cumulative[j - lo] += nets[i, j]
+                total[j - lo] += nets[i, j]
+                if cumulative[j - lo] > peak[j - lo]:
+                    peak[j - lo] = cumulative[j - lo]
+                if peak[j - lo] - cumulative[j - lo] > drawdown[j]:
+                    drawdown[j] = peak[j - lo] - cumulative[j - lo]
+        if n < 2:
+            continue
+        mean = np.zeros(hi - lo, dtype=np.float64)
+        squares = np.zeros(hi - lo, dtype=np.float64)
+        for j in range(lo, hi):
+            mean[j - lo] = total[j - lo] / n
+        for i in range(n):
+            for j in range(lo, hi):
+                deviation = nets[i, j] - mean[j - lo]
+                squares[j - lo] += deviation * deviation
+        for j in range(lo, hi):
+            if squares[j - lo] != 0.0:
+                sharpe[j] = mean[j - lo] / np.sqrt(squares[j - lo] / (n - 1)) * SQRT_252
+    return drawdown, sharpe
+
+
 def metrics_frame(grid: pl.DataFrame, acc: np.ndarray, sharpe: np.ndarray) -> pl.DataFrame:
     """The grid's columns plus the metric columns, one row per combination in grid order."""
     trades = acc[:, ACC_TRADES]
@@ -127,16 +165,16 @@ def metrics_frame(grid: pl.DataFrame, acc: np.ndarray, sharpe: np.ndarray) -> pl
 
 
 @njit(cache=True)
-def accumulate_session_nb(acc, stats):
-    """Add one session's statistics (``STAT_*`` vector) to a combination's accumulators."""
-    acc[ACC_NET] += stats[STAT_NET]
-    acc[ACC_TRADES] += stats[STAT_TRADES]
-    acc[ACC_STOPS] += stats[STAT_STOPS]
-    if stats[STAT_TRADES] > 0:
-        acc[ACC_DAYS_TRADED] += 1
-    if stats[STAT_NET] > 0:
-        acc[ACC_WINNING_DAYS] += 1
-    acc[ACC_WINNING_TRADES] += stats[STAT_WINNING_TRADES]
-    acc[ACC_WIN_UNITS] += stats[STAT_WIN_UNITS]
-    acc[ACC_LOSS_UNITS] += stats[STAT_LOSS_UNITS]
-    acc[ACC_HOLDING] += stats[STAT_HOLDING]
+def accumulate_session_nb(acc, combo, stats, row):
+    """Add one session's statistics (``stats[row]``, ``STAT_*`` columns) to ``acc[combo]``."""
+    acc[combo, ACC_NET] += stats[row, STAT_NET]
+    acc[combo, ACC_TRADES] += stats[row, STAT_TRADES]
+    acc[combo, ACC_STOPS] += stats[row, STAT_STOPS]
+    if stats[row, STAT_TRADES] > 0:
+        acc[combo, ACC_DAYS_TRADED] += 1
+    if stats[row, STAT_NET] > 0:
+        acc[combo, ACC_WINNING_DAYS] += 1
+    acc[combo, ACC_WINNING_TRADES] += stats[row, STAT_WINNING_TRADES]
+    acc[combo, ACC_WIN_UNITS] += stats[row, STAT_WIN_UNITS]
+    acc[combo, ACC_LOSS_UNITS] += stats[row, STAT_LOSS_UNITS]
+    acc[combo, ACC_HOLDING] += stats[row, STAT_HOLDING]

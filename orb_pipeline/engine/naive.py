@@ -35,8 +35,9 @@ def simulate_session_naive_nb(times, prices, start, end, open_utc, expected_move
                               stop_value, stop_units, limit_value, limit_units, stop_count_limit,
                               cooloff, distance_unit, commission, slippage, slippage_bps, stats,
                               trades_out):
-    """Run one session tick by tick; adds to ``stats`` and returns the number of trades."""
-    stats[:] = 0
+    """Run one session tick by tick; sets ``stats[0]`` (``STAT_*``) and returns the number of
+    trades."""
+    stats[0, :] = 0
     if end <= start:
         return 0
     range_end = open_utc + range_seconds
@@ -83,11 +84,11 @@ def simulate_session_naive_nb(times, prices, start, end, open_utc, expected_move
         elif side == 1:
             if p >= limit_level or t == t_end:
                 reason = REASON_LIMIT if p >= limit_level else REASON_EOD
-                count = record_trade_nb(stats, trades_out, count, side, entry, i, reason,
+                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, reason,
                                         prices[entry], p, times, commission, slippage, slippage_bps)
                 break
             elif p <= stop_level:
-                count = record_trade_nb(stats, trades_out, count, side, entry, i, REASON_STOP,
+                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, REASON_STOP,
                                         prices[entry], p, times, commission, slippage, slippage_bps)
                 stops += 1
                 cool_until = t + cooloff
@@ -95,11 +96,11 @@ def simulate_session_naive_nb(times, prices, start, end, open_utc, expected_move
         else:
             if p <= limit_level or t == t_end:
                 reason = REASON_LIMIT if p <= limit_level else REASON_EOD
-                count = record_trade_nb(stats, trades_out, count, side, entry, i, reason,
+                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, reason,
                                         prices[entry], p, times, commission, slippage, slippage_bps)
                 break
             elif p >= stop_level:
-                count = record_trade_nb(stats, trades_out, count, side, entry, i, REASON_STOP,
+                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, REASON_STOP,
                                         prices[entry], p, times, commission, slippage, slippage_bps)
                 stops += 1
                 cool_until = t + cooloff
@@ -118,7 +119,7 @@ def naive_sweep_nb(times, prices, offsets, open_utc, expected_move, range_second
     acc = np.zeros((n_combos, N_ACC), dtype=np.int64)
     sharpe = np.zeros(n_combos, dtype=np.float64)
     for c in prange(n_combos):
-        stats = np.zeros(N_STAT, dtype=np.int64)
+        stats = np.zeros((1, N_STAT), dtype=np.int64)
         nets = np.zeros(n_sessions, dtype=np.int64)
         no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
         for s in range(n_sessions):
@@ -128,8 +129,8 @@ def naive_sweep_nb(times, prices, offsets, open_utc, expected_move, range_second
                 stop_count_limit[c], cooloff[c], distance_unit, commission, slippage, slippage_bps,
                 stats, no_trades,
             )
-            accumulate_session_nb(acc[c], stats)
-            nets[s] = stats[STAT_NET]
+            accumulate_session_nb(acc, c, stats, 0)
+            nets[s] = stats[0, STAT_NET]
         drawdown, ratio = drawdown_sharpe_nb(nets)
         acc[c, ACC_MAX_DRAWDOWN] = drawdown
         sharpe[c] = ratio
@@ -151,7 +152,7 @@ def naive_session_stats_nb(times, prices, offsets, open_utc, expected_move, rang
                 times, prices, offsets[s], offsets[s + 1], open_utc[s], expected_move[s],
                 range_seconds[c], stop_value[c], stop_units[c], limit_value[c], limit_units[c],
                 stop_count_limit[c], cooloff[c], distance_unit, commission, slippage, slippage_bps,
-                out[c, s], no_trades,
+                out[c, s:s + 1], no_trades,
             )
     return out
 
@@ -162,7 +163,7 @@ def naive_ledger_nb(times, prices, offsets, open_utc, expected_move, range_secon
                     commission, slippage, slippage_bps):
     """Trades of one combination: ``(trade rows, session index per row)``."""
     n_sessions = open_utc.shape[0]
-    stats = np.zeros(N_STAT, dtype=np.int64)
+    stats = np.zeros((1, N_STAT), dtype=np.int64)
     capacity = 16
     rows = np.zeros((capacity, N_TRADE), dtype=np.int64)
     sessions = np.zeros(capacity, dtype=np.int64)

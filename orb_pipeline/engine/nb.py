@@ -29,13 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from orb_pipeline.engine.metrics import (
-    ACC_MAX_DRAWDOWN,
-    N_STAT,
-    STAT_NET,
-    accumulate_session_nb,
-    drawdown_sharpe_nb,
-)
+from orb_pipeline.engine.metrics import N_STAT, STAT_NET, accumulate_session_nb
 from orb_pipeline.engine.rules import (
     N_TRADE,
     REASON_EOD,
@@ -102,10 +96,16 @@ def first_hit_nb(prices, block_max, block_min, start, stop, up, down):
         return stop
     block += 1
     last_block = (stop - 1) // BLOCK
-    for k in range(block_max.shape[0] - 1, -1, -1):
-        span = 1 << k
-        if block + span <= last_block + 1 and block_max[k, block] < up \
-                and block_min[k, block] > down:
+    # Gallop: skip runs of 1, 2, 4, ... blocks without a hit, then bisect the last run tried.
+    k = 0
+    while k < block_max.shape[0] and block + (1 << k) <= last_block + 1 \
+            and block_max[k, block] < up and block_min[k, block] > down:
+        block += 1 << k
+        k += 1
+    for level in range(k - 1, -1, -1):
+        span = 1 << level
+        if block + span <= last_block + 1 and block_max[level, block] < up \
+                and block_min[level, block] > down:
             block += span
     if block > last_block:
         return stop
@@ -186,15 +186,13 @@ def session_tables_nb(times, prices, offsets, open_utc, range_lengths, block_max
 
 
 @njit(cache=True)
-def run_path_session_nb(times, prices, block_max, block_min, s, start, high, low, entry, last,
-                        expected_move, stop_value, stop_units, limit_value, limit_units, cooloff,
-                        member_k, member_lo, member_hi, distance_unit, commission, slippage,
-                        slippage_bps, stats, snapshots, trades_out):
-    """One path on one session. ``snapshots[m - member_lo]`` receives the statistics of member
-    ``m`` (stop limit ``member_k[m]``); returns the number of trades of the longest member."""
-    stats[:] = 0
+def ledger_session_nb(times, prices, block_max, block_min, high, low, entry, last, expected_move,
+                      stop_value, stop_units, limit_value, limit_units, cooloff, stop_count_limit,
+                      distance_unit, commission, slippage, slippage_bps, stats, trades_out):
+    """One combination on one session whose first entry is ``entry`` (``>= last``: none), with
+    two-sided searches; trades go to ``trades_out`` (``rules.TRADE_*``), returns their count."""
+    stats[0, :] = 0
     count = 0
-    member = member_lo
     stops = 0
     while entry < last:
         p = prices[entry]
@@ -212,71 +210,224 @@ def run_path_session_nb(times, prices, block_max, block_min, s, start, high, low
         limit_hit = q >= up if side == 1 else q <= down
         if limit_hit or exit_ == last:
             reason = REASON_LIMIT if limit_hit else REASON_EOD
-            count = record_trade_nb(stats, trades_out, count, side, entry, exit_, reason, p, q,
-                                    times, commission, slippage, slippage_bps)
-            break
-        count = record_trade_nb(stats, trades_out, count, side, entry, exit_, REASON_STOP, p, q,
-                                times, commission, slippage, slippage_bps)
+            return record_trade_nb(stats, 0, trades_out, count, side, entry, exit_, reason, p, q,
+                                   times, commission, slippage, slippage_bps)
+        count = record_trade_nb(stats, 0, trades_out, count, side, entry, exit_, REASON_STOP, p,
+                                q, times, commission, slippage, slippage_bps)
         stops += 1
-        while member < member_hi and member_k[member] == stops:
-            snapshots[member - member_lo, :] = stats
-            member += 1
-        if member == member_hi:
+        if stops == stop_count_limit:
             return count
         resume = first_at_or_after_nb(times, exit_ + 1, last, times[exit_] + cooloff)
         entry = first_hit_nb(prices, block_max, block_min, resume, last, high + 1, low - 1)
-    while member < member_hi:
-        snapshots[member - member_lo, :] = stats
-        member += 1
     return count
 
 
-@njit(cache=True, parallel=True)
-def sweep_paths_nb(times, prices, offsets, expected_move, block_max, block_min, first, high, low,
-                   entry, last, path_range, path_stop_value, path_stop_units, path_limit_value,
-                   path_limit_units, path_cooloff, path_members, member_k, member_combo,
-                   member_row, distance_unit, commission, slippage, slippage_bps, per_session,
-                   acc, sharpe, nets, session_out):
-    """Run ``paths`` over every session, in chronological order.
+@njit(cache=True)
+def emit_nb(m, s, stats, row, member_combo, per_session, acc, nets, session_out):
+    """Hand member ``m``'s statistics of session ``s`` (``stats[row]``) to the output (see
+    ``sweep_trios_nb``)."""
+    combo = member_combo[m]
+    if per_session:
+        for k in range(N_STAT):
+            session_out[k, combo, s] = stats[row, k]
+    else:
+        accumulate_session_nb(acc, combo, stats, row)
+        nets[s, m] = stats[row, STAT_NET]
 
-    ``path_members[q]:path_members[q+1]`` are path ``q``'s members (indices into ``member_k``,
-    ``member_combo`` = grid row, ``member_row`` = row of ``nets``). With ``per_session`` False
-    each member's session statistics are added to ``acc[combo]`` and its session net stored in
-    ``nets[row, s]``; then drawdown and Sharpe (``sharpe[combo]``) come from ``nets``. With ``per_session``
-    True they are written to ``session_out[:, combo, s]`` instead.
+
+@njit(cache=True)
+def finish_path_nb(c, s, path_stats, path_member, path_members, member_combo, per_session, acc,
+                   nets, session_out):
+    """Path ``c``'s session is over: its remaining members (larger stop limits) get its totals."""
+    for m in range(path_member[c], path_members[c + 1]):
+        emit_nb(m, s, path_stats, c, member_combo, per_session, acc, nets, session_out)
+    path_member[c] = path_members[c + 1]
+
+
+FAR = np.int64(2**62)
+
+
+@njit(cache=True)
+def memo_exit_nb(e, start, last, prices, block_max, block_min, p, side, stop_w, limit_w,
+                 stop_values, stop_units, limit_values, limit_units, distance_unit, expected_move,
+                 slot_of, memo_stop, memo_limit, n_slots):
+    """Exit tick and reason of a position entered at tick ``e`` (price ``p``, ``side``) with stop
+    value ``stop_w`` and limit value ``limit_w``, and the updated slot count.
+
+    Memo: the first tick reaching a stop (limit) value after an entry does not depend on the
+    other value, the cool-off or the range, so it is computed once per (entry, value) in a
+    session (``memo_*[slot_of[e - start], value]``, -1 = not yet) and shared by every trio.
+    Ties go to the limit (it is checked first); at ``last`` the reason is limit or eod.
+    """
+    slot = slot_of[e - start]
+    if slot < 0 and n_slots < memo_stop.shape[0]:
+        slot = n_slots
+        slot_of[e - start] = slot
+        memo_stop[slot, :] = -1
+        memo_limit[slot, :] = -1
+        n_slots += 1
+    stop_d = distance_units_nb(distance_unit, stop_units[stop_w], stop_values[stop_w], p,
+                               expected_move)
+    limit_d = distance_units_nb(distance_unit, limit_units[limit_w], limit_values[limit_w], p,
+                                expected_move)
+    if side == 1:
+        up = p + limit_d
+        down = p - stop_d
+    else:
+        up = p + stop_d
+        down = p - limit_d
+    if slot < 0:  # memo full (very many distinct values): one two-sided search
+        x = first_hit_nb(prices, block_max, block_min, e + 1, last, up, down)
+        at_limit = prices[x] >= up if side == 1 else prices[x] <= down
+        if at_limit:
+            return x, REASON_LIMIT, n_slots
+        return x, (REASON_EOD if x == last else REASON_STOP), n_slots
+    stop_x = memo_stop[slot, stop_w]
+    if stop_x < 0:
+        if side == 1:
+            stop_x = first_hit_nb(prices, block_max, block_min, e + 1, last, FAR, down)
+        else:
+            stop_x = first_hit_nb(prices, block_max, block_min, e + 1, last, up, -FAR)
+        memo_stop[slot, stop_w] = stop_x
+    limit_x = memo_limit[slot, limit_w]
+    if limit_x < 0:
+        if side == 1:
+            limit_x = first_hit_nb(prices, block_max, block_min, e + 1, last, up, -FAR)
+        else:
+            limit_x = first_hit_nb(prices, block_max, block_min, e + 1, last, FAR, down)
+        memo_limit[slot, limit_w] = limit_x
+    if stop_x < limit_x:
+        return stop_x, REASON_STOP, n_slots
+    if limit_x < last:
+        return limit_x, REASON_LIMIT, n_slots
+    at_limit = prices[last] >= up if side == 1 else prices[last] <= down
+    return last, (REASON_LIMIT if at_limit else REASON_EOD), n_slots
+
+
+@njit(cache=True)
+def run_trio_session_nb(q, s, start, times, prices, block_max, block_min, high, low, entry, last,
+                        expected_move, stop_values, stop_units, limit_values, limit_units,
+                        trio_stop, trio_limit, trio_paths, path_cooloff, path_members, member_k,
+                        member_combo, distance_unit, commission, slippage, slippage_bps,
+                        per_session, acc, nets, session_out, path_stats, path_entry, path_member,
+                        path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots):
+    """Trio ``q`` (one range, stop and limit; its paths differ in cool-off, its members in stop
+    limit) on session ``s`` whose first entry is ``entry < last``. Paths advance in lockstep, one
+    trade per round, so re-entry searches are shared where they provably coincide. Returns the
+    memo's slot count."""
+    p_lo = trio_paths[q]
+    p_hi = trio_paths[q + 1]
+    stop_w = trio_stop[q]
+    limit_w = trio_limit[q]
+    active = 0
+    for c in range(p_lo, p_hi):
+        path_stats[c, :] = 0
+        path_entry[c] = entry
+        path_stops[c] = 0
+        path_member[c] = path_members[c]
+        active += 1
+    while active > 0:
+        prev_resume = np.int64(-1)
+        prev_entry = np.int64(-1)
+        for c in range(p_lo, p_hi):
+            if path_member[c] == path_members[c + 1]:
+                continue
+            e = path_entry[c]
+            if e >= last:
+                finish_path_nb(c, s, path_stats, path_member, path_members, member_combo,
+                               per_session, acc, nets, session_out)
+                active -= 1
+                continue
+            p = prices[e]
+            side = 1 if p > high else -1
+            x, reason, n_slots = memo_exit_nb(
+                e, start, last, prices, block_max, block_min, p, side, stop_w, limit_w,
+                stop_values, stop_units, limit_values, limit_units, distance_unit, expected_move,
+                slot_of, memo_stop, memo_limit, n_slots,
+            )
+            record_trade_nb(path_stats, c, no_trades, 0, side, e, x, reason, p, prices[x], times,
+                            commission, slippage, slippage_bps)
+            if reason != REASON_STOP:
+                finish_path_nb(c, s, path_stats, path_member, path_members, member_combo,
+                               per_session, acc, nets, session_out)
+                active -= 1
+                continue
+            path_stops[c] += 1
+            m = path_member[c]
+            while m < path_members[c + 1] and member_k[m] == path_stops[c]:
+                emit_nb(m, s, path_stats, c, member_combo, per_session, acc, nets, session_out)
+                m += 1
+            path_member[c] = m
+            if m == path_members[c + 1]:
+                active -= 1
+                continue
+            resume = first_at_or_after_nb(times, x + 1, last, times[x] + path_cooloff[c])
+            # The first breakout at or after prev_resume is prev_entry, so it is also the first
+            # at or after any resume in between.
+            if prev_resume <= resume <= prev_entry:
+                path_entry[c] = prev_entry
+            else:
+                path_entry[c] = first_hit_nb(prices, block_max, block_min, resume, last,
+                                             high + 1, low - 1)
+                prev_resume = resume
+                prev_entry = path_entry[c]
+    return n_slots
+
+
+MEMO_BYTES = 32 * 2**20
+
+
+@njit(cache=True, parallel=True)
+def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, first, high, low,
+                   entry, last, stop_values, stop_units, limit_values, limit_units, trio_range,
+                   trio_stop, trio_limit, trio_paths, path_cooloff, path_members, member_k,
+                   member_combo, distance_unit, commission, slippage, slippage_bps, per_session,
+                   acc, nets, session_out):
+    """Run a plan (``plan.Plan`` arrays) over every session.
+
+    Sessions are dealt to ``acc.shape[0]`` groups run in parallel (one ``prange``); a group runs
+    its sessions one by one, all trios of a session in turn, sharing the session's memo of exits
+    (``memo_exit_nb``). Member ``m``'s statistics of session ``s`` go to
+    ``session_out[:, combo, s]`` when ``per_session``; otherwise they are added to
+    ``acc[group, combo]`` (integer sums: the caller adds the groups up) and the session net is
+    stored in ``nets[s, m]`` (drawdown and Sharpe come from ``nets`` afterwards).
+    ``combo = member_combo[m]``.
     """
     n_sessions = offsets.shape[0] - 1
-    n_paths = path_range.shape[0]
-    no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
+    n_groups = acc.shape[0]
+    n_trios = trio_range.shape[0]
+    n_paths = path_cooloff.shape[0]
+    longest = 1
     for s in range(n_sessions):
-        start = offsets[s]
-        for q in prange(n_paths):
-            lo = path_members[q]
-            hi = path_members[q + 1]
-            stats = np.zeros(N_STAT, dtype=np.int64)
-            snapshots = np.zeros((hi - lo, N_STAT), dtype=np.int64)
-            r = path_range[q]
-            if first[s, r] > start:
-                run_path_session_nb(
-                    times, prices, block_max, block_min, s, start, high[s, r], low[s, r],
-                    entry[s, r], last[s], expected_move[s], path_stop_value[q],
-                    path_stop_units[q], path_limit_value[q], path_limit_units[q], path_cooloff[q],
-                    member_k, lo, hi, distance_unit, commission, slippage, slippage_bps, stats,
-                    snapshots, no_trades,
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    n_values = stop_values.shape[0] + limit_values.shape[0]
+    capacity = max(1, min(longest, MEMO_BYTES // (8 * n_values)))
+    for g in prange(n_groups):
+        path_stats = np.zeros((n_paths, N_STAT), dtype=np.int64)
+        path_entry = np.zeros(n_paths, dtype=np.int64)
+        path_member = np.zeros(n_paths, dtype=np.int64)
+        path_stops = np.zeros(n_paths, dtype=np.int64)
+        no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
+        slot_of = np.full(longest, -1, dtype=np.int64)
+        memo_stop = np.empty((capacity, stop_values.shape[0]), dtype=np.int64)
+        memo_limit = np.empty((capacity, limit_values.shape[0]), dtype=np.int64)
+        for s in range(g, n_sessions, n_groups):
+            start = offsets[s]
+            end_ = last[s]
+            n_slots = 0
+            for q in range(n_trios):
+                r = trio_range[q]
+                if first[s, r] == start or entry[s, r] >= end_:
+                    continue  # not traded: every member's statistics are 0 (outputs start at 0)
+                n_slots = run_trio_session_nb(
+                    q, s, start, times, prices, block_max, block_min, high[s, r], low[s, r],
+                    entry[s, r], end_, expected_move[s], stop_values, stop_units, limit_values,
+                    limit_units, trio_stop, trio_limit, trio_paths, path_cooloff, path_members,
+                    member_k, member_combo, distance_unit, commission, slippage, slippage_bps,
+                    per_session, acc[g], nets, session_out, path_stats, path_entry,
+                    path_member, path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots,
                 )
-            for m in range(lo, hi):
-                combo = member_combo[m]
-                if per_session:
-                    for k in range(N_STAT):
-                        session_out[k, combo, s] = snapshots[m - lo, k]
-                else:
-                    accumulate_session_nb(acc[combo], snapshots[m - lo])
-                    nets[member_row[m], s] = snapshots[m - lo, STAT_NET]
-    if not per_session:
-        for m in prange(member_combo.shape[0]):
-            drawdown, ratio = drawdown_sharpe_nb(nets[member_row[m]])
-            acc[member_combo[m], ACC_MAX_DRAWDOWN] = drawdown
-            sharpe[member_combo[m]] = ratio
+            slot_of[:] = -1  # the memo maps this session's tick offsets
 
 
 @njit(cache=True)
@@ -286,9 +437,7 @@ def ledger_nb(times, prices, offsets, expected_move, block_max, block_min, first
     """Trades of one combination (range index 0 of the session tables): ``(rows, session)``
     with ``rules.TRADE_*`` rows in time order and the session index of each row."""
     n_sessions = offsets.shape[0] - 1
-    member_k = np.full(1, stop_count_limit, dtype=np.int64)
-    stats = np.zeros(N_STAT, dtype=np.int64)
-    snapshots = np.zeros((1, N_STAT), dtype=np.int64)
+    stats = np.zeros((1, N_STAT), dtype=np.int64)
     capacity = 64
     rows = np.zeros((capacity, N_TRADE), dtype=np.int64)
     sessions = np.zeros(capacity, dtype=np.int64)
@@ -299,11 +448,10 @@ def ledger_nb(times, prices, offsets, expected_move, block_max, block_min, first
             continue
         room = min(stop_count_limit + 1, offsets[s + 1] - start + 1)
         buffer = np.zeros((room, N_TRADE), dtype=np.int64)
-        count = run_path_session_nb(
-            times, prices, block_max, block_min, s, start, high[s, 0], low[s, 0], entry[s, 0],
-            last[s], expected_move[s], stop_value, stop_units, limit_value, limit_units, cooloff,
-            member_k, 0, 1, distance_unit, commission, slippage, slippage_bps, stats, snapshots,
-            buffer,
+        count = ledger_session_nb(
+            times, prices, block_max, block_min, high[s, 0], low[s, 0], entry[s, 0], last[s],
+            expected_move[s], stop_value, stop_units, limit_value, limit_units, cooloff,
+            stop_count_limit, distance_unit, commission, slippage, slippage_bps, stats, buffer,
         )
         while total + count > capacity:
             capacity *= 2

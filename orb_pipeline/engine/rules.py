@@ -42,21 +42,23 @@ def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
 
 
 @njit(cache=True)
-def record_trade_nb(stats, trades_out, count, side, entry, exit_, reason, entry_units, exit_units,
-                    times, commission, slippage, slippage_bps):
-    """Add one closed trade to ``stats`` (STAT_* vector) and, when there is room, to ``trades_out``."""
+def record_trade_nb(stats, row, trades_out, count, side, entry, exit_, reason, entry_units,
+                    exit_units, times, commission, slippage, slippage_bps):
+    """Add one closed trade to ``stats[row]`` (STAT_* columns) and, when there is room, to
+    ``trades_out``; returns ``count + 1``. (Row indices rather than views keep the hot loop free
+    of reference counting.)"""
     gross = (exit_units - entry_units) * side
     net = gross - trade_cost_units_nb(commission, slippage, slippage_bps, entry_units, exit_units)
-    stats[STAT_NET] += net
-    stats[STAT_TRADES] += 1
+    stats[row, STAT_NET] += net
+    stats[row, STAT_TRADES] += 1
     if reason == REASON_STOP:
-        stats[STAT_STOPS] += 1
+        stats[row, STAT_STOPS] += 1
     if net > 0:
-        stats[STAT_WINNING_TRADES] += 1
-        stats[STAT_WIN_UNITS] += net
+        stats[row, STAT_WINNING_TRADES] += 1
+        stats[row, STAT_WIN_UNITS] += net
     elif net < 0:
-        stats[STAT_LOSS_UNITS] += net
-    stats[STAT_HOLDING] += times[exit_] - times[entry]
+        stats[row, STAT_LOSS_UNITS] += net
+    stats[row, STAT_HOLDING] += times[exit_] - times[entry]
     if count < trades_out.shape[0]:
         trades_out[count, TRADE_SIDE] = side
         trades_out[count, TRADE_ENTRY] = entry

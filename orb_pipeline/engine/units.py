@@ -35,3 +35,27 @@ def round_half_away(values: np.ndarray) -> np.ndarray:
 def to_units(dollars: np.ndarray) -> np.ndarray:
     """Dollars (float64) -> int64 units of $0.0001, ``round_half_away(dollars * 10000)``."""
     return round_half_away(np.asarray(dollars, dtype=np.float64) * UNITS_PER_DOLLAR)
+
+
+@njit(cache=True)
+def ticks_to_units_nb(times, prices):
+    """One pass over a window's ticks: prices in units, plus the first index where ``times``
+    decreases and the first index of a price that is not finite or not >= 1 unit (-1: none)."""
+    n = prices.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    unsorted = -1
+    bad = -1
+    for i in range(n):
+        p = prices[i]
+        if not (p > 0.0 and p < 1e15):  # also false for NaN
+            if bad < 0:
+                bad = i
+            out[i] = 0
+            continue
+        u = round_half_away_nb(p * 10000.0)
+        if u <= 0 and bad < 0:
+            bad = i
+        out[i] = u
+        if i > 0 and times[i] < times[i - 1] and unsorted < 0:
+            unsorted = i
+    return out, unsorted, bad
