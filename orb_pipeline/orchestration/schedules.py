@@ -1,7 +1,9 @@
 """Daily schedule after the close: the latest session for every ticker, plus a catch-up.
 
-Runs at 18:00 America/New_York on weekdays (two hours after the regular close, so the
-warehouse's end-of-day load has landed; early closes are earlier still). Each tick asks for at
+Runs at 00:15 America/New_York, Monday to Friday, for the weekday before the tick. A ``session``
+partition is a time window from one weekday's midnight to the next weekday's, and Dagster only
+lets a run target it once that window is over: Monday's session at Tuesday 00:15, ..., Friday's
+at Monday 00:15 (by then the warehouse's end-of-day load has long landed). Each tick asks for at
 most two runs of ``daily_data_job``, each a rectangle of sessions x every ticker:
 
 1. today's session for every ticker (run key ``daily-<session>``);
@@ -49,6 +51,14 @@ def catch_up_days() -> int:
     return days
 
 
+def previous_weekday(day: dt.date) -> dt.date:
+    """The last Monday-to-Friday date strictly before ``day``."""
+    day -= dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return day
+
+
 def rectangle_request(first: dt.date, last: dt.date, tickers: list[str], run_key: str) -> dg.RunRequest:
     """One run of sessions ``first..last`` (inclusive) x all of ``tickers`` (in partition order)."""
     return dg.RunRequest(
@@ -87,16 +97,17 @@ def daily_requests(
 
 @dg.schedule(
     name="daily_after_close",
-    cron_schedule="0 18 * * 1-5",
+    cron_schedule="15 0 * * 1-5",
     execution_timezone=SESSION_TIMEZONE,
     job_name=DAILY_DATA_JOB,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="After the close: the day's session for every ticker, and missed sessions of "
-    "the last ORB_CATCH_UP_DAYS days; at most two runs.",
+    description="00:15 New York after each session's partition closes: that session for every ticker, and missed "
+    "sessions of the last ORB_CATCH_UP_DAYS days; at most two runs.",
 )
 def daily_after_close(context: dg.ScheduleEvaluationContext):
     tick = context.scheduled_execution_time.astimezone(zoneinfo.ZoneInfo(SESSION_TIMEZONE))
-    result = daily_requests(context.instance, tick.date(), catch_up_days())
+    session = previous_weekday(tick.date())
+    result = daily_requests(context.instance, session, catch_up_days())
     if isinstance(result, dg.SkipReason):
         context.log.info(result.skip_message)
         return result

@@ -13,6 +13,7 @@ import pytest
 from orb_pipeline.orchestration.jobs import build_jobs
 from orb_pipeline.orchestration.schedules import daily_after_close
 from orb_pipeline.orchestration.sensors import build_research_sensor
+from orb_pipeline.partitions import session_partitions, session_ticker_partitions
 from orb_pipeline.sweeps.grid import parse_settings
 from orb_pipeline.warehouse.demo import build_demo_warehouse
 from orb_pipeline.warehouse.resource import SQLiteWarehouse
@@ -32,12 +33,25 @@ def _materialize(instance, asset: str, partition: str) -> None:
     instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
 
 
-def _evaluate_schedule(instance, day: dt.date):
-    context = dg.build_schedule_context(
-        instance=instance,
-        scheduled_execution_time=dt.datetime(day.year, day.month, day.day, 18, 0, tzinfo=NEW_YORK),
-    )
-    return daily_after_close(context)
+def _tick_after(session: dt.date) -> dt.datetime:
+    """The schedule's tick for ``session``: 00:15 New York the next weekday (hand rule)."""
+    day = session + dt.timedelta(days=3 if session.weekday() == 4 else 1)
+    return dt.datetime(day.year, day.month, day.day, 0, 15, tzinfo=NEW_YORK)
+
+
+def _evaluate_schedule(instance, session: dt.date):
+    tick = _tick_after(session)
+    assert daily_after_close.cron_schedule == "15 0 * * 1-5"
+    result = daily_after_close(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+    if not isinstance(result, dg.SkipReason):
+        # Every requested session is a partition that already exists at the tick: its time window
+        # (the whole day) is over.
+        for request in result:
+            for tag in (RANGE_START, RANGE_END):
+                key = session_ticker_partitions.get_partition_key_from_str(request.tags[tag])
+                session_key = key.keys_by_dimension["session"]
+                assert session_partitions.time_window_for_partition_key(session_key).end <= tick
+    return result
 
 
 # XNYS sessions of Nov 2025 before Thanksgiving week's Wednesday (hand-listed from the calendar).

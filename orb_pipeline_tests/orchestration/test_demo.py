@@ -1,0 +1,134 @@
+"""The README's first command, minus the package install: `orb-pipeline demo` runs the whole
+lineage on embedded defaults into a fresh DAGSTER_HOME, and the web server on that instance (what
+`dagster dev` shows) serves every materialization.
+
+(`bash scripts/demo.sh` = create/refresh `.venv` + this command; CI runs `scripts/test.sh` in the
+same way, so re-installing every package in a fresh venv here would only measure pip.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+TICKERS = ("IWM", "QQQ", "SPY")
+FIRST, LAST = dt.date(2025, 9, 2), dt.date(2025, 11, 28)
+
+
+def _weekdays(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(n) for n in range((last - first).days + 1) if (first + dt.timedelta(n)).weekday() < 5]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORB_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(home), ORB_DATA_DIR=str(root / "data"))
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "orb_pipeline.cli", "demo"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    print(f"orb-pipeline demo took {time.monotonic() - started:.0f} s")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return home, root / "data", env, result.stdout
+
+
+def test_demo_prints_progress_leaderboards_and_pictures(demo):
+    _, data, _, stdout = demo
+    assert "daily_data_job" in stdout and "research sensor tick" in stdout
+    for ticker in TICKERS:
+        assert f"== {ticker}: top backtests by score ==" in stdout
+        for picture in ("equity", "heatmap"):
+            path = data / "plots" / ticker / f"{picture}.png"
+            assert f"{picture} picture: {path}" in stdout
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_materialized_every_partition_of_the_lineage(demo):
+    home, _, _, _ = demo
+    expected = {
+        # every weekday x ticker (the holiday 2025-11-27 is stored empty)
+        "cached_bars": 3 * len(_weekdays(FIRST, LAST)),
+        "opening_ranges": 3 * len(_weekdays(FIRST, LAST)),
+        "compressed_series": 3 * len(_weekdays(FIRST, LAST)),
+        "staged_window": 3,
+        "sweep_results": 3 * 4,  # default 4 parameter chunks
+        "leaderboard": 3,
+        "walk_forward": 3,
+        "monte_carlo": 3,
+    }
+    assert expected["compressed_series"] == 3 * 64
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        for asset, count in expected.items():
+            partitions = set()
+            cursor = None
+            while True:
+                page = instance.fetch_materializations(dg.AssetKey(asset), limit=500, cursor=cursor)
+                partitions.update(r.partition_key for r in page.records)
+                if not page.has_more:
+                    break
+                cursor = page.cursor
+            assert len(partitions) == count, asset
+        runs = instance.get_runs()
+        assert len(runs) == 1 + 3 + 12 + 3 + 3
+        assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
+    finally:
+        instance.dispose()
+
+
+def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
+    home, _, env, _ = demo
+    port = _free_port()
+    log = home.parent / "webserver.log"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster-webserver")), "-h", "127.0.0.1", "-p", str(port),
+         "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    query = """{ assetNodes { assetKey { path } dependencyKeys { path }
+                 assetMaterializations(limit: 1) { runId partition } } }"""
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"web server exited:\n{log.read_text()[-3000:]}")
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"web server did not answer:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        payload = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=120).json()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert "errors" not in payload, payload.get("errors")
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in payload["data"]["assetNodes"]}
+    for asset in ("cached_bars", "opening_ranges", "compressed_series", "staged_window",
+                  "sweep_results", "leaderboard", "walk_forward", "monte_carlo"):
+        assert nodes[asset]["assetMaterializations"], f"{asset} shows no materialization"
+    assert {"/".join(d["path"]) for d in nodes["leaderboard"]["dependencyKeys"]} >= {"sweep_results"}
