@@ -12,6 +12,7 @@ import os
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 
 from orb_pipeline.calendar import session_table
 from orb_pipeline.warehouse.loading import create_table, demo_rows, insert_rows
@@ -59,11 +60,43 @@ def mysql_warehouse_for(settings: dict, **overrides) -> MySQLWarehouse:
     )
 
 
+@pytest.fixture(scope="session")
+def mysql_template(mysql_server, seeded_frame):
+    """The seeded table loaded once per test session into its own database (dropped at the end)."""
+    import uuid
+
+    import pymysql
+
+    name = f"orb_test_tpl_{uuid.uuid4().hex[:12]}"
+    connection = pymysql.connect(**mysql_server, autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            # Identifiers cannot be bound as parameters; the name is generated here, never input.
+            cursor.execute("CREATE DATABASE `" + name + "`")
+        warehouse = mysql_warehouse_for({**mysql_server, "database": name})
+        create_table(warehouse)
+        insert_rows(warehouse, seeded_frame, batch_rows=50_000)
+        yield warehouse
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS `" + name + "`")
+        connection.close()
+
+
 @pytest.fixture
-def mysql_warehouse(mysql_database, seeded_frame) -> MySQLWarehouse:
+def mysql_warehouse(mysql_database, mysql_template) -> MySQLWarehouse:
+    """A fresh database holding a server-side copy of the seeded table (same ids, same order)."""
     warehouse = mysql_warehouse_for(mysql_database)
     create_table(warehouse)
-    insert_rows(warehouse, seeded_frame)
+    target, source = warehouse.greeks_table(), mysql_template.greeks_table()
+    engine = warehouse.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.insert(target).from_select([c.name for c in source.columns], sa.select(source))
+            )
+    finally:
+        engine.dispose()
     return warehouse
 
 
