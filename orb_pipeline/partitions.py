@@ -37,11 +37,16 @@ def first_session() -> str:
     return as_date(os.environ.get("ORB_FIRST_SESSION", DEFAULT_FIRST_SESSION), "ORB_FIRST_SESSION").isoformat()
 
 
+# A weekday's window runs from its midnight to the next weekday's midnight (Friday's to Monday's),
+# so without an offset Friday's partition would only exist on Monday. ``end_offset=1`` makes the
+# current weekday's partition exist from its midnight in New York; ``cached_bars`` refuses a
+# session that has not closed yet, so schedules run after the close.
 session_partitions = dg.TimeWindowPartitionsDefinition(
     start=first_session(),
     cron_schedule="0 0 * * 1-5",
     fmt="%Y-%m-%d",
     timezone=SESSION_TIMEZONE,
+    end_offset=1,
 )
 ticker_partitions = dg.DynamicPartitionsDefinition(name=TICKERS_PARTITIONS_NAME)
 session_ticker_partitions = dg.MultiPartitionsDefinition(

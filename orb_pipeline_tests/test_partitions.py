@@ -100,3 +100,19 @@ def test_runs_materialize_exactly_their_partitions(request, tmp_path):
         assert all(result.success for result in (spy, qqq, update))
         assert len(instance.get_run_records()) == 3
         assert store.read_bytes("bars/SPY/2025-11-26.parquet") == spy_files["bars/SPY/2025-11-26.parquet"]
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "last_key"),
+    [
+        ("2025-11-29T12:00:00", "2025-11-28"),  # Saturday: Friday's (early-close) session exists
+        ("2025-11-28T06:00:00", "2025-11-28"),  # 01:00 New York on Friday: today's partition exists
+        ("2025-11-28T04:00:00", "2025-11-27"),  # 23:00 New York on Thursday
+    ],
+)
+def test_the_current_weekday_partition_exists_from_midnight_new_york(now_utc, last_key):
+    import datetime as dt
+
+    now = dt.datetime.fromisoformat(now_utc).replace(tzinfo=dt.UTC)
+    keys = session_ticker_partitions.get_partitions_def_for_dimension("session").get_partition_keys(current_time=now)
+    assert keys[-1] == last_key

@@ -10,6 +10,7 @@ written; the blocking ``bars_valid`` check keeps downstream assets from running 
 
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -168,6 +169,12 @@ def cached_bars(
     outcomes: list[PartitionOutcome] = []
     for ticker, days in keys_by_ticker(context.partition_keys).items():
         sessions = sessions_by_date(days)
+        still_open = [day for day, (_, close_utc) in sessions.items() if close_utc > time.time()]
+        if still_open:
+            raise ValueError(
+                f"{ticker}: session(s) {', '.join(d.isoformat() for d in still_open)} have not closed "
+                "yet; materialize them after the close"
+            )
         session_frame = pl.DataFrame(
             {
                 "session_date": list(sessions),

@@ -153,3 +153,17 @@ def test_unreachable_warehouse_fails_the_run_naming_host_and_database(instance, 
     assert "hunter2-secret" not in message
     logs = "".join(str(record.user_message) for record in instance.all_logs(result.run_id))
     assert "retrying" in logs and "hunter2-secret" not in logs
+
+
+def test_a_session_that_has_not_closed_is_refused(instance, sqlite_warehouse, tmp_path, monkeypatch):
+    import types
+
+    import orb_pipeline.bars.assets as bars_assets
+
+    # The clock of the asset only: 16:00 UTC on 2025-11-28, two hours before the early close.
+    monkeypatch.setattr(bars_assets, "time", types.SimpleNamespace(time=lambda: 1764345600.0))
+    store = ParquetStore(url=str(tmp_path / "cache"))
+    result = run_range(instance, sqlite_warehouse, store, "SPY", "2025-11-26", "2025-11-28")
+    assert not result.success
+    assert "SPY: session(s) 2025-11-28 have not closed yet" in result.failure_data_for_node("cached_bars").error.to_string()
+    assert store.list("bars") == []
