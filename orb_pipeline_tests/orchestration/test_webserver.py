@@ -86,3 +86,16 @@ def test_webserver_serves_the_asset_graph(tmp_path):
     assert {"daily_data_job", "stage_window_job", "sweep_job", "leaderboard_job"} <= jobs
     assert {s["name"] for s in repository["schedules"]} >= {"daily_after_close"}
     assert {s["name"] for s in repository["sensors"]} >= {"ticker_sensor", "research_sensor"}
+
+
+def test_dagster_definitions_validate_accepts_the_workspace(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "ORB_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Validation successful for code location orb_pipeline" in result.stdout + result.stderr
