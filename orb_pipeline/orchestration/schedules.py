@@ -1,10 +1,10 @@
 """Daily schedule after the close: the latest session for every ticker, plus a catch-up.
 
-Runs at 00:15 America/New_York, Monday to Friday, for the weekday before the tick. A ``session``
-partition is a time window from one weekday's midnight to the next weekday's, and Dagster only
-lets a run target it once that window is over: Monday's session at Tuesday 00:15, ..., Friday's
-at Monday 00:15 (by then the warehouse's end-of-day load has long landed). Each tick asks for at
-most two runs of ``daily_data_job``, each a rectangle of sessions x every ticker:
+Runs at 18:00 America/New_York, Monday to Friday, for that day's session: two hours after the
+regular close (three after an early close), so the warehouse's end-of-day load has landed. The
+day's ``session`` partition exists from midnight (``end_offset=1`` in orb_pipeline/partitions.py)
+and ``cached_bars`` refuses a session that has not closed. Each tick asks for at most two runs
+of ``daily_data_job``, each a rectangle of sessions x every ticker:
 
 1. today's session for every ticker (run key ``daily-<session>``);
 2. if any exchange session of the previous ``ORB_CATCH_UP_DAYS`` calendar days (default 10) lacks
@@ -51,14 +51,6 @@ def catch_up_days() -> int:
     return days
 
 
-def previous_weekday(day: dt.date) -> dt.date:
-    """The last Monday-to-Friday date strictly before ``day``."""
-    day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
-
-
 def rectangle_request(first: dt.date, last: dt.date, tickers: list[str], run_key: str) -> dg.RunRequest:
     """One run of sessions ``first..last`` (inclusive) x all of ``tickers`` (in partition order)."""
     return dg.RunRequest(
@@ -97,16 +89,16 @@ def daily_requests(
 
 @dg.schedule(
     name="daily_after_close",
-    cron_schedule="15 0 * * 1-5",
+    cron_schedule="0 18 * * 1-5",
     execution_timezone=SESSION_TIMEZONE,
     job_name=DAILY_DATA_JOB,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="00:15 New York after each session's partition closes: that session for every ticker, and missed "
+    description="18:00 New York on weekdays: the day's session for every ticker, and missed "
     "sessions of the last ORB_CATCH_UP_DAYS days; at most two runs.",
 )
 def daily_after_close(context: dg.ScheduleEvaluationContext):
     tick = context.scheduled_execution_time.astimezone(zoneinfo.ZoneInfo(SESSION_TIMEZONE))
-    session = previous_weekday(tick.date())
+    session = tick.date()
     result = daily_requests(context.instance, session, catch_up_days())
     if isinstance(result, dg.SkipReason):
         context.log.info(result.skip_message)

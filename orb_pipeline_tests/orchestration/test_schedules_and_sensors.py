@@ -34,23 +34,25 @@ def _materialize(instance, asset: str, partition: str) -> None:
 
 
 def _tick_after(session: dt.date) -> dt.datetime:
-    """The schedule's tick for ``session``: 00:15 New York the next weekday (hand rule)."""
-    day = session + dt.timedelta(days=3 if session.weekday() == 4 else 1)
-    return dt.datetime(day.year, day.month, day.day, 0, 15, tzinfo=NEW_YORK)
+    """The schedule's tick for ``session``: 18:00 New York that day."""
+    return dt.datetime(session.year, session.month, session.day, 18, 0, tzinfo=NEW_YORK)
 
 
 def _evaluate_schedule(instance, session: dt.date):
     tick = _tick_after(session)
-    assert daily_after_close.cron_schedule == "15 0 * * 1-5"
+    assert daily_after_close.cron_schedule == "0 18 * * 1-5"
     result = daily_after_close(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
     if not isinstance(result, dg.SkipReason):
-        # Every requested session is a partition that already exists at the tick: its time window
-        # (the whole day) is over.
+        # Every requested session has closed (16:00 New York at the latest) and its partition
+        # exists at the tick (the current weekday's partition exists from its midnight).
         for request in result:
             for tag in (RANGE_START, RANGE_END):
                 key = session_ticker_partitions.get_partition_key_from_str(request.tags[tag])
                 session_key = key.keys_by_dimension["session"]
-                assert session_partitions.time_window_for_partition_key(session_key).end <= tick
+                window = session_partitions.time_window_for_partition_key(session_key)
+                assert window.start <= tick
+                close = dt.datetime.combine(dt.date.fromisoformat(session_key), dt.time(16), NEW_YORK)
+                assert close <= tick
     return result
 
 
