@@ -18,21 +18,16 @@ def load_definitions(tmp_path, **env) -> subprocess.CompletedProcess:
                           env=environment, timeout=120)
 
 
-@pytest.mark.parametrize("grid,message", [
-    ('chunks = 2\n[[blocks]]\nrange_seconds = [30]\nstop_distance = [-0.5]\nstop_count_limit = [1]\n'
-     'stop_cooloff_period = [0]\nlimit_distance = [1.0]\n', "'stop_distance' must be finite and > 0"),
-    ("blocks = []\n", "blocks is empty"),
-    ('[[blocks]]\nrange_seconds = [30]\nstop_distance = [0.5]\nstop_count_limit = [1]\n'
-     'stop_cooloff_period = [0]\nlimit_distance = [1.0]\nprofit_target = [2]\n',
-     "blocks.0.profit_target: Extra inputs are not permitted"),
-])
-def test_bad_grid_fails_when_definitions_load(tmp_path, grid, message):
+def test_bad_grid_fails_when_definitions_load(tmp_path):
+    # Each kind of bad grid is covered by test_grid.py; this proves the check runs at load time.
     path = tmp_path / "grid.toml"
-    path.write_text(grid)
+    path.write_text(
+        "chunks = 2\n[[blocks]]\nrange_seconds = [30]\nstop_distance = [-0.5]\n"
+        "stop_count_limit = [1]\nstop_cooloff_period = [0]\nlimit_distance = [1.0]\n")
     loaded = load_definitions(tmp_path, ORB_SWEEP_GRID=str(path))
     assert loaded.returncode != 0
     assert "GridConfigError: invalid ORB_SWEEP_GRID file " + str(path) in loaded.stderr
-    assert message in loaded.stderr
+    assert "'stop_distance' must be finite and > 0" in loaded.stderr
 
 
 def test_production_choice_loads_with_env_var_secrets(tmp_path):

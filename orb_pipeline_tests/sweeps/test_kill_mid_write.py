@@ -69,9 +69,10 @@ def test_killed_partition_rerun_gives_exactly_the_clean_rows(tmp_path, mysql_dat
     assert worker.returncode == -signal.SIGKILL
     assert 0 < partial < total, partial
 
-    result = chain.sweep(chain.instance(), "000")
+    rerun = Chain({**chain.spec, "mysql": mysql})  # the store's default batch size
+    result = rerun.sweep(rerun.instance(), "000")
     assert result.success
-    store = chain.resources()["results"]
+    store = rerun.resources()["results"]
     stored = store.read(sa.select(schema.results).order_by(schema.results.c.backtest_id))
     grid = chain.settings.grid()
     clean = engine.sweep(series, sessions, grid)
