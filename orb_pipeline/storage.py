@@ -12,6 +12,8 @@ import io
 import os
 import re
 import tempfile
+import threading
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +28,24 @@ def _check_relative(path: str) -> str:
     if not parts or any(not _SAFE_PART.match(part) or part in {".", ".."} for part in parts):
         raise ValueError(f"store path must be relative with safe parts, got {path!r}")
     return path
+
+
+_CLIENT_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _s3_client_cached(endpoint_url: str | None, region: str | None, credentials_key: str):
+    import boto3
+
+    # One client per process and endpoint: clients are thread-safe, creating them is not
+    # (boto3's default session), and creating one per call costs tens of milliseconds.
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region)
+
+
+def _s3_client(endpoint_url: str | None, region: str | None):
+    # Keyed by the access key id too, so a change of credentials in the environment gets a new client.
+    with _CLIENT_LOCK:
+        return _s3_client_cached(endpoint_url, region, os.environ.get("AWS_ACCESS_KEY_ID", ""))
 
 
 class ParquetStore(dg.ConfigurableResource):
@@ -56,9 +76,7 @@ class ParquetStore(dg.ConfigurableResource):
         return f"{prefix}/{path}" if prefix else path
 
     def _client(self):
-        import boto3
-
-        return boto3.client("s3", endpoint_url=self.s3_endpoint_url, region_name=self.s3_region)
+        return _s3_client(self.s3_endpoint_url, self.s3_region)
 
     def location(self, path: str) -> str:
         """Human-readable location of ``path`` (for metadata and errors)."""
