@@ -102,3 +102,26 @@ def test_missing_embedded_file_without_demo_build(tmp_path):
                                 connect_attempts=1)
     with pytest.raises(WarehouseUnavailableError, match="absent.sqlite"):
         warehouse.list_tickers()
+
+
+def test_table_and_order_column_are_configuration(mysql_database):
+    from orb_pipeline.warehouse.loading import create_table, insert_rows
+
+    warehouse = mysql_warehouse_for(mysql_database, table="option_snapshots", order_column="row_id")
+    create_table(warehouse)
+    bounds = session_table("2025-11-28", "2025-11-28").row(0, named=True)
+    rows = pl.DataFrame({
+        "timestamp_utc": [bounds["open_utc"] + 5, bounds["open_utc"], bounds["open_utc"] + 5],
+        "ticker": ["BRK.B"] * 3,
+        "underlying": [500.10, 500.00, 500.20],
+        "delta": [0.5, -0.5, 0.45],
+        "implied_volatility": [0.2, 0.25, 0.3],
+    })
+    insert_rows(warehouse, rows)
+    pulled = warehouse.pull_sessions("BRK.B", session_table("2025-11-28", "2025-11-28"))
+    assert pulled.select("row_order", "timestamp_utc", "price").rows() == [
+        (2, bounds["open_utc"], 500.0), (1, bounds["open_utc"] + 5, 500.1), (3, bounds["open_utc"] + 5, 500.2)]
+    assert warehouse.list_tickers() == ["BRK.B"]
+    wrong = mysql_warehouse_for(mysql_database, table="greeks")
+    with pytest.raises(ValueError, match="check the table and column names"):
+        wrong.list_tickers()
