@@ -6,6 +6,8 @@ the compressed series, the ticks the sweep sees) and ``atm_iv`` (mean IV of ware
 finite and positive, the open price inside the range.
 """
 
+import os
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -31,9 +33,20 @@ from orb_pipeline.storage import (
 OPENING_RANGES = dg.AssetKey("opening_ranges")
 
 
+def default_range_seconds() -> list[int]:
+    """``ORB_RANGE_SECONDS`` (comma-separated seconds, default ``30``)."""
+    text = os.environ.get("ORB_RANGE_SECONDS", "30")
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"ORB_RANGE_SECONDS must be comma-separated integers, got {text!r}") from None
+
+
 class OpeningRangesConfig(dg.Config):
     range_seconds: list[int] = Field(
-        default=[30], description="opening-range lengths in seconds, e.g. [30, 60, 300, 900]"
+        default_factory=default_range_seconds,
+        description="opening-range lengths in seconds, e.g. [30, 60, 300, 900] "
+        "(default: ORB_RANGE_SECONDS, else [30])",
     )
 
 

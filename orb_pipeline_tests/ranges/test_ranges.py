@@ -104,3 +104,15 @@ def test_stored_ranges_match_the_raw_rows(sqlite_warehouse, seeded_frame, tmp_pa
     assert only_30["range_seconds"].to_list() == [30, 30]
     with pytest.raises(LookupError, match="no 60-second range for 2 session"):
         read_opening_ranges(store, "SPY", "2025-11-26", "2025-11-28", range_seconds=60)
+
+
+def test_default_range_lengths_come_from_the_environment(monkeypatch):
+    from orb_pipeline.ranges.assets import OpeningRangesConfig, default_range_seconds
+
+    monkeypatch.delenv("ORB_RANGE_SECONDS", raising=False)
+    assert default_range_seconds() == [30]
+    monkeypatch.setenv("ORB_RANGE_SECONDS", "30, 60,300")
+    assert OpeningRangesConfig().range_seconds == [30, 60, 300]
+    monkeypatch.setenv("ORB_RANGE_SECONDS", "30s")
+    with pytest.raises(ValueError, match="ORB_RANGE_SECONDS must be comma-separated integers"):
+        default_range_seconds()
