@@ -1,6 +1,7 @@
 """The README's first command, minus the package install: `orb-pipeline demo` runs the whole
-lineage on embedded defaults into a fresh DAGSTER_HOME, and the web server on that instance (what
-`dagster dev` shows) serves every materialization.
+lineage on embedded defaults into a fresh DAGSTER_HOME, and `dagster-webserver -w workspace.yaml`
+on that instance (what `dagster dev` shows) serves the asset graph, the jobs, schedule and sensors,
+and every materialization over GraphQL.
 
 (`bash scripts/demo.sh` = create/refresh `.venv` + this command; CI runs `scripts/test.sh` in the
 same way, so re-installing every package in a fresh venv here would only measure pip.)"""
@@ -107,8 +108,11 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
          "-w", str(REPO / "workspace.yaml")],
         cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
-    query = """{ assetNodes { assetKey { path } dependencyKeys { path }
-                 assetMaterializations(limit: 1) { runId partition } } }"""
+    query = """{
+      assetNodes { assetKey { path } dependencyKeys { path } assetMaterializations(limit: 1) { runId } }
+      repositoriesOrError { ... on RepositoryConnection {
+        nodes { location { name } jobs { name } schedules { name } sensors { name } } } }
+    }"""
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -131,4 +135,15 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
     for asset in ("cached_bars", "opening_ranges", "compressed_series", "staged_window",
                   "sweep_results", "leaderboard", "walk_forward", "monte_carlo"):
         assert nodes[asset]["assetMaterializations"], f"{asset} shows no materialization"
-    assert {"/".join(d["path"]) for d in nodes["leaderboard"]["dependencyKeys"]} >= {"sweep_results"}
+    # The asset graph's edges, as the lineage in docs/ARCHITECTURE.md draws them.
+    depends_on = {name: {"/".join(d["path"]) for d in node["dependencyKeys"]} for name, node in nodes.items()}
+    assert "cached_bars" in depends_on["compressed_series"] or "cached_bars" in depends_on["opening_ranges"]
+    assert "compressed_series" in depends_on["staged_window"]
+    assert "staged_window" in depends_on["sweep_results"]
+    assert "sweep_results" in depends_on["leaderboard"]
+    (repository,) = payload["data"]["repositoriesOrError"]["nodes"]
+    assert repository["location"]["name"] == "orb_pipeline"
+    assert {j["name"] for j in repository["jobs"]} >= {
+        "daily_data_job", "stage_window_job", "sweep_job", "leaderboard_job", "validation_job"}
+    assert {s["name"] for s in repository["schedules"]} == {"daily_after_close"}
+    assert {s["name"] for s in repository["sensors"]} >= {"ticker_sensor", "research_sensor"}
