@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -103,7 +104,7 @@ def test_sweep_run_is_launched_as_a_sized_ecs_task(production_home, fake_aws, tm
                 _bin("dagster"), "job", "launch", "-w", str(DEPLOY / "workspace.yaml"),
                 "-j", "sweep_job", "--tags",
                 json.dumps({"dagster/partition": partition, "dagster/partition/ticker": "SPY",
-                            "dagster/partition/chunk": "000"}),
+                            "dagster/partition/chunk": "000", "orb/ticker": "SPY"}),
             ],
             env=env, capture_output=True, text=True, timeout=180,
         )
@@ -147,4 +148,7 @@ def test_sweep_run_is_launched_as_a_sized_ecs_task(production_home, fake_aws, tm
     assert tags["dagster/run_id"] == run.run_id
     assert tags["dagster/job_name"] == "sweep_job"
     assert tags["project"] == "orb_pipeline"
-    assert tags["orb/kind"] == "sweep"
+    assert tags["orb/kind"] == "sweep" and tags["orb/ticker"] == "SPY"
+    # Real ECS rejects tag values outside this alphabet (moto does not check it).
+    for key, value in tags.items():
+        assert re.fullmatch(r"[\w\s+\-=.:/@]*", value), (key, value)
