@@ -1,0 +1,50 @@
+"""Fargate sizing of sweep runs from the chunk size, against hand-computed sizes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orb_pipeline.orchestration.ecs import sweep_run_tags, sweep_task_size
+from orb_pipeline.orchestration.jobs import build_jobs, chunk_size
+from orb_pipeline.sweeps.grid import parse_settings
+
+
+@pytest.mark.parametrize(
+    ("backtests", "cpu", "memory"),
+    [
+        (1, 1024, 2048),
+        (2_437, 1024, 2048),  # default grid 9,747 / 4 chunks
+        (25_000, 1024, 2048),  # 1,536 + 48 MiB, under the 2,048 minimum
+        (25_001, 2048, 4096),
+        (400_000, 4096, 8192),  # 1,536 + 781 MiB
+        (1_600_000, 8192, 16384),  # 1,536 + 3,125 MiB
+        (10_000_000, 16384, 32768),  # 1,536 + 19,531 -> 24,576 in 8 GiB steps, minimum 32,768
+        (60_000_000, 16384, 122880),  # 1,536 + 117,187 = 118,723 -> 122,880
+    ],
+)
+def test_task_size_is_the_smallest_valid_fargate_size(backtests, cpu, memory):
+    size = sweep_task_size(backtests)
+    assert (size.cpu_units, size.memory_mib) == (cpu, memory)
+
+
+def test_too_large_or_empty_chunks_are_refused_with_the_number():
+    with pytest.raises(ValueError, match="62500000 backtests needs 123606 MiB"):
+        sweep_task_size(62_500_000)
+    with pytest.raises(ValueError, match="chunk_size must be a positive"):
+        sweep_task_size(0)
+
+
+def test_run_tags_set_numba_threads_to_the_vcpus():
+    tags = sweep_run_tags(100_000)
+    assert (tags["ecs/cpu"], tags["ecs/memory"]) == ("2048", "4096")
+    overrides = json.loads(tags["ecs/container_overrides"])
+    assert overrides == {"environment": [{"name": "NUMBA_NUM_THREADS", "value": "2"}]}
+
+
+def test_sweep_job_carries_the_tags_of_its_chunk_size():
+    settings = parse_settings({"chunks": 3})  # default grid: 9,747 rows -> chunks of 3,249
+    assert chunk_size(settings) == 3_249
+    (sweep_job,) = [job for job in build_jobs(settings) if job.name == "sweep_job"]
+    assert sweep_job.tags == sweep_run_tags(3_249)
