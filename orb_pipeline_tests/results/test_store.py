@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import socket
 
 import polars as pl
 import pytest
@@ -17,6 +16,7 @@ from orb_pipeline.results.store import (
     ResultsStoreError,
     ResultsStoreUnavailable,
 )
+from orb_pipeline_tests.results.browser import free_port
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 6, 28)
 
@@ -138,14 +138,8 @@ def test_replace_rows_swaps_a_ledger_atomically(results_store):
     assert results_store.read(sa.select(schema.trades)).height == 3
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_unreachable_mysql_fails_naming_the_server():
-    port = _closed_port()
+    port = free_port()  # nothing listens there
     store = MySqlResultsStore(host="127.0.0.1", port=port, database="results",
                               connect_timeout_seconds=2)
     with pytest.raises(ResultsStoreUnavailable, match="MySQL 127.0.0.1:" + str(port) + "/results"):

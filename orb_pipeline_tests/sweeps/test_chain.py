@@ -15,6 +15,7 @@ from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.staging.store import RedisStaging
 from orb_pipeline.storage import ParquetStore
+from orb_pipeline_tests.results.browser import free_port
 from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
 from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, Chain
 
@@ -150,11 +151,7 @@ def test_sweep_without_any_staging_names_what_to_do(chain):
 
 
 def test_mysql_down_fails_naming_the_server_and_records_nothing(tmp_path, cached_window):
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     chain = Chain({"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache"),
                    "staging_dir": str(tmp_path / "staging"),
                    "mysql": {"host": "127.0.0.1", "port": port, "database": "results",
