@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +89,47 @@ def _latest_storage_ids(instance, asset_keys) -> dict[str, int]:
         if result.records:
             cursor[key.to_user_string()] = result.records[0].storage_id
     return cursor
+
+
+class MaterializationWatcher:
+    """Prints, every few seconds while a long run works, how many partitions of each asset it
+    has materialized so far (read from the instance's event log, like the UI does)."""
+
+    def __init__(self, instance, asset_keys, total: int, progress: Progress, every: float = 10.0):
+        self.instance, self.asset_keys, self.total = instance, list(asset_keys), total
+        self.progress, self.every = progress, every
+        self.start = {key: _latest_storage_ids(instance, [key]).get(key.to_user_string()) for key in self.asset_keys}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _count(self, key) -> int:
+        import dagster as dg
+
+        count, cursor = 0, None
+        while True:
+            page = self.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=self.start[key]), limit=1000, cursor=cursor
+            )
+            count += len(page.records)
+            if not page.has_more:
+                return count
+            cursor = page.cursor
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                counts = ", ".join(f"{key.to_user_string()} {self._count(key)}/{self.total}" for key in self.asset_keys)
+            except Exception:  # progress is best effort; the run itself reports real errors
+                continue
+            self.progress(f"  ... materialized so far: {counts}")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def _execute(defs, instance, job_name: str, progress: Progress, label: str, **kwargs):
@@ -194,10 +236,10 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         warnings.filterwarnings("ignore", category=category)
 
     from orb_pipeline.definitions import defs
-    from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB
+    from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB, DATA_ASSETS
     from orb_pipeline.orchestration.schedules import rectangle_request
     from orb_pipeline.orchestration.sensors import WATCHED
-    from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
+    from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME, weekdays
 
     instance = dg.DagsterInstance.get()
     try:
@@ -217,12 +259,15 @@ def run_demo(write: Callable[[str], None] = print) -> int:
             ordered,
             run_key="demo",
         )
-        _execute(
-            defs, instance, DAILY_DATA_JOB, progress,
+        label = (
             f"daily_data_job: bars, opening ranges, compressed series for {len(ordered)} tickers x "
-            f"{DEMO_FIRST_SESSION}..{DEMO_LAST_SESSION}",
-            tags=request.tags,
+            f"{DEMO_FIRST_SESSION}..{DEMO_LAST_SESSION}"
         )
+        partitions = len(ordered) * len(weekdays(DEMO_FIRST_SESSION, DEMO_LAST_SESSION))
+        progress(f"{label}: {partitions} partitions per asset in one run")
+        data_assets = [dg.AssetKey(name) for name in DATA_ASSETS]
+        with MaterializationWatcher(instance, data_assets, partitions, progress):
+            _execute(defs, instance, DAILY_DATA_JOB, progress, label, tags=request.tags)
 
         _finish_numba_warm_up(warm_up, progress)
         warm_up = None
