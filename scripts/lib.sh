@@ -24,5 +24,8 @@ PY
         "$venv/bin/python" -m pip install -q -e ".${extra:+[$extra]}"
         echo "$want" > "$stamp"
     fi
-    export PATH="$PWD/$venv/bin:$PATH"
+    case "$venv" in
+        /*) export PATH="$venv/bin:$PATH" ;;          # ORB_VENV given as an absolute path
+        *) export PATH="$PWD/$venv/bin:$PATH" ;;
+    esac
 }
