@@ -238,7 +238,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
     from orb_pipeline.definitions import defs
     from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB, DATA_ASSETS
     from orb_pipeline.orchestration.schedules import rectangle_request
-    from orb_pipeline.orchestration.sensors import WATCHED
+    from orb_pipeline.orchestration.sensors import latest_storage_ids
     from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME, weekdays
 
     instance = dg.DagsterInstance.get()
@@ -252,7 +252,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         progress(f"tickers: {', '.join(ordered)}")
 
         # Everything materialized from here on is this demo's: the sensor starts after it.
-        cursor = _latest_storage_ids(instance, WATCHED)
+        cursor = latest_storage_ids(instance)
         request = rectangle_request(
             _date(DEMO_FIRST_SESSION),
             _date(DEMO_LAST_SESSION),

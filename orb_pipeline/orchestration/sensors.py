@@ -14,6 +14,7 @@ asset), so any number of partitions landing between two ticks are handled togeth
 - ``leaderboard`` T materialized -> one ``validation_job`` run (walk-forward, Monte Carlo) for T.
 
 Run keys carry the triggering storage ids, so a re-evaluated tick never launches a run twice.
+The first tick after the sensor is turned on only records where the event log stands.
 """
 
 from __future__ import annotations
@@ -225,6 +226,16 @@ def _records_after(
     return list(result.records)
 
 
+def latest_storage_ids(instance: dg.DagsterInstance) -> dict[str, int]:
+    """Cursor positions at the newest materialization of each watched asset."""
+    cursor = {}
+    for key in WATCHED:
+        result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1)
+        if result.records:
+            cursor[key.to_user_string()] = result.records[0].storage_id
+    return cursor
+
+
 def build_research_sensor(jobs: Sequence[dg.UnresolvedAssetJobDefinition], settings: SweepSettings) -> dg.SensorDefinition:
     sweep_def = sweep_partitions(settings)
     chunk_keys = settings.chunk_keys()
@@ -241,7 +252,15 @@ def build_research_sensor(jobs: Sequence[dg.UnresolvedAssetJobDefinition], setti
         "leaderboard -> validation (cursor over the event log; many partitions per tick).",
     )
     def research_sensor(context: dg.SensorEvaluationContext):
-        cursor = json.loads(context.cursor) if context.cursor else {}
+        if context.cursor is None:
+            # First tick after the sensor is turned on: start from now rather than restaging
+            # every ticker for its whole history (the daily schedule and the UI cover that).
+            start = latest_storage_ids(context.instance)
+            return dg.SensorResult(
+                cursor=json.dumps(start, sort_keys=True),
+                skip_reason="started: reacting to materializations from now on",
+            )
+        cursor = json.loads(context.cursor)
         requests, next_cursor, notes = research_requests(
             context.instance, cursor, chunk_keys, sweep_def
         )

@@ -130,7 +130,7 @@ def test_several_partitions_in_one_tick_stage_each_ticker_once(instance, monkeyp
     # Five partitions land between two ticks; QQQ misses 2025-11-21.
     for partition in ["2025-11-20|SPY", "2025-11-21|SPY", "2025-11-24|SPY", "2025-11-20|QQQ", "2025-11-24|QQQ"]:
         _materialize(instance, "compressed_series", partition)
-    result = _research_tick(instance, sensor, None)
+    result = _research_tick(instance, sensor, "{}")  # a cursor at the start of the event log
     stage = {r.partition_key: r for r in result.run_requests}
     assert set(stage) == {"SPY", "QQQ"}
     assert all(r.job_name == "stage_window_job" for r in stage.values())
@@ -154,7 +154,7 @@ def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(
     instance.add_dynamic_partitions("tickers", ["SPY", "QQQ"])
     _materialize(instance, "staged_window", "SPY")
     _materialize(instance, "staged_window", "QQQ")
-    result = _research_tick(instance, sensor, None)
+    result = _research_tick(instance, sensor, "{}")
     sweeps = sorted(r.partition_key for r in result.run_requests)
     assert sweeps == ["000|QQQ", "000|SPY", "001|QQQ", "001|SPY", "002|QQQ", "002|SPY"]
     assert {r.job_name for r in result.run_requests} == {"sweep_job"}
@@ -182,6 +182,17 @@ def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(
     stale = _research_tick(instance, sensor, restaged.cursor)
     assert not stale.run_requests
     assert json.loads(stale.cursor)["sweep_results"] > json.loads(done.cursor)["sweep_results"]
+
+
+def test_first_tick_starts_from_now_without_replaying_history(instance):
+    sensor = build_research_sensor(build_jobs(SETTINGS), SETTINGS)
+    instance.add_dynamic_partitions("tickers", ["SPY"])
+    _materialize(instance, "compressed_series", "2025-11-24|SPY")
+    first = _research_tick(instance, sensor, None)
+    assert not first.run_requests and first.skip_reason
+    _materialize(instance, "staged_window", "SPY")
+    second = _research_tick(instance, sensor, first.cursor)
+    assert {r.job_name for r in second.run_requests} == {"sweep_job"}  # only the new event
 
 
 # ------------------------------------------------------------------ ticker sensor
