@@ -27,6 +27,14 @@ def test_every_connection_value_comes_from_the_environment():
 def test_runs_and_materializations_round_trip_through_postgres(production_home, postgres_database):
     instance = dg.DagsterInstance.get()
     try:
+        assert type(instance.run_launcher).__name__ == "EcsRunLauncher"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.run_queue_config.max_concurrent_runs == 40
+        assert concurrency.pool_config.default_pool_limit == 16
+        assert instance.run_monitoring_start_timeout_seconds == 600
+        assert instance.run_monitoring_max_resume_run_attempts == 2
+        assert instance.run_retries_max_retries == 2
         result = dg.materialize([probe], instance=instance, partition_key="2024-01-03")
         assert result.success
         stored = instance.get_run_by_id(result.run_id)
