@@ -103,17 +103,22 @@ def sweep(series, sessions, grid, *, costs: Costs | None = None,
     plan = plan_paths(prepared, unit)
     tables = _tables(window, plan.range_lengths)
     groups = max(1, min(numba.get_num_threads(), window.n_sessions))
-    group_acc = np.zeros((groups, len(prepared), N_ACC), dtype=np.int64)
+    acc = np.zeros((len(prepared), N_ACC), dtype=np.int64)
     sharpe = np.zeros(len(prepared), dtype=np.float64)
     unused = np.zeros((N_STAT, 1, 1), dtype=np.int64)
     for chunk in plan.chunks(window.n_sessions):
-        nets = np.zeros((window.n_sessions, len(chunk.member_combo)), dtype=np.int64)
-        _run_plan(window, tables, chunk, unit, costs, per_session=False, acc=group_acc,
+        members = len(chunk.member_combo)
+        # Accumulators per member (in plan order) and per session group; summed below.
+        member_acc = np.zeros((groups, members, N_ACC), dtype=np.int64)
+        nets = np.zeros((window.n_sessions, members), dtype=np.int64)
+        _run_plan(window, tables, chunk, unit, costs, per_session=False, acc=member_acc,
                   nets=nets, session_out=unused)
         drawdown, ratio = drawdown_sharpe_columns_nb(nets)
-        group_acc[0, chunk.member_combo, ACC_MAX_DRAWDOWN] = drawdown
+        member_acc = member_acc.sum(axis=0)
+        member_acc[:, ACC_MAX_DRAWDOWN] = drawdown
+        acc[chunk.member_combo] = member_acc
         sharpe[chunk.member_combo] = ratio
-    return metrics_frame(prepared.frame, group_acc.sum(axis=0), sharpe)
+    return metrics_frame(prepared.frame, acc, sharpe)
 
 
 def ledger(series, sessions, params: dict, *, costs: Costs | None = None,

@@ -47,7 +47,7 @@ class Costs:
 NO_COSTS = Costs()
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def trade_cost_units_nb(commission, slippage, slippage_bps, entry_units, exit_units):
     """Round-trip cost of one trade in units (see ``Costs``); 0 when both costs are 0."""
     if commission == 0.0 and slippage == 0.0:

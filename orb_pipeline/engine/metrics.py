@@ -164,7 +164,7 @@ def metrics_frame(grid: pl.DataFrame, acc: np.ndarray, sharpe: np.ndarray) -> pl
     return pl.concat([base, metrics], how="horizontal")
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def accumulate_session_nb(acc, combo, stats, row):
     """Add one session's statistics (``stats[row]``, ``STAT_*`` columns) to ``acc[combo]``."""
     acc[combo, ACC_NET] += stats[row, STAT_NET]

@@ -96,6 +96,14 @@ def first_hit_nb(prices, block_max, block_min, start, stop, up, down):
         return stop
     block += 1
     last_block = (stop - 1) // BLOCK
+    # No hit at all (a far level): two overlapping windows of the sparse table cover the rest.
+    level = 0
+    while (2 << level) <= last_block - block + 1:
+        level += 1
+    other = last_block - (1 << level) + 1
+    if max(block_max[level, block], block_max[level, other]) < up \
+            and min(block_min[level, block], block_min[level, other]) > down:
+        return stop
     # Gallop: skip runs of 1, 2, 4, ... blocks without a hit, then bisect the last run tried.
     k = 0
     while k < block_max.shape[0] and block + (1 << k) <= last_block + 1 \
@@ -222,7 +230,7 @@ def ledger_session_nb(times, prices, block_max, block_min, high, low, entry, las
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def emit_nb(m, s, stats, row, member_combo, per_session, acc, nets, session_out):
     """Hand member ``m``'s statistics of session ``s`` (``stats[row]``) to the output (see
     ``sweep_trios_nb``)."""
@@ -231,11 +239,11 @@ def emit_nb(m, s, stats, row, member_combo, per_session, acc, nets, session_out)
         for k in range(N_STAT):
             session_out[k, combo, s] = stats[row, k]
     else:
-        accumulate_session_nb(acc, combo, stats, row)
+        accumulate_session_nb(acc, m, stats, row)
         nets[s, m] = stats[row, STAT_NET]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def finish_path_nb(c, s, path_stats, path_member, path_members, member_combo, per_session, acc,
                    nets, session_out):
     """Path ``c``'s session is over: its remaining members (larger stop limits) get its totals."""
@@ -247,7 +255,7 @@ def finish_path_nb(c, s, path_stats, path_member, path_members, member_combo, pe
 FAR = np.int64(2**62)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def memo_exit_nb(e, start, last, prices, block_max, block_min, p, side, stop_w, limit_w,
                  stop_values, stop_units, limit_values, limit_units, distance_unit, expected_move,
                  slot_of, memo_stop, memo_limit, n_slots):
@@ -305,12 +313,13 @@ def memo_exit_nb(e, start, last, prices, block_max, block_min, p, side, stop_w, 
 
 
 @njit(cache=True)
-def run_trio_session_nb(q, s, start, times, prices, block_max, block_min, high, low, entry, last,
-                        expected_move, stop_values, stop_units, limit_values, limit_units,
+def run_trio_session_nb(q, s, start, r, first, times, prices, block_max, block_min, high, low,
+                        entry, last, expected_move, stop_values, stop_units, limit_values, limit_units,
                         trio_stop, trio_limit, trio_paths, path_cooloff, path_members, member_k,
                         member_combo, distance_unit, commission, slippage, slippage_bps,
                         per_session, acc, nets, session_out, path_stats, path_entry, path_member,
-                        path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots):
+                        path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots, tick_at,
+                        next_break, session_index):
     """Trio ``q`` (one range, stop and limit; its paths differ in cool-off, its members in stop
     limit) on session ``s`` whose first entry is ``entry < last``. Paths advance in lockstep, one
     trade per round, so re-entry searches are shared where they provably coincide. Returns the
@@ -327,8 +336,6 @@ def run_trio_session_nb(q, s, start, times, prices, block_max, block_min, high, 
         path_member[c] = path_members[c]
         active += 1
     while active > 0:
-        prev_resume = np.int64(-1)
-        prev_entry = np.int64(-1)
         for c in range(p_lo, p_hi):
             if path_member[c] == path_members[c + 1]:
                 continue
@@ -361,20 +368,51 @@ def run_trio_session_nb(q, s, start, times, prices, block_max, block_min, high, 
             if m == path_members[c + 1]:
                 active -= 1
                 continue
-            resume = first_at_or_after_nb(times, x + 1, last, times[x] + path_cooloff[c])
-            # The first breakout at or after prev_resume is prev_entry, so it is also the first
-            # at or after any resume in between.
-            if prev_resume <= resume <= prev_entry:
-                path_entry[c] = prev_entry
-            else:
-                path_entry[c] = first_hit_nb(prices, block_max, block_min, resume, last,
-                                             high + 1, low - 1)
-                prev_resume = resume
-                prev_entry = path_entry[c]
+            if session_index[0] != r + 1:
+                fill_session_index_nb(times, prices, start, first, last, high, low, tick_at,
+                                      next_break, session_index, r)
+            when = times[x] + path_cooloff[c]
+            resume = x + 1
+            if when > times[last]:
+                resume = last
+            elif when > times[resume]:
+                if session_index[1] == 1:
+                    resume = start + tick_at[when - times[start]]
+                else:
+                    resume = first_at_or_after_nb(times, resume, last, when)
+            path_entry[c] = next_break[resume - start] if resume < last else last
     return n_slots
 
 
 MEMO_BYTES = 32 * 2**20
+TICK_AT_SECONDS = 4 * 86_400
+
+
+@njit(cache=True)
+def fill_session_index_nb(times, prices, start, first, last, high, low, tick_at, next_break,
+                          session_index, r):
+    """Per-session lookups for re-entries after a stop, built when first needed:
+    ``next_break[i - start]`` = first breakout of range ``r`` (``> high`` or ``< low``) at or
+    after tick ``i`` (``last`` if none), for ``first <= i < last``; and, once per session,
+    ``tick_at[d]`` = offset of the first tick at or after ``times[start] + d`` (when the session
+    spans at most ``tick_at.shape[0] - 1`` seconds)."""
+    following = last
+    for i in range(last - 1, first - 1, -1):
+        if prices[i] > high or prices[i] < low:
+            following = i
+        next_break[i - start] = following
+    session_index[0] = r + 1
+    if session_index[1] == 0:
+        t0 = times[start]
+        if times[last] - t0 < tick_at.shape[0]:
+            i = start
+            for d in range(times[last] - t0 + 1):
+                while times[i] < t0 + d:
+                    i += 1
+                tick_at[d] = i - start
+            session_index[1] = 1
+        else:
+            session_index[1] = 2
 
 
 @njit(cache=True, parallel=True)
@@ -388,10 +426,9 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
     Sessions are dealt to ``acc.shape[0]`` groups run in parallel (one ``prange``); a group runs
     its sessions one by one, all trios of a session in turn, sharing the session's memo of exits
     (``memo_exit_nb``). Member ``m``'s statistics of session ``s`` go to
-    ``session_out[:, combo, s]`` when ``per_session``; otherwise they are added to
-    ``acc[group, combo]`` (integer sums: the caller adds the groups up) and the session net is
-    stored in ``nets[s, m]`` (drawdown and Sharpe come from ``nets`` afterwards).
-    ``combo = member_combo[m]``.
+    ``session_out[:, combo, s]`` (``combo = member_combo[m]``) when ``per_session``; otherwise
+    they are added to ``acc[group, m]`` (integer sums: the caller adds the groups up) and the
+    session net is stored in ``nets[s, m]`` (drawdown and Sharpe come from ``nets`` afterwards).
     """
     n_sessions = offsets.shape[0] - 1
     n_groups = acc.shape[0]
@@ -402,6 +439,11 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
         longest = max(longest, offsets[s + 1] - offsets[s])
     n_values = stop_values.shape[0] + limit_values.shape[0]
     capacity = max(1, min(longest, MEMO_BYTES // (8 * n_values)))
+    span = 0  # longest session in seconds (tick_at is skipped beyond TICK_AT_SECONDS)
+    for s in range(n_sessions):
+        if offsets[s + 1] > offsets[s]:
+            span = max(span, times[offsets[s + 1] - 1] - times[offsets[s]])
+    span = min(span, TICK_AT_SECONDS)
     for g in prange(n_groups):
         path_stats = np.zeros((n_paths, N_STAT), dtype=np.int64)
         path_entry = np.zeros(n_paths, dtype=np.int64)
@@ -411,21 +453,27 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
         slot_of = np.full(longest, -1, dtype=np.int64)
         memo_stop = np.empty((capacity, stop_values.shape[0]), dtype=np.int64)
         memo_limit = np.empty((capacity, limit_values.shape[0]), dtype=np.int64)
+        tick_at = np.zeros(span + 1, dtype=np.int64)
+        next_break = np.zeros(longest, dtype=np.int64)
+        # [range index + 1 that next_break holds (0: none), 1 when tick_at holds this session]
+        session_index = np.zeros(2, dtype=np.int64)
         for s in range(g, n_sessions, n_groups):
             start = offsets[s]
             end_ = last[s]
             n_slots = 0
+            session_index[:] = 0
             for q in range(n_trios):
                 r = trio_range[q]
                 if first[s, r] == start or entry[s, r] >= end_:
                     continue  # not traded: every member's statistics are 0 (outputs start at 0)
                 n_slots = run_trio_session_nb(
-                    q, s, start, times, prices, block_max, block_min, high[s, r], low[s, r],
-                    entry[s, r], end_, expected_move[s], stop_values, stop_units, limit_values,
+                    q, s, start, r, first[s, r], times, prices, block_max, block_min, high[s, r],
+                    low[s, r], entry[s, r], end_, expected_move[s], stop_values, stop_units, limit_values,
                     limit_units, trio_stop, trio_limit, trio_paths, path_cooloff, path_members,
                     member_k, member_combo, distance_unit, commission, slippage, slippage_bps,
                     per_session, acc[g], nets, session_out, path_stats, path_entry,
                     path_member, path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots,
+                    tick_at, next_break, session_index,
                 )
             slot_of[:] = -1  # the memo maps this session's tick offsets
 

@@ -30,7 +30,7 @@ N_TRADE = 6
 NO_COOLOFF = np.int64(-(2**62))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
     """Stop or limit distance in units: 0 dollars (``units`` given), 1 percent of the entry
     price, 2 multiples of the session's expected move (dollars)."""
@@ -41,7 +41,7 @@ def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
     return round_half_away_nb(value * expected_move * 10000.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def record_trade_nb(stats, row, trades_out, count, side, entry, exit_, reason, entry_units,
                     exit_units, times, commission, slippage, slippage_bps):
     """Add one closed trade to ``stats[row]`` (STAT_* columns) and, when there is room, to
