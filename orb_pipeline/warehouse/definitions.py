@@ -3,5 +3,6 @@
 import dagster as dg
 
 from orb_pipeline.warehouse.assets import warehouse_greeks
+from orb_pipeline.warehouse.sensors import ticker_sensor
 
-defs = dg.Definitions(assets=[warehouse_greeks])
+defs = dg.Definitions(assets=[warehouse_greeks], sensors=[ticker_sensor])

@@ -106,12 +106,16 @@ def test_catch_up_looks_back_only_the_configured_days(instance, monkeypatch):
     assert catch_up.run_key == "catch-up-2025-11-24-2025-11-25"
 
 
-def test_schedule_requests_resolve_to_the_daily_job():
+def test_schedule_and_sensors_are_registered_with_their_jobs():
     from orb_pipeline.definitions import defs
 
     schedule = defs.resolve_schedule_def("daily_after_close")
     assert schedule.job_name == "daily_data_job"
     assert schedule.execution_timezone == "America/New_York"
+    # Both sensors are registered in the code location (by the warehouse stage and orchestration).
+    assert defs.resolve_sensor_def("ticker_sensor").job_name == "daily_data_job"
+    assert {job.name for job in defs.resolve_sensor_def("research_sensor").jobs} == {
+        "stage_window_job", "sweep_job", "leaderboard_job", "validation_job"}
 
 
 # ------------------------------------------------------------------ research sensor
