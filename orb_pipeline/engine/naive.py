@@ -137,59 +137,6 @@ def naive_sweep_nb(times, prices, offsets, open_utc, expected_move, range_second
     return acc, sharpe
 
 
-@njit(cache=True, parallel=True)
-def naive_session_stats_nb(times, prices, offsets, open_utc, expected_move, range_seconds,
-                           stop_value, stop_units, limit_value, limit_units, stop_count_limit,
-                           cooloff, distance_unit, commission, slippage, slippage_bps):
-    """Per combination x session statistics, ``(n_combos, n_sessions, N_STAT)`` int64."""
-    n_combos = range_seconds.shape[0]
-    n_sessions = open_utc.shape[0]
-    out = np.zeros((n_combos, n_sessions, N_STAT), dtype=np.int64)
-    for c in prange(n_combos):
-        no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
-        for s in range(n_sessions):
-            simulate_session_naive_nb(
-                times, prices, offsets[s], offsets[s + 1], open_utc[s], expected_move[s],
-                range_seconds[c], stop_value[c], stop_units[c], limit_value[c], limit_units[c],
-                stop_count_limit[c], cooloff[c], distance_unit, commission, slippage, slippage_bps,
-                out[c, s:s + 1], no_trades,
-            )
-    return out
-
-
-@njit(cache=True)
-def naive_ledger_nb(times, prices, offsets, open_utc, expected_move, range_seconds, stop_value,
-                    stop_units, limit_value, limit_units, stop_count_limit, cooloff, distance_unit,
-                    commission, slippage, slippage_bps):
-    """Trades of one combination: ``(trade rows, session index per row)``."""
-    n_sessions = open_utc.shape[0]
-    stats = np.zeros((1, N_STAT), dtype=np.int64)
-    capacity = 16
-    rows = np.zeros((capacity, N_TRADE), dtype=np.int64)
-    sessions = np.zeros(capacity, dtype=np.int64)
-    total = 0
-    for s in range(n_sessions):
-        ticks = offsets[s + 1] - offsets[s]
-        buffer = np.zeros((min(stop_count_limit + 1, ticks + 1), N_TRADE), dtype=np.int64)
-        count = simulate_session_naive_nb(
-            times, prices, offsets[s], offsets[s + 1], open_utc[s], expected_move[s],
-            range_seconds, stop_value, stop_units, limit_value, limit_units, stop_count_limit,
-            cooloff, distance_unit, commission, slippage, slippage_bps, stats, buffer,
-        )
-        while total + count > capacity:
-            capacity *= 2
-            grown = np.zeros((capacity, N_TRADE), dtype=np.int64)
-            grown[:total] = rows[:total]
-            rows = grown
-            grown_sessions = np.zeros(capacity, dtype=np.int64)
-            grown_sessions[:total] = sessions[:total]
-            sessions = grown_sessions
-        rows[total:total + count] = buffer[:count]
-        sessions[total:total + count] = s
-        total += count
-    return rows[:total], sessions[:total]
-
-
 def sweep_naive(series, sessions, grid, *, costs=None, distance_unit: str = "dollars"):
     """``sweep`` computed with ``naive_sweep_nb`` (same inputs, same output frame)."""
     from orb_pipeline.engine.api import _costs, _prepare

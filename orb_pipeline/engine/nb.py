@@ -415,6 +415,50 @@ def fill_session_index_nb(times, prices, start, first, last, high, low, tick_at,
             session_index[1] = 2
 
 
+@njit(cache=True)
+def run_session_group_nb(g, n_groups, longest, capacity, span, times, prices, offsets, expected_move, block_max,
+                         block_min, first, high, low, entry, last, stop_values, stop_units,
+                         limit_values, limit_units, trio_range, trio_stop, trio_limit, trio_paths,
+                         path_cooloff, path_members, member_k, member_combo, distance_unit,
+                         commission, slippage, slippage_bps, per_session, acc, nets, session_out):
+    """Sessions ``g, g + n_groups, ...`` of ``sweep_trios_nb`` with their own scratch arrays (a
+    plain function, so the parallel wrapper stays small and quick to compile)."""
+    n_sessions = offsets.shape[0] - 1
+    n_trios = trio_range.shape[0]
+    n_paths = path_cooloff.shape[0]
+    path_stats = np.zeros((n_paths, N_STAT), dtype=np.int64)
+    path_entry = np.zeros(n_paths, dtype=np.int64)
+    path_member = np.zeros(n_paths, dtype=np.int64)
+    path_stops = np.zeros(n_paths, dtype=np.int64)
+    no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
+    slot_of = np.full(longest, -1, dtype=np.int64)
+    memo_stop = np.empty((capacity, stop_values.shape[0]), dtype=np.int64)
+    memo_limit = np.empty((capacity, limit_values.shape[0]), dtype=np.int64)
+    tick_at = np.zeros(span + 1, dtype=np.int64)
+    next_break = np.zeros(longest, dtype=np.int64)
+    # [range index + 1 that next_break holds (0: none), 1 when tick_at holds this session]
+    session_index = np.zeros(2, dtype=np.int64)
+    for s in range(g, n_sessions, n_groups):
+        start = offsets[s]
+        end_ = last[s]
+        n_slots = 0
+        session_index[:] = 0
+        for q in range(n_trios):
+            r = trio_range[q]
+            if first[s, r] == start or entry[s, r] >= end_:
+                continue  # not traded: every member's statistics are 0 (outputs start at 0)
+            n_slots = run_trio_session_nb(
+                q, s, start, r, first[s, r], times, prices, block_max, block_min, high[s, r],
+                low[s, r], entry[s, r], end_, expected_move[s], stop_values, stop_units, limit_values,
+                limit_units, trio_stop, trio_limit, trio_paths, path_cooloff, path_members,
+                member_k, member_combo, distance_unit, commission, slippage, slippage_bps,
+                per_session, acc[g], nets, session_out, path_stats, path_entry,
+                path_member, path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots,
+                tick_at, next_break, session_index,
+            )
+        slot_of[:] = -1  # the memo maps this session's tick offsets
+
+
 @njit(cache=True, parallel=True)
 def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, first, high, low,
                    entry, last, stop_values, stop_units, limit_values, limit_units, trio_range,
@@ -432,8 +476,6 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
     """
     n_sessions = offsets.shape[0] - 1
     n_groups = acc.shape[0]
-    n_trios = trio_range.shape[0]
-    n_paths = path_cooloff.shape[0]
     longest = 1
     for s in range(n_sessions):
         longest = max(longest, offsets[s + 1] - offsets[s])
@@ -445,37 +487,13 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
             span = max(span, times[offsets[s + 1] - 1] - times[offsets[s]])
     span = min(span, TICK_AT_SECONDS)
     for g in prange(n_groups):
-        path_stats = np.zeros((n_paths, N_STAT), dtype=np.int64)
-        path_entry = np.zeros(n_paths, dtype=np.int64)
-        path_member = np.zeros(n_paths, dtype=np.int64)
-        path_stops = np.zeros(n_paths, dtype=np.int64)
-        no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
-        slot_of = np.full(longest, -1, dtype=np.int64)
-        memo_stop = np.empty((capacity, stop_values.shape[0]), dtype=np.int64)
-        memo_limit = np.empty((capacity, limit_values.shape[0]), dtype=np.int64)
-        tick_at = np.zeros(span + 1, dtype=np.int64)
-        next_break = np.zeros(longest, dtype=np.int64)
-        # [range index + 1 that next_break holds (0: none), 1 when tick_at holds this session]
-        session_index = np.zeros(2, dtype=np.int64)
-        for s in range(g, n_sessions, n_groups):
-            start = offsets[s]
-            end_ = last[s]
-            n_slots = 0
-            session_index[:] = 0
-            for q in range(n_trios):
-                r = trio_range[q]
-                if first[s, r] == start or entry[s, r] >= end_:
-                    continue  # not traded: every member's statistics are 0 (outputs start at 0)
-                n_slots = run_trio_session_nb(
-                    q, s, start, r, first[s, r], times, prices, block_max, block_min, high[s, r],
-                    low[s, r], entry[s, r], end_, expected_move[s], stop_values, stop_units, limit_values,
-                    limit_units, trio_stop, trio_limit, trio_paths, path_cooloff, path_members,
-                    member_k, member_combo, distance_unit, commission, slippage, slippage_bps,
-                    per_session, acc[g], nets, session_out, path_stats, path_entry,
-                    path_member, path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots,
-                    tick_at, next_break, session_index,
-                )
-            slot_of[:] = -1  # the memo maps this session's tick offsets
+        run_session_group_nb(
+            g, n_groups, longest, capacity, span, times, prices, offsets, expected_move,
+            block_max, block_min, first, high, low, entry, last, stop_values, stop_units,
+            limit_values, limit_units, trio_range, trio_stop, trio_limit, trio_paths,
+            path_cooloff, path_members, member_k, member_combo, distance_unit, commission,
+            slippage, slippage_bps, per_session, acc, nets, session_out,
+        )
 
 
 @njit(cache=True)
