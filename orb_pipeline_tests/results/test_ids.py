@@ -19,6 +19,13 @@ def test_same_inputs_same_id_and_known_shape():
     assert len(first) == 32 and int(first, 16) >= 0
 
 
+def test_one_window_shares_a_prefix_other_windows_do_not():
+    other = {**PARAMS, "limit_distance": 5.0}
+    first, second = (backtest_id("SPY", START, END, p, "1") for p in (PARAMS, other))
+    assert first[:8] == second[:8] and first[8:] != second[8:]
+    assert backtest_id("QQQ", START, END, PARAMS, "1")[:8] != first[:8]
+
+
 def test_float_noise_in_distances_does_not_change_the_id():
     noisy = {**PARAMS, "stop_distance": 0.1 + 0.2}  # 0.30000000000000004
     assert backtest_id("SPY", START, END, noisy, "1") == backtest_id("SPY", START, END, PARAMS, "1")
