@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import polars as pl
-from numba import njit
 
 from orb_pipeline.engine import nb, rules
 from orb_pipeline.engine.costs import NO_COSTS, Costs
@@ -255,31 +254,6 @@ def aggregate(stats: SessionStats, sessions=None) -> pl.DataFrame:
     return metrics_frame(stats.grid, acc, sharpe)
 
 
-@njit(cache=True)
-def _opening_ranges_nb(times, prices, offsets, open_utc, range_seconds):
-    n = open_utc.shape[0]
-    high = np.zeros(n, dtype=np.int64)
-    low = np.zeros(n, dtype=np.int64)
-    first = np.zeros(n, dtype=np.int64)
-    count = np.zeros(n, dtype=np.int64)
-    for s in range(n):
-        end_time = open_utc[s] + range_seconds
-        i = offsets[s]
-        while i < offsets[s + 1] and times[i] <= end_time:
-            p = prices[i]
-            if count[s] == 0:
-                high[s] = p
-                low[s] = p
-                first[s] = p
-            elif p > high[s]:
-                high[s] = p
-            elif p < low[s]:
-                low[s] = p
-            count[s] += 1
-            i += 1
-    return high, low, first, count
-
-
 def opening_ranges(series, sessions, range_seconds: int) -> pl.DataFrame:
     """Per session (chronological): ``session_date``, ``range_high``, ``range_low``,
     ``open_price`` (first price) over ticks with ``open_utc <= t <= open_utc + range_seconds``, and
@@ -288,7 +262,7 @@ def opening_ranges(series, sessions, range_seconds: int) -> pl.DataFrame:
             or range_seconds < 1:
         raise ValueError(f"range_seconds must be an integer >= 1, got {range_seconds!r}")
     window = prepare_window(series, sessions)
-    high, low, first, count = _opening_ranges_nb(window.times, window.prices, window.offsets,
+    high, low, first, count = nb.opening_ranges_nb(window.times, window.prices, window.offsets,
                                                  window.sessions.open_utc, int(range_seconds))
     empty = count == 0
     return pl.DataFrame(

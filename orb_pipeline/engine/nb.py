@@ -531,3 +531,30 @@ def ledger_nb(times, prices, offsets, expected_move, block_max, block_min, first
         sessions[total:total + count] = s
         total += count
     return rows[:total], sessions[:total]
+
+
+@njit(cache=True)
+def opening_ranges_nb(times, prices, offsets, open_utc, range_seconds):
+    """Per session: (high, low, first price, tick count) of the ticks with
+    ``open <= t <= open + range_seconds`` (zeros when there is none)."""
+    n = open_utc.shape[0]
+    high = np.zeros(n, dtype=np.int64)
+    low = np.zeros(n, dtype=np.int64)
+    first = np.zeros(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    for s in range(n):
+        end_time = open_utc[s] + range_seconds
+        i = offsets[s]
+        while i < offsets[s + 1] and times[i] <= end_time:
+            p = prices[i]
+            if count[s] == 0:
+                high[s] = p
+                low[s] = p
+                first[s] = p
+            elif p > high[s]:
+                high[s] = p
+            elif p < low[s]:
+                low[s] = p
+            count[s] += 1
+            i += 1
+    return high, low, first, count
