@@ -28,14 +28,21 @@ class Trade:
     net: int = 0  # units, after costs
 
 
+def rhaz(y: float) -> int:
+    """Round a float half away from zero."""
+    return int(math.copysign(math.floor(abs(y) + 0.5), y))
+
+
 def distance_units(value: float, unit: str, entry_units: int, expected_move: float | None) -> int:
-    """A stop or limit distance in units for an entry at ``entry_units``."""
+    """A stop or limit distance in units for an entry at ``entry_units`` (SEMANTICS_EXTENSIONS 2:
+    the percent rule works on the entry's integer units, so 0.5 % of $100.01 is exactly the tie
+    5000.5 units and rounds to 5001; going through dollars would give 5000.4999... -> 5000)."""
     if unit == "dollars":
         return units(value)
     if unit == "percent":
-        return units(entry_units / 10000.0 * value / 100.0)
+        return rhaz(entry_units * value / 100)
     if unit == "expected_move":
-        return units(value * expected_move)
+        return rhaz(value * expected_move * 10000)
     raise ValueError(unit)
 
 
@@ -45,7 +52,7 @@ def cost_units(entry: int, exit_: int, commission: float, slippage: float, slipp
         dollars = 2 * commission + slippage / 10000.0 * (entry / 10000.0 + exit_ / 10000.0)
     else:
         dollars = 2 * commission + 2 * slippage
-    return units(dollars)
+    return rhaz(dollars * 10000.0)
 
 
 def simulate_session(

@@ -83,6 +83,9 @@ def reference_metrics(sessions, params, **kwargs):
         "days_traded": days_traded,
         "win_rate_percent": 100.0 * sum(n > 0 for n in nets) / days_traded if days_traded else 0.0,
         "max_drawdown": ref.max_drawdown_units(nets) / 10000.0,
+        "trade_win_rate_percent": 100.0 * sum(t.net > 0 for t in trades) / len(trades) if trades else 0.0,
+        "profit_factor": (sum(t.net for t in trades if t.net > 0) / -sum(t.net for t in trades if t.net < 0)
+                          if any(t.net < 0 for t in trades) else None),
         "nets": nets,
         "skipped": skipped,
     }
@@ -113,8 +116,13 @@ def test_sweep_matches_reference(distance_unit, commission, slippage, slippage_u
             sessions, params, distance_unit=distance_unit, commission=commission,
             slippage=slippage, slippage_unit=slippage_unit,
         )
-        for name in ("total_profit", "trades", "stops", "days_traded", "win_rate_percent", "max_drawdown"):
+        for name in ("total_profit", "trades", "stops", "days_traded", "win_rate_percent",
+                     "max_drawdown", "trade_win_rate_percent"):
             assert row[name] == pytest.approx(expected[name], abs=1e-9), (name, params)
+        if expected["profit_factor"] is None:
+            assert row["profit_factor"] is None, params
+        else:
+            assert row["profit_factor"] == pytest.approx(expected["profit_factor"], rel=1e-12), params
 
 
 def test_zero_costs_identical_to_plain_sweep():
