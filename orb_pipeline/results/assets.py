@@ -1,5 +1,5 @@
 """``leaderboard`` [ticker]: top backtests by score, their trade ledgers, and pictures in the UI."""
-
+# No `from __future__ import annotations`: Dagster reads the config and resource annotations.
 
 import time
 from pathlib import Path

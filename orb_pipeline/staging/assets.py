@@ -1,5 +1,5 @@
 """``staged_window`` [ticker]: a ticker's window from the Parquet cache, staged for the sweeps."""
-
+# No `from __future__ import annotations`: Dagster reads the config and resource annotations.
 
 import datetime as dt
 import os

@@ -1,5 +1,5 @@
 """``sweep_results`` [ticker x chunk]: one parameter chunk of one ticker, upserted into the results store."""
-
+# No `from __future__ import annotations`: Dagster reads the config and resource annotations.
 
 import datetime as dt
 import time
