@@ -6,18 +6,22 @@ distances, per-session statistics). Public API: ``sweep``, ``ledger``, ``session
 ``Costs``, ``count_skipped_sessions``, ``ENGINE_VERSION``.
 """
 
-from orb_pipeline.engine.api import (
-    SessionStats,
-    aggregate,
-    compress_series,
-    ledger,
-    opening_ranges,
-    session_stats,
-    sweep,
-)
-from orb_pipeline.engine.costs import Costs
-from orb_pipeline.engine.grid import GRID_COLUMNS, default_grid, inclusive_range, make_grid
-from orb_pipeline.engine.inputs import DISTANCE_UNITS, count_skipped_sessions
+from orb_pipeline.engine._cache import engine_cache_dir
+
+with engine_cache_dir():
+    from orb_pipeline.engine import naive  # noqa: F401  (its kernels are cached like the others)
+    from orb_pipeline.engine.api import (
+        SessionStats,
+        aggregate,
+        compress_series,
+        ledger,
+        opening_ranges,
+        session_stats,
+        sweep,
+    )
+    from orb_pipeline.engine.costs import Costs
+    from orb_pipeline.engine.grid import GRID_COLUMNS, default_grid, inclusive_range, make_grid
+    from orb_pipeline.engine.inputs import DISTANCE_UNITS, count_skipped_sessions
 
 # Bump whenever results could change (results ids hash it).
 ENGINE_VERSION = "1.0.0"
