@@ -349,7 +349,9 @@ def prepare_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
     """Select ``table``'s columns from ``frame`` in table order, ready for writing.
 
     Raises on an unknown column, a missing NOT NULL column, or a repeated primary key. Floats:
-    NaN/inf -> null. JSON columns: dicts/lists serialized to JSON text. Dates stay dates.
+    NaN/inf -> null. Booleans -> 0/1 (what both dialects store for ``sa.Boolean``; MySQL's
+    ``LOAD DATA`` would reject ``true``/``false`` text). JSON columns: dicts/lists serialized to
+    JSON text. Dates stay dates.
     """
     table_names = [c.name for c in table.columns]
     unknown = sorted(set(frame.columns) - set(table_names))
@@ -378,6 +380,8 @@ def prepare_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
         elif dtype.is_float():
             expressions.append(
                 pl.when(pl.col(name).is_finite()).then(pl.col(name)).otherwise(None).alias(name))
+        elif dtype == pl.Boolean:
+            expressions.append(pl.col(name).cast(pl.Int8))
         else:
             expressions.append(pl.col(name))
     return frame.select(expressions)

@@ -95,15 +95,8 @@ def walk_forward_rows(
     }
 
 
-def _booleans_as_integers(frame: pl.DataFrame) -> pl.DataFrame:
-    # The store's MySQL LOAD DATA path writes polars booleans as "true"/"false", which MySQL's
-    # TINYINT(1) rejects with warnings; 0/1 is what both dialects store for sa.Boolean.
-    return frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
-
-
 def store_walk_forward(store: ResultsStore, rows: dict[str, pl.DataFrame]) -> None:
     """Replace the validation's rows in every walk-forward table (runs row last)."""
-    rows = {name: _booleans_as_integers(frame) for name, frame in rows.items()}
     tables = {table.name: table for table in schema.WALK_FORWARD_TABLES}
     store.ensure_tables(*schema.WALK_FORWARD_TABLES)
     vid = rows[schema.walk_forward_runs.name]["validation_id"][0]

@@ -165,3 +165,22 @@ def test_load_data_warning_fails_the_batch_instead_of_truncating(mysql_database)
         store.upsert(schema.results, rows)
     assert read_results(store).height == 0
     store.dispose()
+
+
+def test_boolean_columns_round_trip_on_every_path(results_store):
+    flags = sa.Table(
+        "flag_rows", sa.MetaData(),
+        sa.Column("row_id", sa.String(8), primary_key=True),
+        sa.Column("promotion_ready", sa.Boolean, nullable=False),
+        sa.Column("maybe", sa.Boolean, nullable=True),
+    )
+    results_store.ensure_tables(flags)
+    frame = pl.DataFrame({
+        "row_id": ["a", "b", "c"],
+        "promotion_ready": [True, False, True],
+        "maybe": [None, True, False],
+    })
+    results_store.upsert(flags, frame)
+    stored = results_store.read(sa.select(flags).order_by(flags.c.row_id))
+    assert [bool(v) for v in stored["promotion_ready"].to_list()] == [True, False, True]
+    assert [None if v is None else bool(v) for v in stored["maybe"].to_list()] == [None, True, False]
