@@ -46,6 +46,10 @@ def _dates_as_int(series: pl.Series) -> np.ndarray:
     return series.cast(pl.Date).to_physical().to_numpy().astype(np.int64)
 
 
+# Arrays handed to kernels are always writable copies: numba compiles read-only arrays (polars'
+# zero-copy views) as a separate type, which would double the compile time.
+
+
 def check_distance_unit(distance_unit: str) -> int:
     if distance_unit not in DISTANCE_UNITS:
         raise ValueError(f"distance_unit must be one of {DISTANCE_UNITS}, got {distance_unit!r}")
@@ -85,21 +89,21 @@ def prepare_sessions(sessions, distance_unit: str = "dollars") -> Sessions:
         keep = sessions["expected_move"].is_not_null()
         skipped_days = _dates_as_int(sessions.filter(~keep)["session_date"])
         sessions = sessions.filter(keep)
-        em = sessions["expected_move"].cast(pl.Float64).to_numpy()
+        em = sessions["expected_move"].cast(pl.Float64).to_numpy(writable=True)
         if not np.all(np.isfinite(em) & (em > 0)):
             raise ValueError("sessions column 'expected_move' must be finite and > 0 (or null to skip)")
     sessions = sessions.sort("session_date")
     days = _dates_as_int(sessions["session_date"])
     if len(days) > 1 and np.any(days[1:] == days[:-1]):
         raise ValueError("sessions column 'session_date' has duplicate dates")
-    open_utc = sessions["open_utc"].cast(pl.Int64).to_numpy()
+    open_utc = sessions["open_utc"].cast(pl.Int64).to_numpy(writable=True)
     close_utc = None
     if "close_utc" in sessions.columns:
-        close_utc = sessions["close_utc"].cast(pl.Int64).to_numpy()
+        close_utc = sessions["close_utc"].cast(pl.Int64).to_numpy(writable=True)
         if np.any(close_utc < open_utc):
             raise ValueError("sessions column 'close_utc' is before 'open_utc' in some session")
     if unit == DISTANCE_EXPECTED_MOVE:
-        em = sessions["expected_move"].cast(pl.Float64).to_numpy()
+        em = sessions["expected_move"].cast(pl.Float64).to_numpy(writable=True)
     else:
         em = np.zeros(len(days), dtype=np.float64)
     return Sessions(sessions["session_date"], days, open_utc, close_utc, np.ascontiguousarray(em), skipped_days)
@@ -131,8 +135,8 @@ def prepare_window(series, sessions, distance_unit: str = "dollars", *, price_co
     _require_column(series, "series", "timestamp_utc", _INTEGER_TYPES, "an integer (Int64) type")
     _require_column(series, "series", price_column, _FLOAT_TYPES, "Float64")
     tick_days = _dates_as_int(series["session_date"])
-    times = series["timestamp_utc"].cast(pl.Int64).to_numpy()
-    prices = series[price_column].cast(pl.Float64).to_numpy()
+    times = series["timestamp_utc"].cast(pl.Int64).to_numpy(writable=True)
+    prices = series[price_column].cast(pl.Float64).to_numpy(writable=True)
     if len(prepared.skipped_days):
         # Ticks of sessions skipped for a null expected_move leave the window with them.
         keep = ~np.isin(tick_days, prepared.skipped_days)

@@ -7,21 +7,28 @@ Contract (shapes and units)
 - Block tables (``build_block_tables_nb``): ``block_max[k, b]`` / ``block_min[k, b]`` are the max /
   min price of the ticks of blocks ``b .. b + 2**k - 1`` (block ``b`` = ticks ``b*BLOCK ..
   (b+1)*BLOCK - 1`` of the whole window). ``first_hit_nb`` answers "first index ``j`` in
-  ``[i, stop)`` with ``prices[j] >= up`` or ``prices[j] <= down``" in O(BLOCK + log n): a scan of
-  the partial first block, a binary lifting over whole blocks, a scan of the block that holds
-  the hit. Entries (``p > range_high`` or ``p < range_low``) are the same query with
-  ``up = high + 1``, ``down = low - 1`` (integer units), exits with the stop / limit levels.
+  ``[i, stop)`` with ``prices[j] >= up`` or ``prices[j] <= down``": a scan of the partial first
+  block, an O(1) "no hit at all" test (two overlapping windows), else a galloping search over
+  whole blocks and a scan of the block that holds the hit (O(BLOCK + log distance)). Entries
+  (``p > range_high`` or ``p < range_low``) are the same query with ``up = high + 1``,
+  ``down = low - 1`` (integer units); exits use the stop / limit levels.
 - Session tables (``session_tables_nb``), per session ``s`` and distinct range length ``r``:
   ``first[s, r]`` first tick with ``t > open + R`` (the range window is ``offsets[s]:first``, empty
   means the session is not traded), ``high``/``low`` of that window, ``entry[s, r]`` the first
   breakout at or after ``first`` before ``last[s]``, and ``last[s]`` the first tick whose time is
   the session's last time ``t_end`` (no entry from there on; a position exits there).
-- Paths: combinations that share ``(range_seconds, stop_distance, limit_distance,
-  stop_cooloff_period)`` differ only in ``stop_count_limit``; with limit ``k`` a session's trades
-  are those of the unlimited run up to its ``k``-th stop. One run per path and session serves all
-  its members (``members`` sorted by ``k``), snapshotting the statistics at each stop.
-- Work order: sessions in chronological order (so a session's data stays in cache), paths of a
-  session in parallel (``prange``). No array of size ticks x combinations.
+- Plan (``plan.Plan``): members (grid rows) that differ only in ``stop_count_limit`` form a path:
+  with limit ``k`` a session's trades are those of the longer run up to its ``k``-th stop, so one
+  run serves all, snapshotting the statistics at each stop. Paths that differ only in cool-off
+  form a trio (same first trade).
+- Per session (``run_session_group_nb``): exits come from a memo of first passages, "first tick
+  reaching stop (limit) value ``v`` after entry ``e``", computed once per (entry, value) and shared
+  by every combination (``memo_exit_nb``); re-entries after a stop are O(1) lookups in a
+  next-breakout table per range length and a second-to-tick table (``fill_session_index_nb``).
+- Work order: sessions are dealt to one group per thread (``prange``); a group runs its sessions
+  one at a time, all trios of a session in turn, so a session's data stays in cache. Outputs per
+  member: integer accumulators per group (summed by the caller) and per-session nets, or
+  per-session statistics. No array of size ticks x combinations.
 """
 
 from __future__ import annotations
