@@ -68,6 +68,10 @@ def _tables(window: Window, range_lengths: np.ndarray) -> _Tables:
     return _Tables(block_max, block_min, first, high, low, entry, last)
 
 
+# Scratch limits of the sweep kernel (see nb.MEMO_BYTES); tests shrink them to reach the fallbacks.
+KERNEL_LIMITS = {"memo_bytes": nb.MEMO_BYTES, "tick_at_seconds": nb.TICK_AT_SECONDS}
+
+
 def _run_plan(window: Window, tables: _Tables, plan: Plan, unit: int, costs, *, per_session,
               acc, nets, session_out) -> None:
     nb.sweep_trios_nb(
@@ -76,7 +80,8 @@ def _run_plan(window: Window, tables: _Tables, plan: Plan, unit: int, costs, *, 
         tables.last, plan.stop_values, plan.stop_units, plan.limit_values, plan.limit_units,
         plan.trio_range, plan.trio_stop, plan.trio_limit, plan.trio_paths, plan.path_cooloff,
         plan.path_members, plan.member_k, plan.member_combo, unit,
-        *_costs(costs), per_session, acc, nets, session_out,
+        *_costs(costs), per_session, acc, nets, session_out, KERNEL_LIMITS["memo_bytes"],
+        KERNEL_LIMITS["tick_at_seconds"],
     )
 
 

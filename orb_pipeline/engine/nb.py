@@ -391,6 +391,8 @@ def run_trio_session_nb(q, s, start, r, first, times, prices, block_max, block_m
     return n_slots
 
 
+# Defaults of sweep_trios_nb's memo_bytes / tick_at_seconds (tests shrink them to reach the
+# fallbacks: two-sided searches when the memo is full, galloping when a session is too long).
 MEMO_BYTES = 32 * 2**20
 TICK_AT_SECONDS = 4 * 86_400
 
@@ -471,7 +473,7 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
                    entry, last, stop_values, stop_units, limit_values, limit_units, trio_range,
                    trio_stop, trio_limit, trio_paths, path_cooloff, path_members, member_k,
                    member_combo, distance_unit, commission, slippage, slippage_bps, per_session,
-                   acc, nets, session_out):
+                   acc, nets, session_out, memo_bytes, tick_at_seconds):
     """Run a plan (``plan.Plan`` arrays) over every session.
 
     Sessions are dealt to ``acc.shape[0]`` groups run in parallel (one ``prange``); a group runs
@@ -487,12 +489,12 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
     for s in range(n_sessions):
         longest = max(longest, offsets[s + 1] - offsets[s])
     n_values = stop_values.shape[0] + limit_values.shape[0]
-    capacity = max(1, min(longest, MEMO_BYTES // (8 * n_values)))
-    span = 0  # longest session in seconds (tick_at is skipped beyond TICK_AT_SECONDS)
+    capacity = max(1, min(longest, memo_bytes // (8 * n_values)))
+    span = 0  # longest session in seconds (tick_at is skipped beyond tick_at_seconds)
     for s in range(n_sessions):
         if offsets[s + 1] > offsets[s]:
             span = max(span, times[offsets[s + 1] - 1] - times[offsets[s]])
-    span = min(span, TICK_AT_SECONDS)
+    span = min(span, tick_at_seconds)
     for g in prange(n_groups):
         run_session_group_nb(
             g, n_groups, longest, capacity, span, times, prices, offsets, expected_move,

@@ -8,6 +8,7 @@ in the range window, or a breakout on their last tick.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orb_pipeline.engine import Costs, aggregate, ledger, session_stats, sweep
+from orb_pipeline.engine import Costs, aggregate, api, ledger, session_stats, sweep
 from orb_pipeline_tests.engine import reference
 from orb_pipeline_tests.engine.frames import day, series_frame, sessions_frame
 
@@ -65,6 +66,17 @@ costs_strategy = st.one_of(
     st.builds(Costs, commission_per_share=st.sampled_from([0.0, 0.005]),
               slippage=st.sampled_from([0.5, 1.0, 2.5]), slippage_unit=st.just("bps")),
 )
+
+
+@contextlib.contextmanager
+def shrunk_kernel_limits(**limits):
+    saved = dict(api.KERNEL_LIMITS)
+    api.KERNEL_LIMITS.update(limits)
+    try:
+        yield
+    finally:
+        api.KERNEL_LIMITS.clear()
+        api.KERNEL_LIMITS.update(saved)
 
 
 def _grid(rows):
@@ -174,3 +186,22 @@ def test_session_stats_aggregate_on_subsets_match_reference(window, grid_rows, c
 def test_reference_rounding_helper_is_half_away_from_zero():
     assert reference.round_half_away(2.5) == 3 and reference.round_half_away(-2.5) == -3
     assert reference.units(0.00005) == 1 and math.isclose(reference.units(100.2), 1002000)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(window=windows(), grid_rows=st.lists(param_sets, min_size=2, max_size=8))
+def test_kernel_fallbacks_give_the_same_results(window, grid_rows):
+    """A full exit memo (two-sided searches) and sessions too long for the second-to-tick table
+    (galloping) are fallbacks of the fast kernel: same numbers, checked against the reference."""
+    ticks, sessions = window
+    series, frame = series_frame(ticks), sessions_frame(sessions)
+    grid = _grid(grid_rows)
+    expected = sweep(series, frame, grid)
+    with shrunk_kernel_limits(memo_bytes=8, tick_at_seconds=5):
+        assert sweep(series, frame, grid).equals(expected)
+        stats = session_stats(series, frame, grid)
+    assert aggregate(stats).equals(expected)
+    for row, p in zip(expected.iter_rows(named=True), grid_rows, strict=True):
+        per_session = [trades for _, trades in reference.run_window(ticks, sessions, p)]
+        assert_metrics_equal(row, reference.metrics(per_session))
