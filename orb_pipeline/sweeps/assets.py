@@ -113,7 +113,7 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
             f"sessions in {sweep_seconds:.2f} s")
 
         rows = result_rows(metrics, ticker, window.window_start, window.window_end,
-                           window.data_version, context.run_id)
+                           window.data_version, context.run.run_id)
         report = results.upsert(schema.results, rows, log=context.log)
 
         best = rows.sort(["backtest_profit", "backtest_id"], descending=[True, False],
