@@ -31,6 +31,35 @@ SMALL_GRID = {
 FIRST, LAST = "2025-01-02", "2025-01-31"
 
 
+def write_window(cache_dir, ticker: str):
+    """20 sessions of January 2025 (``FIRST`` .. ``LAST``) written to a Parquet cache as
+    compressed_series files; returns ``(series, sessions)``."""
+    import datetime as dt
+
+    from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
+
+    series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
+    assert sessions["session_date"].max() == dt.date.fromisoformat(LAST)
+    write_cached_window(ParquetStore(url=str(cache_dir)), ticker, series, sessions)
+    return series, sessions
+
+
+def chain_for(request, tmp_path, ticker: str) -> Chain:
+    """The chain of a fixture parametrized with ``embedded`` (SQLite + local staging) or
+    ``servers`` (the real MySQL + Redis), over the cache ``tmp_path / "cache"``."""
+    spec = {"ticker": ticker, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache")}
+    if request.param == "embedded":
+        spec |= {"staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")}
+    else:
+        mysql = request.getfixturevalue("mysql_database")
+        redis_settings = request.getfixturevalue("redis_settings")
+        spec |= {
+            "mysql": {k: mysql[k] for k in ("host", "port", "user", "password", "database")},
+            "redis": {k: redis_settings[k] for k in ("host", "port", "password", "key_prefix")},
+        }
+    return Chain(spec)
+
+
 @dataclass
 class Chain:
     """Resources + settings, serializable as a JSON spec for a subprocess."""

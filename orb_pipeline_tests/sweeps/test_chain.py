@@ -14,38 +14,20 @@ from orb_pipeline import engine
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.staging.store import RedisStaging
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.results.browser import free_port
-from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
-from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, Chain
+from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, Chain, chain_for, write_window
 
 TICKER = "SPY"
 
 
 @pytest.fixture
 def cached_window(tmp_path):
-    """20 sessions of January 2025 written to a Parquet cache as compressed_series files."""
-    series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
-    assert sessions["session_date"].max() == dt.date.fromisoformat(LAST)
-    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), TICKER, series, sessions)
-    return series, sessions
+    return write_window(tmp_path / "cache", TICKER)
 
 
 @pytest.fixture(params=["embedded", "servers"])
 def chain(request, tmp_path, cached_window) -> Chain:
-    spec = {"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache")}
-    if request.param == "embedded":
-        spec |= {"staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")}
-    else:
-        mysql = request.getfixturevalue("mysql_database")
-        redis_settings = request.getfixturevalue("redis_settings")
-        spec |= {
-            "mysql": {k: mysql[k] for k in ("host", "port", "user", "password", "database")},
-            "redis": {"host": redis_settings["host"], "port": redis_settings["port"],
-                      "password": redis_settings["password"],
-                      "key_prefix": redis_settings["key_prefix"]},
-        }
-    return Chain(spec)
+    return chain_for(request, tmp_path, TICKER)
 
 
 def expected_rows(series, sessions) -> pl.DataFrame:

@@ -12,12 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from orb_pipeline import engine
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.assets import build_walk_forward, monte_carlo, sessions_for_grid
 from orb_pipeline.validation.config import WalkForwardConfig
-from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
-from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain
+from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain, chain_for, write_window
 from orb_pipeline_tests.validation import reference
 
 TICKER = "QQQ"
@@ -27,24 +25,12 @@ WALK_CONFIG = {"train_sessions": 8, "test_sessions": 4, "min_test_win_rate": 40.
 
 @pytest.fixture
 def window(tmp_path):
-    series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
-    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), TICKER, series, sessions)
-    return series, sessions
+    return write_window(tmp_path / "cache", TICKER)
 
 
 @pytest.fixture(params=["embedded", "servers"])
 def chain(request, tmp_path, window) -> Chain:
-    spec = {"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache")}
-    if request.param == "embedded":
-        spec |= {"staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")}
-    else:
-        mysql = request.getfixturevalue("mysql_database")
-        redis_settings = request.getfixturevalue("redis_settings")
-        spec |= {
-            "mysql": {k: mysql[k] for k in ("host", "port", "user", "password", "database")},
-            "redis": {k: redis_settings[k] for k in ("host", "port", "password", "key_prefix")},
-        }
-    return Chain(spec)
+    return chain_for(request, tmp_path, TICKER)
 
 
 def run_walk_forward(chain, instance, config=WALK_CONFIG, raise_on_error=True):
