@@ -158,7 +158,7 @@ def _execute(defs, instance, job_name: str, progress: Progress, label: str, **kw
 
 SHOWN = (
     ("rank", "rank", "{}"),
-    ("backtest_id", "backtest", "{:.10}"),
+    ("backtest_id", "backtest_id", "{}"),
     ("score", "score", "{:.2f}"),
     ("backtest_profit", "profit $/sh", "{:.2f}"),
     ("trades", "trades", "{}"),

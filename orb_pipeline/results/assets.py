@@ -14,6 +14,7 @@ from orb_pipeline.deployments import data_dir
 from orb_pipeline.partitions import TICKER_DIMENSION, ticker_partitions
 from orb_pipeline.results import plots, schema
 from orb_pipeline.results.leaderboard import (
+    backtest_label,
     ledger_rows,
     params_of,
     set_trade_stats,
@@ -104,7 +105,7 @@ def leaderboard(
         ledgers.append(ledger_rows(row["backtest_id"], ledger))
         stats[row["backtest_id"]] = trade_stats(ledger)
         if len(curves) < config.plotted:
-            curves["#" + str(row["rank"]) + " " + row["backtest_id"][:8]] = plots.equity_curve(
+            curves[backtest_label(row)] = plots.equity_curve(
                 ledger, window.sessions)
     trades = pl.concat(ledgers)
     results.replace_rows(schema.trades, "backtest_id", list(stats), trades)

@@ -170,3 +170,14 @@ def backtest_row(store: ResultsStore, backtest_id: str) -> dict | None:
 def params_of(row: dict) -> dict:
     """The five engine parameters of a ``results`` row."""
     return {name: row[name] for name in engine.GRID_COLUMNS}
+
+
+def backtest_label(row: dict) -> str:
+    """A picture legend for a ranked backtest: its rank and parameters, e.g.
+    ``#1 R30s stop 0.4 limit 1 x3 cool 270s``. (Ids share their first 8 characters within a
+    window, so a shortened id would not tell the lines apart.)"""
+    return (
+        f"#{row['rank']} R{row['range_seconds']}s stop {row['stop_distance']:g} "
+        f"limit {row['limit_distance']:g} x{row['stop_count_limit']} "
+        f"cool {row['stop_cooloff_period']}s"
+    )

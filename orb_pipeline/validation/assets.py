@@ -21,7 +21,7 @@ from orb_pipeline.calendar import session_table
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.assets import LEADERBOARD, markdown_table
-from orb_pipeline.results.leaderboard import top_backtests
+from orb_pipeline.results.leaderboard import backtest_label, top_backtests
 from orb_pipeline.results.store import ResultsStore
 from orb_pipeline.staging.assets import STAGED_WINDOW
 from orb_pipeline.staging.store import StagingStore
@@ -276,9 +276,10 @@ def monte_carlo(
         ids = complete
     nets = per_session_nets(trades, sessions, ids)
 
-    rows = []
+    rows, labels = [], []
     for row in top.iter_rows(named=True):
         summary = bootstrap(nets[row["backtest_id"]], samples=config.samples, seed=config.seed)
+        labels.append(backtest_label(row))
         rows.append({
             "backtest_id": row["backtest_id"],
             "ticker": ticker,
@@ -290,7 +291,6 @@ def monte_carlo(
     frame = pl.DataFrame(rows).select([c.name for c in schema.monte_carlo.columns])
     results.replace_rows(schema.monte_carlo, "ticker", [ticker], frame)
 
-    labels = [f"#{r['rank']} {r['backtest_id'][:8]}" for r in rows]
     png = plots.bootstrap_png(
         [{**r, "label": label} for r, label in zip(rows, labels, strict=True)],
         f"{ticker} {window_start}..{window_end}: bootstrap of per-session net "
