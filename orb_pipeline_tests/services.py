@@ -16,6 +16,14 @@ import time
 from dataclasses import dataclass
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now (for servers the tests start, and for
+    "service down" cases that need a closed port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import dagster as dg
 import pytest
 
 from orb_pipeline_tests.deploy.conftest import DEPLOY
+from orb_pipeline_tests.services import free_port
 
 # 3 x 20 x 5 x 10 x 20 = 60,000 backtests in one chunk: more than 25,000 per vCPU, so 2 vCPUs
 # (2048 units); 1,536 MiB + 60,000 x 2 KiB = 1,653 MiB, below Fargate's 4,096 MiB minimum for
@@ -33,12 +33,6 @@ stop_cooloff_period = {start = 30, stop = 300, step = 30}
 limit_distance = {start = 1, stop = 20, step = 1}
 """
 EXPECTED_CPU, EXPECTED_MEMORY, EXPECTED_THREADS = 2048, 4096, "2"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _bin(name: str) -> str:
@@ -79,7 +73,7 @@ def _wait_for_code_server(port: int, env: dict, process: subprocess.Popen, log: 
 def test_sweep_run_is_launched_as_a_sized_ecs_task(production_home, fake_aws, tmp_path):
     grid = tmp_path / "grid.toml"
     grid.write_text(GRID_TOML)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ORB_SWEEP_GRID": str(grid),

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ import dagster as dg
 import pytest
 import requests
 
+from orb_pipeline_tests.services import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 TICKERS = ("IWM", "QQQ", "SPY")
 FIRST, LAST = dt.date(2025, 9, 2), dt.date(2025, 11, 28)
@@ -29,12 +30,6 @@ FIRST, LAST = dt.date(2025, 9, 2), dt.date(2025, 11, 28)
 
 def _weekdays(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(n) for n in range((last - first).days + 1) if (first + dt.timedelta(n)).weekday() < 5]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +96,7 @@ def test_demo_materialized_every_partition_of_the_lineage(demo):
 
 def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
     home, _, env, _ = demo
-    port = _free_port()
+    port = free_port()
     log = home.parent / "webserver.log"
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-webserver")), "-h", "127.0.0.1", "-p", str(port),

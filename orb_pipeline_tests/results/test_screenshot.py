@@ -21,7 +21,8 @@ from matplotlib import image as mpimg
 
 from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
 from orb_pipeline.storage import ParquetStore
-from orb_pipeline_tests.results.browser import CHROMIUM, Browser, free_port, wait_for_http
+from orb_pipeline_tests.results.browser import CHROMIUM, Browser, wait_for_http
+from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
 from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain
 

@@ -16,7 +16,7 @@ from orb_pipeline.results.store import (
     ResultsStoreError,
     ResultsStoreUnavailable,
 )
-from orb_pipeline_tests.results.browser import free_port
+from orb_pipeline_tests.services import free_port
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 6, 28)
 

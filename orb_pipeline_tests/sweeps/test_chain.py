@@ -14,7 +14,7 @@ from orb_pipeline import engine
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.staging.store import RedisStaging
-from orb_pipeline_tests.results.browser import free_port
+from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, Chain, chain_for, write_window
 
 TICKER = "SPY"
