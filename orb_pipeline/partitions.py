@@ -53,6 +53,17 @@ session_ticker_partitions = dg.MultiPartitionsDefinition(
     {SESSION_DIMENSION: session_partitions, TICKER_DIMENSION: ticker_partitions}
 )
 
+def ticker_dep(upstream: dg.AssetKey | str) -> dg.AssetDep:
+    """Depend on every partition of ``upstream`` (multi-partitioned with a ``ticker`` dimension)
+    that has this asset's ticker; for downstream assets partitioned by ticker alone or by ticker x
+    another dimension."""
+    return dg.AssetDep(
+        upstream,
+        partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+            partition_dimension_name=TICKER_DIMENSION),
+    )
+
+
 # Every key of a backfill goes into as few runs as its rectangles allow; the assets read
 # ``context.partition_keys`` and handle any number of sessions and tickers per run.
 backfill_policy = dg.BackfillPolicy.single_run()

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from orb_pipeline import engine
 from orb_pipeline.deployments import data_dir
-from orb_pipeline.partitions import TICKER_DIMENSION, ticker_partitions
+from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.results import plots, schema
 from orb_pipeline.results.leaderboard import (
     backtest_label,
@@ -59,11 +59,7 @@ def markdown_table(frame: pl.DataFrame) -> str:
 @dg.asset(
     key=LEADERBOARD,
     partitions_def=ticker_partitions,
-    deps=[dg.AssetDep(
-        SWEEP_RESULTS,
-        partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-            partition_dimension_name=TICKER_DIMENSION),
-    )],
+    deps=[ticker_dep(SWEEP_RESULTS)],
     pool=RESULTS_POOL,
     kinds={"sql", "matplotlib"},
     group_name="results",

@@ -20,6 +20,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from orb_pipeline import engine
+from orb_pipeline.calendar import as_date
 from orb_pipeline.results import schema
 from orb_pipeline.results.store import ResultsStore
 
@@ -48,11 +49,7 @@ def latest_window(
     if found.height == 0:
         return None
     start, end = found.row(0)
-    return _as_date(start), _as_date(end)
-
-
-def _as_date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    return as_date(start), as_date(end)
 
 
 def top_backtests(
@@ -163,7 +160,7 @@ def backtest_row(store: ResultsStore, backtest_id: str) -> dict | None:
     if found.height == 0:
         return None
     row = found.row(0, named=True)
-    row["window_start"], row["window_end"] = _as_date(row["window_start"]), _as_date(row["window_end"])
+    row["window_start"], row["window_end"] = as_date(row["window_start"]), as_date(row["window_end"])
     return row
 
 

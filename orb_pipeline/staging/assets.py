@@ -7,7 +7,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from orb_pipeline.partitions import TICKER_DIMENSION, ticker_partitions
+from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.staging.store import StagingStore
 from orb_pipeline.staging.window import stage_from_cache
 from orb_pipeline.storage import ParquetStore
@@ -45,11 +45,7 @@ class StagedWindowConfig(dg.Config):
 @dg.asset(
     key=STAGED_WINDOW,
     partitions_def=ticker_partitions,
-    deps=[dg.AssetDep(
-        "compressed_series",
-        partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-            partition_dimension_name=TICKER_DIMENSION),
-    )],
+    deps=[ticker_dep("compressed_series")],
     kinds={"redis", "polars"},
     group_name="sweeps",
 )

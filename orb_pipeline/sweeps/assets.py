@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from orb_pipeline import engine
-from orb_pipeline.partitions import TICKER_DIMENSION, ticker_partitions
+from orb_pipeline.partitions import TICKER_DIMENSION, ticker_dep, ticker_partitions
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.store import ResultsStore
@@ -74,11 +74,7 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
     @dg.asset(
         key=SWEEP_RESULTS,
         partitions_def=sweep_partitions(settings),
-        deps=[dg.AssetDep(
-            STAGED_WINDOW,
-            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-                partition_dimension_name=TICKER_DIMENSION),
-        )],
+        deps=[ticker_dep(STAGED_WINDOW)],
         pool=RESULTS_POOL,
         kinds={"numba", "sql"},
         group_name="sweeps",
