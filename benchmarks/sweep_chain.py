@@ -9,12 +9,15 @@ Side by side in one process, after a numba warm-up:
   Arrow size (``DataFrame.estimated_size``), so every format is measured against the same bytes;
 - ``engine.sweep`` over the window for the grid (default: the original 9,747 combinations;
   ``large``: 993,600 combinations, six range lengths);
-- the upsert of the grid's rows into MariaDB: ``LOAD DATA LOCAL INFILE ... REPLACE`` against
-  multi-row ``INSERT ... ON DUPLICATE KEY UPDATE`` (on at most the first 20,000 rows: it is slow),
-  new rows into the existing table (best of ``--repeat`` windows) and a re-run over the same rows;
+- the upsert of the grid's rows into MariaDB, each variant in its own scratch database: the default
+  store (``LOAD DATA LOCAL INFILE ... REPLACE`` over 2 connections) against 1 connection, against 1
+  connection into the table with the two secondary indexes it used to have, and against multi-row
+  ``INSERT ... ON DUPLICATE KEY UPDATE`` (on at most the first 20,000 rows: it is slow); new rows
+  into the existing table (best of ``--repeat`` windows, each with its own ids) and a re-run over
+  the last window's rows;
 - the chain's split: staging + read-back (zstd, the default) + sweep + ids + upsert.
-Redis keys go under a unique ``orb_bench:`` prefix and are deleted; the MariaDB database is a
-scratch one, dropped at the end. Nothing is asserted: figures are printed.
+Redis keys go under a unique ``orb_bench:`` prefix and are deleted; the MariaDB databases are
+scratch ones, dropped at the end. Nothing is asserted: figures are printed.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ import uuid
 import polars as pl
 import pymysql
 import redis
+import sqlalchemy as sa
 
 from benchmarks.walk_forward import synthetic_window
 from orb_pipeline import engine
 from orb_pipeline.results import schema
+from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.store import MySqlResultsStore
 from orb_pipeline.staging.store import RedisStaging
 from orb_pipeline.sweeps.assets import result_rows
@@ -44,6 +49,23 @@ LARGE_GRID = {"blocks": [{
     "stop_cooloff_period": {"start": 0, "stop": 270, "step": 30},
     "limit_distance": {"start": 0.25, "stop": 34.5, "step": 0.25},
 }]}
+
+
+def upsert_variants(rows: pl.DataFrame) -> list[tuple[str, dict, sa.Table, pl.DataFrame]]:
+    """The default store first, then what it is measured against (label, options, table, rows)."""
+    # The table as it was before it lost its two secondary indexes (schema.py says why).
+    indexed = schema.results.to_metadata(sa.MetaData())
+    sa.Index("ix_results_ticker_profit", indexed.c.ticker, indexed.c.backtest_profit)
+    sa.Index("ix_results_ticker_sharpe", indexed.c.ticker, indexed.c.sharpe)
+    return [
+        ("LOAD DATA ... REPLACE, 2 connections (default)", {"write_connections": 2},
+         schema.results, rows),
+        ("LOAD DATA ... REPLACE, 1 connection", {"write_connections": 1}, schema.results, rows),
+        ("same + indexes on (ticker, profit), (ticker, sharpe)", {"write_connections": 1},
+         indexed, rows),
+        ("multi-row INSERT ... ON DUPLICATE KEY UPDATE, 2 conn.",
+         {"use_load_data": False, "write_connections": 2}, schema.results, rows.head(20_000)),
+    ]
 
 
 def timed(function, *args, **kwargs):
@@ -129,34 +151,38 @@ def main() -> None:
     print(f"result rows with ids: {id_seconds:.2f} s")
 
     mysql = services.mysql_settings()
-    database = "orb_bench_" + uuid.uuid4().hex[:10]
     admin = pymysql.connect(**{k: v for k, v in mysql.items() if k != "database"}, autocommit=True)
-    admin.cursor().execute("CREATE DATABASE `" + database + "`")
+    databases = []
     best_upsert = None
+    print(f"\nupsert into MariaDB (table already created; best of {args.repeat} new windows, "
+          "then a re-run over the last one)")
     try:
-        print(f"\nupsert into MariaDB (table already created; best of {args.repeat} new windows, "
-              "then a re-run)")
-        for label, use_load_data in (("LOAD DATA LOCAL INFILE ... REPLACE", True),
-                                     ("multi-row INSERT ... ON DUPLICATE KEY UPDATE", False)):
+        for label, options, table, sample in upsert_variants(rows):
+            database = "orb_bench_" + uuid.uuid4().hex[:10]
+            admin.cursor().execute("CREATE DATABASE `" + database + "`")
+            databases.append(database)
             store = MySqlResultsStore(host=mysql["host"], port=mysql["port"], user=mysql["user"],
-                                      password=mysql["password"], database=database,
-                                      use_load_data=use_load_data)
-            store.ensure_tables()
-            sample = rows if use_load_data else rows.head(20_000)
+                                      password=mysql["password"], database=database, **options)
+            store.ensure_tables(table)
             fresh = []
             for index in range(args.repeat):
-                window_rows = sample.with_columns(ticker=pl.lit(f"B{index}{int(use_load_data)}"))
-                fresh.append(store.upsert(schema.results, window_rows).seconds)
-            again = store.upsert(schema.results, window_rows)
+                ticker = f"B{index}"
+                window_rows = sample.with_columns(
+                    backtest_id=backtest_ids(sample, ticker, sample["window_start"][0],
+                                             sample["window_end"][0], sample["engine_version"][0]),
+                    ticker=pl.lit(ticker))
+                fresh.append(store.upsert(table, window_rows).seconds)
+            again = store.upsert(table, window_rows)
             store.dispose()
             best = min(fresh)
-            if use_load_data:
+            if best_upsert is None:  # the first variant is the default configuration
                 best_upsert = best
-            print(f"{label:46} {sample.height:,} new rows {best:6.2f} s "
-                  f"{sample.height / best:9,.0f} rows/s | re-run over them {again.seconds:6.2f} s "
+            print(f"{label:58} {sample.height:9,} new rows {best:6.2f} s "
+                  f"{sample.height / best:9,.0f} rows/s | re-run {again.seconds:6.2f} s "
                   f"{again.rows_per_second:9,.0f} rows/s")
     finally:
-        admin.cursor().execute("DROP DATABASE IF EXISTS `" + database + "`")
+        for database in databases:
+            admin.cursor().execute("DROP DATABASE IF EXISTS `" + database + "`")
         admin.close()
 
     stage, read = chain_staging

@@ -20,6 +20,7 @@ from orb_pipeline.results.leaderboard import (
     set_trade_stats,
     top_backtests,
     trade_stats,
+    window_filter,
 )
 from orb_pipeline.results.ledgers import check_ledger_total
 from orb_pipeline.results.store import ResultsStore
@@ -111,10 +112,7 @@ def leaderboard(
     table = schema.results
     heat_rows = results.read(
         sa.select(table.c.stop_distance, table.c.limit_distance, table.c.backtest_profit).where(
-            table.c.ticker == ticker,
-            table.c.window_start == window.window_start,
-            table.c.window_end == window.window_end,
-            table.c.engine_version == engine.ENGINE_VERSION,
+            *window_filter(ticker, window.window_start, window.window_end),
             table.c.range_seconds == best["range_seconds"],
             table.c.stop_count_limit == best["stop_count_limit"],
             table.c.stop_cooloff_period == best["stop_cooloff_period"],

@@ -78,10 +78,27 @@ def backtest_ids(
             units.append(np.copysign(np.floor(np.abs(scaled) + 0.5), scaled).astype("<i8"))
         else:
             units.append(column.cast(pl.Int64).to_numpy().astype("<i8"))
-    records = np.ascontiguousarray(np.stack(units, axis=1)).view(f"V{8 * len(PARAMETER_COLUMNS)}")
+    records = np.ascontiguousarray(np.stack(units, axis=1), dtype="<i8").tobytes()
     key = _window_key(ticker, window_start, window_end, engine_version)
-    prefix = key[:4].hex()
-    blake2b = hashlib.blake2b
-    ids = [prefix + blake2b(record.tobytes(), digest_size=12, key=key).hexdigest()
-           for record in records[:, 0]]
-    return pl.Series("backtest_id", ids, dtype=pl.String)
+    # Copying a keyed hasher skips the key block each row would otherwise compress (2x faster).
+    keyed = hashlib.blake2b(digest_size=12, key=key).copy
+    prefix = key[:4]
+    width = 8 * len(PARAMETER_COLUMNS)
+
+    def raw_id(offset: int) -> bytes:
+        hasher = keyed()
+        hasher.update(records[offset:offset + width])
+        return prefix + hasher.digest()
+
+    hex_ids = b"".join(map(raw_id, range(0, len(records), width))).hex().encode()
+    return pl.Series("backtest_id", np.frombuffer(hex_ids, dtype="S32")).cast(pl.String)
+
+
+def window_id_range(
+    ticker: str, window_start: dt.date, window_end: dt.date, engine_version: str
+) -> tuple[str, str]:
+    """Inclusive bounds of every id of one window (its 8-character prefix, then 24 ``0`` or
+    ``f``): a primary-key range that holds all of the window's rows. Other windows fall inside
+    only if their 32-bit prefix collides, so filter on the window's columns as well."""
+    prefix = _window_key(ticker, window_start, window_end, engine_version)[:4].hex()
+    return prefix + "0" * 24, prefix + "f" * 24

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from orb_pipeline import engine
 from orb_pipeline.calendar import as_date
 from orb_pipeline.results import schema
+from orb_pipeline.results.ids import window_id_range
 from orb_pipeline.results.store import ResultsStore
 
 RESULTS = schema.results
@@ -35,21 +36,22 @@ def risk_adjusted_win_rate(table: sa.Table = RESULTS) -> sa.ColumnElement:
     ).label("risk_adjusted_win_rate")
 
 
-def latest_window(
-    store: ResultsStore, ticker: str, engine_version: str = engine.ENGINE_VERSION
-) -> tuple[dt.date, dt.date] | None:
-    """``(window_start, window_end)`` of ``ticker``'s most recent window in the store."""
-    statement = (
-        sa.select(RESULTS.c.window_start, RESULTS.c.window_end)
-        .where(RESULTS.c.ticker == ticker, RESULTS.c.engine_version == engine_version)
-        .order_by(RESULTS.c.window_end.desc(), RESULTS.c.window_start.desc())
-        .limit(1)
-    )
-    found = store.read(statement)
-    if found.height == 0:
-        return None
-    start, end = found.row(0)
-    return as_date(start), as_date(end)
+def window_filter(
+    ticker: str,
+    window_start: dt.date,
+    window_end: dt.date,
+    engine_version: str = engine.ENGINE_VERSION,
+) -> list[sa.ColumnElement]:
+    """``WHERE`` terms for one window's rows of ``results``: its primary-key range (the table has
+    no secondary index; see schema.py) and its columns (in case another window's prefix collides)."""
+    low, high = window_id_range(ticker, window_start, window_end, engine_version)
+    return [
+        RESULTS.c.backtest_id.between(low, high),
+        RESULTS.c.ticker == ticker,
+        RESULTS.c.window_start == window_start,
+        RESULTS.c.window_end == window_end,
+        RESULTS.c.engine_version == engine_version,
+    ]
 
 
 def top_backtests(
@@ -57,29 +59,20 @@ def top_backtests(
     ticker: str,
     limit: int = 10,
     *,
-    window_start: dt.date | None = None,
-    window_end: dt.date | None = None,
+    window_start: dt.date,
+    window_end: dt.date,
     engine_version: str = engine.ENGINE_VERSION,
     min_days_traded: int = 1,
 ) -> pl.DataFrame:
     """The ``limit`` best backtests of ``ticker`` by the score above, best first.
 
-    Window: the given inclusive session dates, or the most recent window of ``ticker`` in the
-    store. Columns: ``rank`` (1 = best), ``score``, every ``results`` column, and
+    Window: inclusive session dates (the staged window the sweep ran on). Columns: ``rank`` (1 = best), ``score``, every ``results`` column, and
     ``risk_adjusted_win_rate``. Empty when nothing matches.
     """
-    if window_start is None or window_end is None:
-        latest = latest_window(store, ticker, engine_version)
-        if latest is None:
-            return pl.DataFrame()
-        window_start, window_end = latest
     statement = (
         sa.select(RESULTS.c.sharpe.label("score"), *RESULTS.c, risk_adjusted_win_rate())
         .where(
-            RESULTS.c.ticker == ticker,
-            RESULTS.c.window_start == window_start,
-            RESULTS.c.window_end == window_end,
-            RESULTS.c.engine_version == engine_version,
+            *window_filter(ticker, window_start, window_end, engine_version),
             RESULTS.c.days_traded >= min_days_traded,
             RESULTS.c.sharpe.is_not(None),
         )
@@ -131,8 +124,8 @@ def set_trade_stats(store: ResultsStore, stats_by_id: dict[str, dict], ticker: s
     )
     clear = (
         sa.update(RESULTS)
-        .where(RESULTS.c.ticker == ticker, RESULTS.c.window_start == window_start,
-               RESULTS.c.window_end == window_end, RESULTS.c.trade_stats.is_not(None),
+        .where(*window_filter(ticker, window_start, window_end),
+               RESULTS.c.trade_stats.is_not(None),
                RESULTS.c.backtest_id.not_in(list(stats_by_id)))
         .values(trade_stats=sa.null())
     )

@@ -9,8 +9,14 @@ Contracts
   are inserted, nothing is ignored (duplicate keys inside one frame are an error). NaN and
   +/-infinity are stored as NULL. Each batch is one transaction; deadlocks (MySQL 1213) and
   lock-wait timeouts are retried.
+- Rows are written in key order, in batches of at most ``batch_rows``. On MySQL,
+  ``write_connections`` (default 2) connections write at once, each a contiguous run of batches
+  (disjoint key ranges); after a failed batch no connection starts another, and the error is raised.
+  Batches already committed stay: a re-run replaces them, so nothing is duplicated.
 - MySQL path: ``LOAD DATA LOCAL INFILE ... REPLACE`` of a CSV of the batch in key order (the fast
-  path; any warning fails the batch); when the server refuses local infile, multi-row
+  path; any warning fails the batch; text, date and integer columns with one value in the whole
+  batch are passed once as ``SET`` parameters instead of in every CSV row); when the server
+  refuses local infile, multi-row
   ``INSERT ... ON DUPLICATE KEY UPDATE`` statements sized below the server's
   ``max_allowed_packet`` (queried), with a warning in the log.
 - SQLite path: ``INSERT ... ON CONFLICT DO UPDATE`` through ``executemany``.
@@ -19,11 +25,13 @@ Contracts
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +40,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+import pymysql
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 from sqlalchemy.dialects import mysql as mysql_dialect
@@ -153,25 +162,57 @@ class ResultsStore(dg.ConfigurableResource):
         started = time.perf_counter()
         # Key order keeps B-tree inserts local (random hash ids otherwise split pages everywhere).
         prepared = prepare_frame(table, frame).sort([c.name for c in table.primary_key.columns])
-        methods = set()
-        batches = 0
-        for offset in range(0, prepared.height, self.batch_rows):
-            batch = prepared.slice(offset, self.batch_rows)
-            methods.add(self.run_in_transaction(
-                lambda connection, batch=batch: self._upsert_batch(connection, table, batch)))
-            batches += 1
+        connections = max(1, min(self._write_connections(), prepared.height))
+        size = max(1, min(self.batch_rows, -(-prepared.height // connections)))
+        batches = [prepared.slice(offset, size) for offset in range(0, prepared.height, size)]
+        # Each connection takes one contiguous run of batches: disjoint key ranges, no lock waits.
+        groups = _contiguous_groups(batches, connections)
+        methods = self._write_groups(table, groups)
         report = UpsertReport(
             table=table.name,
             rows=prepared.height,
-            batches=batches,
+            batches=len(batches),
             seconds=time.perf_counter() - started,
             method="+".join(sorted(methods)) or "none",
         )
         log.info(
             f"results store {self.describe()}: upserted {report.rows} rows into {table.name} "
-            f"in {report.batches} batch(es), {report.seconds:.2f} s ({report.method})"
+            f"in {report.batches} batch(es) over {len(groups)} connection(s), "
+            f"{report.seconds:.2f} s ({report.method})"
         )
         return report
+
+    def _write_connections(self) -> int:
+        return 1
+
+    def _write_groups(self, table: sa.Table, groups: list[list[pl.DataFrame]]) -> set[str]:
+        """Write each group's batches in order, one transaction per batch, the groups in parallel
+        threads; after a failure no group starts another batch, and the first error is raised."""
+        stop = threading.Event()
+
+        def write(group: list[pl.DataFrame]) -> set[str]:
+            methods = set()
+            for batch in group:
+                if stop.is_set():
+                    break
+                try:
+                    methods.add(self.run_in_transaction(
+                        lambda connection, batch=batch: self._upsert_batch(connection, table, batch)))
+                except BaseException:
+                    stop.set()
+                    raise
+            return methods
+
+        if len(groups) <= 1:
+            return write(groups[0]) if groups else set()
+        with concurrent.futures.ThreadPoolExecutor(
+                len(groups), thread_name_prefix="results-upsert") as pool:
+            futures = [pool.submit(write, group) for group in groups]
+            concurrent.futures.wait(futures)
+        errors = [future.exception() for future in futures if future.exception() is not None]
+        if errors:
+            raise errors[0]
+        return set().union(*(future.result() for future in futures))
 
     def replace_rows(
         self, table: sa.Table, key_column: str, keys: list[str], frame: pl.DataFrame
@@ -246,6 +287,7 @@ class MySqlResultsStore(ResultsStore):
     password: str = ""
     database: str = "results"
     use_load_data: bool = True
+    write_connections: int = 2
     connect_timeout_seconds: int = 10
     _load_data_refused: bool = PrivateAttr(default=False)
 
@@ -268,7 +310,21 @@ class MySqlResultsStore(ResultsStore):
             connect_args={"local_infile": True, "connect_timeout": self.connect_timeout_seconds},
         )
 
+    def _write_connections(self) -> int:
+        return self.write_connections
+
     def _upsert_batch(self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> str:
+        try:
+            return self._upsert_batch_unchecked(connection, table, frame)
+        except pymysql.err.DataError as error:  # raw DB-API cursor: SQLAlchemy does not wrap it
+            raise ResultsStoreError(
+                "rejected a batch of " + str(frame.height) + " rows for " + table.name + " (first key "
+                + str(frame.item(0, 0)) + "): " + str(error.args[-1]) + "; batch rolled back"
+            ) from error
+
+    def _upsert_batch_unchecked(
+        self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame
+    ) -> str:
         if self.use_load_data and not self._load_data_refused:
             try:
                 self._load_data_batch(connection, table, frame)
@@ -313,22 +369,25 @@ class MySqlResultsStore(ResultsStore):
         # Every column is in the frame (prepare_frame), so REPLACE (delete + insert of a row with a
         # known key) is the same whole-row upsert as the other paths. With LOCAL, bad values become
         # warnings (truncation, bad numbers), so any warning fails the batch.
-        names = frame.columns
         quote = connection.dialect.identifier_preparer.quote
+        constants = _constant_columns(frame, {c.name for c in table.primary_key.columns})
+        parsed = [name for name in frame.columns if name not in constants]
         with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as handle:
             path = handle.name
         try:
-            frame.write_csv(path, include_header=False, null_value="NULL",
-                                       quote_style="necessary", line_terminator="\n",
-                                       date_format="%Y-%m-%d")
+            frame.select(parsed).write_csv(path, include_header=False, null_value="NULL",
+                                           quote_style="necessary", line_terminator="\n",
+                                           date_format="%Y-%m-%d")
             load = (
                 "LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE " + quote(table.name)
                 + " CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"'"
                 + " ESCAPED BY '' LINES TERMINATED BY '\\n' ("
-                + ", ".join(quote(name) for name in names) + ")"
+                + ", ".join(quote(name) for name in parsed) + ")"
             )
+            if constants:
+                load += " SET " + ", ".join(quote(name) + " = %s" for name in constants)
             cursor = connection.connection.dbapi_connection.cursor()
-            affected = cursor.execute(load, (path,))  # inserted + 2 x replaced
+            affected = cursor.execute(load, (path, *constants.values()))  # inserted + 2 x replaced
             cursor.execute("SHOW COUNT(*) WARNINGS")
             warnings = cursor.fetchone()[0]
             cursor.close()
@@ -339,6 +398,29 @@ class MySqlResultsStore(ResultsStore):
                 "LOAD DATA into " + table.name + " affected " + str(affected) + " rows for "
                 + str(frame.height) + " with " + str(warnings) + " warning(s); batch rolled back"
             )
+
+
+def _contiguous_groups(batches: list[pl.DataFrame], groups: int) -> list[list[pl.DataFrame]]:
+    """``batches`` cut into at most ``groups`` runs of consecutive batches, as even as possible."""
+    groups = max(1, min(groups, len(batches)))
+    bounds = [round(index * len(batches) / groups) for index in range(groups + 1)]
+    return [batches[bounds[index]:bounds[index + 1]] for index in range(groups)]
+
+
+def _constant_columns(frame: pl.DataFrame, skip: set[str]) -> dict[str, Any]:
+    """Text, date and integer columns holding one non-null value in every row of ``frame`` (two
+    rows or more), with that value: ``LOAD DATA`` sets them once instead of parsing every row."""
+    if frame.height < 2:
+        return {}
+    constants = {}
+    for name, dtype in frame.schema.items():
+        if name in skip or not (dtype in (pl.String, pl.Date) or dtype.is_integer()):
+            continue
+        column = frame.get_column(name)
+        first = column.item(0)
+        if first is not None and column.null_count() == 0 and (column == first).all():
+            constants[name] = first
+    return constants
 
 
 class _RetryWithoutLoadData(Exception):
@@ -415,7 +497,7 @@ def results_from_environment(data_dir: Path) -> ResultsStore:
 
     Names are read now: ``ORB_RESULTS_PATH`` (default ``<data_dir>/results.sqlite``),
     ``ORB_RESULTS_PORT``, ``ORB_RESULTS_DATABASE`` (default ``results``), ``ORB_RESULTS_LOAD_DATA``
-    (``false`` skips LOAD DATA LOCAL INFILE). Host, user and password are ``dg.EnvVar``s resolved at
+    (``false`` skips LOAD DATA LOCAL INFILE), ``ORB_RESULTS_WRITE_CONNECTIONS`` (default 2). Host, user and password are ``dg.EnvVar``s resolved at
     run time (``ORB_RESULTS_HOST``, ``ORB_RESULTS_USER``, ``ORB_RESULTS_PASSWORD``).
     """
     kind = os.environ.get("ORB_RESULTS", "sqlite").strip().lower()
@@ -429,7 +511,15 @@ def results_from_environment(data_dir: Path) -> ResultsStore:
             user=dg.EnvVar("ORB_RESULTS_USER"),
             password=dg.EnvVar("ORB_RESULTS_PASSWORD"),
             database=os.environ.get("ORB_RESULTS_DATABASE", "results"),
+            write_connections=_positive_int("ORB_RESULTS_WRITE_CONNECTIONS", 2),
             use_load_data=os.environ.get("ORB_RESULTS_LOAD_DATA", "true").strip().lower()
             not in {"0", "false", "no"},
         )
     raise ValueError(f"ORB_RESULTS must be 'sqlite' or 'mysql', got {kind!r}")
+
+
+def _positive_int(name: str, default: int) -> int:
+    text = os.environ.get(name, str(default)).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)

@@ -237,7 +237,12 @@ def monte_carlo(
     ticker = context.partition_key
     results.ensure_tables(schema.monte_carlo)
     started = time.perf_counter()
-    top = top_backtests(results, ticker, config.top)
+    window = expected_window(context.instance, ticker)
+    if window is None:
+        raise dg.Failure(f"no staged window for {ticker}: materialize staged_window, "
+                         f"sweep_results and leaderboard for {ticker} first")
+    top = top_backtests(results, ticker, config.top, window_start=window.first_session,
+                        window_end=window.last_session)
     if top.height == 0:
         raise dg.Failure(f"no leaderboard for {ticker} in {results.describe()}: materialize "
                          f"sweep_results and leaderboard for {ticker} first")

@@ -8,6 +8,7 @@ import math
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from polars.testing import assert_frame_equal
 
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
@@ -15,6 +16,7 @@ from orb_pipeline.results.store import (
     MySqlResultsStore,
     ResultsStoreError,
     ResultsStoreUnavailable,
+    SqliteResultsStore,
 )
 from orb_pipeline_tests.services import free_port
 
@@ -156,14 +158,55 @@ def test_upsert_replaces_whole_rows(results_store):
     assert read_results(results_store)["trade_stats"].null_count() == 3
 
 
-def test_load_data_warning_fails_the_batch_instead_of_truncating(mysql_database):
-    store = MySqlResultsStore(**{k: mysql_database[k] for k in ("host", "port", "user", "password",
-                                                                 "database")})
+def mysql_store(settings: dict, **options) -> MySqlResultsStore:
+    return MySqlResultsStore(**{k: settings[k] for k in ("host", "port", "user", "password",
+                                                          "database")}, **options)
+
+
+@pytest.mark.parametrize("too_long", ["every_row", "one_row"])  # SET parameter / CSV field
+def test_load_data_warning_fails_the_batch_instead_of_truncating(mysql_database, too_long):
+    store = mysql_store(mysql_database, write_connections=1)
     store.ensure_tables()
-    rows = result_rows(20).with_columns(ticker=pl.lit("A_TICKER_NAME_TOO_LONG_FOR_16"))
-    with pytest.raises(Exception, match="too long|truncated|warning"):
+    rows = result_rows(20)
+    long_name = pl.lit("A_TICKER_NAME_TOO_LONG_FOR_16")
+    rows = rows.with_columns(ticker=long_name if too_long == "every_row" else
+                             pl.when(pl.int_range(20) == 7).then(long_name).otherwise(pl.lit("SPY")))
+    with pytest.raises(ResultsStoreError, match="results.*(too long|truncated|warning)"):
         store.upsert(schema.results, rows)
     assert read_results(store).height == 0
+    store.dispose()
+
+
+def test_parallel_connections_write_exactly_the_rows(mysql_database, tmp_path):
+    """Three connections, many small batches: the same table as one SQLite writer produces."""
+    store = mysql_store(mysql_database, batch_rows=97, write_connections=3)
+    reference = SqliteResultsStore(path=str(tmp_path / "reference.sqlite"))
+    for target in (store, reference):
+        target.ensure_tables()
+        target.upsert(schema.results, result_rows(1000, run_id="first"))
+        report = target.upsert(schema.results, result_rows(1000, run_id="again", profit_offset=2.0))
+    assert report.rows == 1000
+    written = read_results(store)
+    assert written.height == 1000 and written["run_id"].unique().to_list() == ["again"]
+    assert_frame_equal(written.drop("window_start", "window_end"),
+                       read_results(reference).drop("window_start", "window_end"))
+    store.dispose()
+    reference.dispose()
+
+
+def test_a_failed_batch_stops_every_connection_and_a_rerun_completes(mysql_database):
+    store = mysql_store(mysql_database, batch_rows=50, write_connections=2)
+    store.ensure_tables()
+    rows = result_rows(1000).sort("backtest_id")
+    bad = rows.with_columns(  # row 30 sits in the first connection's first batch
+        ticker=pl.when(pl.int_range(1000) == 30).then(pl.lit("X" * 40)).otherwise(pl.col("ticker")))
+    with pytest.raises(ResultsStoreError, match="too long for column 'ticker'"):
+        store.upsert(schema.results, bad)
+    # The second connection stopped after the batch it was writing (500 rows if it had gone on;
+    # one more batch of margin for thread scheduling).
+    assert read_results(store).height <= 100
+    store.upsert(schema.results, rows)
+    assert read_results(store)["backtest_id"].to_list() == rows["backtest_id"].to_list()
     store.dispose()
 
 

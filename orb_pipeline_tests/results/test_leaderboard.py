@@ -1,0 +1,54 @@
+"""The leaderboard reads one window's rows through the primary key (``results`` has no other index)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import sqlalchemy as sa
+
+from orb_pipeline.results import schema
+from orb_pipeline.results.leaderboard import top_backtests, window_filter
+from orb_pipeline_tests.results.test_store import END, START, result_rows
+
+OTHER_END = dt.date(2024, 7, 31)
+
+
+def two_windows(store) -> pl.DataFrame:
+    """The same grid over two windows of SPY whose ids share their 8-character prefix (as a
+    32-bit prefix collision would); returns the first window's rows."""
+    store.ensure_tables()
+    mine = result_rows(400)
+    other = result_rows(400, profit_offset=100.0).with_columns(  # better rows that must not leak in
+        backtest_id=pl.col("backtest_id").str.slice(0, 8)
+        + pl.col("backtest_id").str.slice(8).str.reverse(),
+        window_end=pl.lit(OTHER_END), sharpe=pl.col("sharpe") + 5.0)
+    store.upsert(schema.results, pl.concat([mine, other]))
+    return mine
+
+
+def test_top_backtests_ranks_only_the_window_by_sharpe(results_store):
+    mine = two_windows(results_store)
+    top = top_backtests(results_store, "SPY", 5, window_start=START, window_end=END,
+                        engine_version="test-1")
+    expected = (mine.filter(pl.col("days_traded") >= 1, pl.col("sharpe").is_finite())
+                .sort(["sharpe", "backtest_profit", "backtest_id"],
+                      descending=[True, True, False]).head(5))
+    assert top["rank"].to_list() == [1, 2, 3, 4, 5]
+    assert top["backtest_id"].to_list() == expected["backtest_id"].to_list()
+
+
+def test_window_query_uses_the_primary_key_range(mysql_database):
+    from orb_pipeline_tests.results.test_store import mysql_store
+
+    store = mysql_store(mysql_database)
+    two_windows(store)
+    statement = sa.select(schema.results.c.backtest_id).where(
+        *window_filter("SPY", START, END, "test-1"))
+    compiled = statement.compile(dialect=store.engine().dialect,
+                                 compile_kwargs={"literal_binds": True})
+    with store.engine().connect() as connection:
+        plan = connection.exec_driver_sql("EXPLAIN " + str(compiled)).mappings().all()
+    assert [row["key"] for row in plan] == ["PRIMARY"]
+    assert [row["type"] for row in plan] == ["range"]
+    store.dispose()
