@@ -8,8 +8,9 @@ import polars as pl
 import sqlalchemy as sa
 
 from orb_pipeline.results import schema
+from orb_pipeline.results.ids import window_id_range
 from orb_pipeline.results.leaderboard import top_backtests, window_filter
-from orb_pipeline_tests.results.test_store import END, START, result_rows
+from orb_pipeline_tests.results.test_store import END, START, mysql_store, result_rows
 
 OTHER_END = dt.date(2024, 7, 31)
 
@@ -39,8 +40,6 @@ def test_top_backtests_ranks_only_the_window_by_sharpe(results_store):
 
 
 def test_window_query_uses_the_primary_key_range(mysql_database):
-    from orb_pipeline_tests.results.test_store import mysql_store
-
     store = mysql_store(mysql_database)
     two_windows(store)
     statement = sa.select(schema.results.c.backtest_id).where(
@@ -51,4 +50,15 @@ def test_window_query_uses_the_primary_key_range(mysql_database):
         plan = connection.exec_driver_sql("EXPLAIN " + str(compiled)).mappings().all()
     assert [row["key"] for row in plan] == ["PRIMARY"]
     assert [row["type"] for row in plan] == ["range"]
+    store.dispose()
+
+
+def test_the_readme_sql_prefix_matches_window_id_range(mysql_database):
+    """README: ``LEFT(SHA2(CONCAT_WS('|', 'orb-backtest-v1', ticker, start, end, version), 256), 8)``."""
+    store = mysql_store(mysql_database)
+    with store.engine().connect() as connection:
+        prefix = connection.exec_driver_sql(
+            "SELECT LEFT(SHA2(CONCAT_WS('|', 'orb-backtest-v1', %s, %s, %s, %s), 256), 8)",
+            ("SPY", START.isoformat(), END.isoformat(), "test-1")).scalar_one()
+    assert window_id_range("SPY", START, END, "test-1") == (prefix + "0" * 24, prefix + "f" * 24)
     store.dispose()
