@@ -42,6 +42,7 @@ def tiny_window() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def warm_up() -> int:
     from orb_pipeline import engine
+    from orb_pipeline.results.ids import backtest_ids
 
     started = time.perf_counter()
     series, sessions = tiny_window()
@@ -57,6 +58,8 @@ def warm_up() -> int:
     engine.ledger(series, sessions, grid.row(0, named=True))
     engine.opening_ranges(series, sessions, 30)
     engine.compress_series(series.rename({"price": "close"}))
+    backtest_ids(grid, "WARM", sessions["session_date"].min(), sessions["session_date"].max(),
+                 engine.ENGINE_VERSION)
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
     cached = len(list(Path(cache_dir).rglob("*.nbi"))) if cache_dir else 0
     print(

@@ -8,6 +8,10 @@ instead of pages all over a large table. Distances
 are hashed as integer units of $0.0001 (``round_half_away_from_zero(x * 10000)``, the semantics'
 exact arithmetic), so ``0.30000000000000004`` and ``0.3`` name the same backtest. Never random:
 re-running a sweep replaces its rows instead of adding new ones.
+
+:func:`backtest_id` computes one id with ``hashlib`` (the reference); :func:`backtest_ids` computes
+a grid's ids with the numba BLAKE2b of :mod:`orb_pipeline.results.blake2b_nb` (0.3 s instead of
+1.3 s for a million rows), and the tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import math
 
 import numpy as np
 import polars as pl
+
+from orb_pipeline.results.blake2b_nb import hex_ids
 
 ID_SCHEME = "orb-backtest-v1"
 PARAMETER_COLUMNS = (
@@ -69,7 +75,8 @@ def backtest_ids(
     window_end: dt.date,
     engine_version: str,
 ) -> pl.Series:
-    """Ids for every row of ``grid`` (same result as :func:`backtest_id` per row, vectorized)."""
+    """Ids for every row of ``grid``: :func:`backtest_id` of each row (the reference, hashlib),
+    computed by a numba BLAKE2b over all rows at once."""
     units = []
     for name in PARAMETER_COLUMNS:
         column = grid.get_column(name)
@@ -78,20 +85,10 @@ def backtest_ids(
             units.append(np.copysign(np.floor(np.abs(scaled) + 0.5), scaled).astype("<i8"))
         else:
             units.append(column.cast(pl.Int64).to_numpy().astype("<i8"))
-    records = np.ascontiguousarray(np.stack(units, axis=1), dtype="<i8").tobytes()
+    records = np.ascontiguousarray(np.stack(units, axis=1), dtype="<i8").view(np.uint64)
     key = _window_key(ticker, window_start, window_end, engine_version)
-    # Copying a keyed hasher skips the key block each row would otherwise compress (2x faster).
-    keyed = hashlib.blake2b(digest_size=12, key=key).copy
-    prefix = key[:4]
-    width = 8 * len(PARAMETER_COLUMNS)
-
-    def raw_id(offset: int) -> bytes:
-        hasher = keyed()
-        hasher.update(records[offset:offset + width])
-        return prefix + hasher.digest()
-
-    hex_ids = b"".join(map(raw_id, range(0, len(records), width))).hex().encode()
-    return pl.Series("backtest_id", np.frombuffer(hex_ids, dtype="S32")).cast(pl.String)
+    hex_text = hex_ids(key[:4], key, records)  # numba; hashlib's result (tests compare)
+    return pl.Series("backtest_id", hex_text.view("S32")[:, 0]).cast(pl.String)
 
 
 def window_id_range(

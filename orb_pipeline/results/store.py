@@ -444,7 +444,7 @@ def prepare_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
     if missing:
         raise ResultsStoreError("missing NOT NULL columns for " + table.name + ": " + ", ".join(missing))
     keys = [c.name for c in table.primary_key.columns]
-    if frame.height and frame.select(keys).is_duplicated().any():
+    if frame.height and frame.n_unique(subset=keys) != frame.height:
         raise ResultsStoreError("repeated primary key in rows for " + table.name)
     expressions = []
     for column in table.columns:
