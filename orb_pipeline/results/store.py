@@ -74,6 +74,7 @@ class UpsertReport:
     batches: int
     seconds: float
     method: str  # "load_data", "multi_row" or "sqlite"
+    connections: int = 1  # written over this many connections at once
 
     @property
     def rows_per_second(self) -> float:
@@ -174,10 +175,11 @@ class ResultsStore(dg.ConfigurableResource):
             batches=len(batches),
             seconds=time.perf_counter() - started,
             method="+".join(sorted(methods)) or "none",
+            connections=len(groups),
         )
         log.info(
             f"results store {self.describe()}: upserted {report.rows} rows into {table.name} "
-            f"in {report.batches} batch(es) over {len(groups)} connection(s), "
+            f"in {report.batches} batch(es) over {report.connections} connection(s), "
             f"{report.seconds:.2f} s ({report.method})"
         )
         return report

@@ -126,6 +126,7 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
                 "upsert_seconds": round(report.seconds, 3),
                 "upsert_rows_per_second": round(report.rows_per_second, 1),
                 "upsert_method": report.method,
+                "upsert_connections": report.connections,
                 "results_store": results.describe(),
                 "best_backtest_id": best["backtest_id"],
                 "best_total_profit": best["backtest_profit"],

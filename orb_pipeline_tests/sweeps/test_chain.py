@@ -68,6 +68,9 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
         assert metadata["best_result"].value["backtest_id"] == metadata["best_backtest_id"].value
         assert metadata["rebuilt_from_cache"].value is False
         assert metadata["data_version"].value == stage_metadata["data_version"].value
+        # 24 rows: MySQL writes them over its 2 connections, SQLite over its one.
+        assert metadata["upsert_connections"].value == (2 if "MySQL" in
+                                                         metadata["results_store"].value else 1)
     stored = stored_results(chain)
     assert_matches_engine(stored, expected_rows(*cached_window))
     assert set(stored["data_version"]) == {stage_metadata["data_version"].value}
