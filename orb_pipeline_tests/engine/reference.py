@@ -1,9 +1,14 @@
-"""A slow, plain-Python reference of the ORB rules, written from ORB_SEMANTICS.md and
-docs/SEMANTICS_EXTENSIONS.md alone (no numba, no code shared with the engine).
+"""The one slow, plain-Python reference of the ORB rules, written from ../shared/ORB_SEMANTICS.md
+and docs/SEMANTICS_EXTENSIONS.md alone: no numba, no code shared with ``orb_pipeline.engine``.
+The engine's property tests (``engine/test_properties.py``) and the validation stage's tests
+(``validation/test_engine_reference.py``, ``validation/test_extension_rules.py``) all compare
+against it. Slow on purpose: only for tiny windows.
 
-Inputs are plain Python: ticks ``[(session_date, timestamp_utc, price)]``, sessions
-``[{"session_date", "open_utc", "close_utc"?, "expected_move"?}]``, a parameter dict, optional
-costs ``{"commission_per_share", "slippage", "slippage_unit"}``.
+Prices and distances are integers in units of $0.0001. Inputs are plain Python: ticks
+``[(session_date, timestamp_utc, price)]``, sessions ``[{"session_date", "open_utc",
+"close_utc"?, "expected_move"?}]`` (any sortable ``session_date``), a parameter dict with the five
+grid columns, optional costs ``{"commission_per_share", "slippage", "slippage_unit"}``.
+Trades are dicts: side, entry_utc, entry_units, exit_utc, exit_units, exit_reason, gross, net.
 """
 
 from __future__ import annotations
@@ -13,26 +18,36 @@ import statistics
 from decimal import ROUND_HALF_UP, Decimal
 
 
-def round_half_away(x: float) -> int:
-    """Nearest integer, halves away from zero, of the exact value of the float ``x``."""
-    return int(Decimal(x).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def round_half_away(y: float) -> int:
+    """``rhaz(y)``: the integer nearest to the exact value of the float ``y``, halves away from
+    zero. Exact on purpose: ``floor(abs(y) + 0.5)`` rounds 0.49999999999999994 up to 1 (the sum
+    is rounded to 1.0) and odd integers above 2**52 to the next even one."""
+    return int(Decimal(y).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def units(dollars: float) -> int:
-    return round_half_away(dollars * 10000)
+    """``units(x) = rhaz(x * 10000)``, with ``x * 10000`` the float64 product."""
+    return round_half_away(dollars * 10000.0)
 
 
 def distance(kind: str, value: float, entry_units: int, expected_move: float | None) -> int:
+    """A stop or limit distance in units for an entry at ``entry_units`` (SEMANTICS_EXTENSIONS 2).
+
+    The percent rule works on the entry's integer units, so 0.5 % of $100.01 is exactly the tie
+    5000.5 units and rounds to 5001 (going through dollars would give 5000.4999... -> 5000).
+    """
     if kind == "dollars":
         return units(value)
     if kind == "percent":
         return round_half_away(entry_units * value / 100)
     if kind == "expected_move":
         return round_half_away(value * expected_move * 10000)
-    raise AssertionError(kind)
+    raise ValueError(kind)
 
 
 def trade_cost(costs: dict | None, entry_units: int, exit_units: int) -> int:
+    """Round-trip cost in units (SEMANTICS_EXTENSIONS 1): commission and slippage on each side,
+    in dollars, rounded once."""
     if not costs:
         return 0
     commission = costs.get("commission_per_share", 0.0)
@@ -47,9 +62,10 @@ def trade_cost(costs: dict | None, entry_units: int, exit_units: int) -> int:
 
 
 def run_session(ticks, open_utc, params, *, kind="dollars", expected_move=None, costs=None):
-    """Trades of one session: dicts with side, entry/exit time and units, reason, gross, net.
+    """Trades of one session (the contract's per-session state machine), costs applied after it.
 
-    ``ticks``: ``[(t, price_units)]`` of the session, sorted by time.
+    ``ticks``: ``[(t, price_units)]`` of the session in time order (ticks sharing a second in
+    their own order: all those at the last second count as the last tick).
     """
     range_end = open_utc + params["range_seconds"]
     window = [p for t, p in ticks if open_utc <= t <= range_end]
@@ -106,7 +122,8 @@ def run_session(ticks, open_utc, params, *, kind="dollars", expected_move=None, 
 
 def window_sessions(ticks, sessions, kind="dollars"):
     """[(session dict, [(t, units)])] in chronological order; sessions with a null
-    expected_move are left out when ``kind == "expected_move"``."""
+    expected_move are left out when ``kind == "expected_move"``. Ticks are ordered by time only
+    (a stable sort), so ticks sharing a second keep their input order."""
     chosen = sorted(sessions, key=lambda s: s["session_date"])
     if kind == "expected_move":
         chosen = [s for s in chosen if s.get("expected_move") is not None]
@@ -114,11 +131,11 @@ def window_sessions(ticks, sessions, kind="dollars"):
     for date, t, price in ticks:
         if date in by_date:
             by_date[date].append((t, units(price)))
-    return [(s, sorted(by_date[s["session_date"]])) for s in chosen]
+    return [(s, sorted(by_date[s["session_date"]], key=lambda tick: tick[0])) for s in chosen]
 
 
 def run_window(ticks, sessions, params, *, kind="dollars", costs=None):
-    """Per session (chronological) the list of trades."""
+    """Per session of the window (chronological, after exclusions): ``(session, trades)``."""
     return [
         (s, run_session(session_ticks, s["open_utc"], params, kind=kind,
                         expected_move=s.get("expected_move"), costs=costs))

@@ -30,7 +30,7 @@ METRIC_COLUMNS = ("total_profit", "trades", "stops", "days_traded", "win_rate_pe
 
 
 @st.composite
-def windows(draw, expected_move=False):
+def windows(draw, expected_move=False, shared_seconds=False):
     n_sessions = draw(st.integers(1, 4))
     ticks, sessions = [], []
     for i in range(n_sessions):
@@ -41,7 +41,7 @@ def windows(draw, expected_move=False):
         sessions.append(session)
         n_ticks = draw(st.integers(0, 40))
         offsets = draw(st.lists(st.integers(0, 120), min_size=n_ticks, max_size=n_ticks,
-                                unique=True))
+                                unique=not shared_seconds))
         if draw(st.booleans()):  # a halt: no tick in a stretch of the session
             gap_from = draw(st.integers(0, 100))
             offsets = [o for o in offsets if not gap_from <= o < gap_from + 40]
@@ -183,9 +183,44 @@ def test_session_stats_aggregate_on_subsets_match_reference(window, grid_rows, c
                                                       for tr in trades)
 
 
+@SETTINGS
+@given(window=windows(shared_seconds=True), grid_rows=st.lists(param_sets, min_size=1, max_size=4),
+       costs=costs_strategy)
+def test_ticks_sharing_a_second_match_reference(window, grid_rows, costs):
+    """Equal timestamps keep their order (SEMANTICS_EXTENSIONS 4): a breakout is the first tick
+    of its second that breaks out, and a position exits at the first tick of the last second."""
+    ticks, sessions = window
+    series, frame, _, _, per_combo = check_window(ticks, sessions, grid_rows, "dollars", costs)
+    got = ledger(series, frame, grid_rows[0], costs=costs)
+    expected = [(s["session_date"], tr["side"], tr["entry_utc"], tr["entry_units"] / 10000,
+                 tr["exit_utc"], tr["exit_units"] / 10000, tr["exit_reason"], tr["net"] / 10000,
+                 tr["exit_utc"] - tr["entry_utc"])
+                for s, trades in per_combo[0] for tr in trades]
+    assert got.rows() == expected
+
+
+def test_reference_keeps_the_order_of_ticks_sharing_a_second():
+    p = {"range_seconds": 10, "stop_distance": 0.5, "stop_count_limit": 1,
+         "stop_cooloff_period": 0, "limit_distance": 1.0}
+    sessions = [{"session_date": day(0), "open_utc": 1000}]
+    # Two breakouts in one second: the first (up) enters long; a sort by price would go short.
+    ticks = [(day(0), 1000, 100.0), (day(0), 1020, 100.1), (day(0), 1020, 99.9), (day(0), 1100, 100.0)]
+    [(_, [trade])] = reference.run_window(ticks, sessions, p)
+    assert (trade["side"], trade["entry_units"]) == ("long", 1_001_000)
+    # Two ticks at the last second: the position exits at the first of them.
+    ticks = [(day(0), 1000, 100.0), (day(0), 1020, 100.1), (day(0), 1050, 100.2), (day(0), 1050, 100.05)]
+    [(_, [trade])] = reference.run_window(ticks, sessions, p)
+    assert (trade["exit_units"], trade["exit_reason"]) == (1_002_000, "eod")
+
+
 def test_reference_rounding_helper_is_half_away_from_zero():
     assert reference.round_half_away(2.5) == 3 and reference.round_half_away(-2.5) == -3
     assert reference.units(0.00005) == 1 and math.isclose(reference.units(100.2), 1002000)
+    # Exact rounding of the float, not floor(abs(y) + 0.5): that sum rounds up to 1.0 here.
+    assert reference.round_half_away(0.49999999999999994) == 0
+    assert reference.round_half_away(-0.49999999999999994) == 0
+    assert reference.units(0.49999999999999994 / 10000) == 0
+    assert reference.round_half_away(2.0**52 + 1) == 2**52 + 1
 
 
 @settings(max_examples=60, deadline=None, derandomize=True,

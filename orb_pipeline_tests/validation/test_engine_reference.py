@@ -1,5 +1,6 @@
-"""The engine's costs, distance units and per-session reuse against this stage's own plain-Python
-reference (``orb_reference``), on small random windows. Rules: docs/SEMANTICS_EXTENSIONS.md."""
+"""The engine's costs, distance units and per-session reuse against the plain-Python reference
+(``orb_pipeline_tests/engine/reference.py``), on small random windows.
+Rules: docs/SEMANTICS_EXTENSIONS.md."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orb_pipeline import engine
-from orb_pipeline_tests.validation import orb_reference as ref
+from orb_pipeline_tests.engine import reference
 
 OPEN = 1_700_000_000
 
@@ -73,22 +74,15 @@ def small_grid(distance_unit: str) -> pl.DataFrame:
     )
 
 
-def reference_metrics(sessions, params, **kwargs):
-    trades, nets, skipped = ref.run_window(sessions, params, **kwargs)
-    days_traded = len({t.session for t in trades})
-    return {
-        "total_profit": sum(nets) / 10000.0,
-        "trades": len(trades),
-        "stops": sum(t.reason == "stop" for t in trades),
-        "days_traded": days_traded,
-        "win_rate_percent": 100.0 * sum(n > 0 for n in nets) / days_traded if days_traded else 0.0,
-        "max_drawdown": ref.max_drawdown_units(nets) / 10000.0,
-        "trade_win_rate_percent": 100.0 * sum(t.net > 0 for t in trades) / len(trades) if trades else 0.0,
-        "profit_factor": (sum(t.net for t in trades if t.net > 0) / -sum(t.net for t in trades if t.net < 0)
-                          if any(t.net < 0 for t in trades) else None),
-        "nets": nets,
-        "skipped": skipped,
-    }
+def reference_window(sessions: list[dict], params: dict, distance_unit: str = "dollars",
+                     costs: dict | None = None) -> list[list[dict]]:
+    """The reference's trades per session of ``random_sessions`` output (chronological; without an
+    expected move a session is left out of an ``expected_move`` window)."""
+    ticks = [(index, t, p) for index, s in enumerate(sessions) for t, p in s["ticks"]]
+    table = [{"session_date": index, "open_utc": s["open_utc"], "expected_move": s["expected_move"]}
+             for index, s in enumerate(sessions)]
+    window = reference.run_window(ticks, table, params, kind=distance_unit, costs=costs)
+    return [trades for _, trades in window]
 
 
 COST_CASES = [
@@ -112,13 +106,15 @@ def test_sweep_matches_reference(distance_unit, commission, slippage, slippage_u
     assert result.height == grid.height
     for row in result.iter_rows(named=True):
         params = {name: row[name] for name in engine.GRID_COLUMNS}
-        expected = reference_metrics(
-            sessions, params, distance_unit=distance_unit, commission=commission,
-            slippage=slippage, slippage_unit=slippage_unit,
-        )
-        for name in ("total_profit", "trades", "stops", "days_traded", "win_rate_percent",
-                     "max_drawdown", "trade_win_rate_percent"):
-            assert row[name] == pytest.approx(expected[name], abs=1e-9), (name, params)
+        expected = reference.metrics(reference_window(
+            sessions, params, distance_unit,
+            {"commission_per_share": commission, "slippage": slippage, "slippage_unit": slippage_unit},
+        ))
+        for name in ("trades", "stops", "days_traded"):
+            assert row[name] == expected[name], (name, params)
+        for name in ("total_profit", "win_rate_percent", "max_drawdown", "trade_win_rate_percent",
+                     "average_holding_period", "sharpe"):
+            assert row[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), (name, params)
         if expected["profit_factor"] is None:
             assert row["profit_factor"] is None, params
         else:
@@ -149,7 +145,7 @@ def test_costs_never_change_which_trades_happen():
     # Hand check of the first trade: 2 x $0.01 commission + 5 bps of entry and of exit price.
     first_plain, first_costly = plain.row(0, named=True), costly.row(0, named=True)
     cost = 0.02 + 5.0 / 10000.0 * (first_plain["entry_price"] + first_plain["exit_price"])
-    assert first_costly["profit"] == pytest.approx(first_plain["profit"] - ref.units(cost) / 10000.0, abs=1e-12)
+    assert first_costly["profit"] == pytest.approx(first_plain["profit"] - reference.units(cost) / 10000.0, abs=1e-12)
 
 
 def test_expected_move_grid_skips_sessions_without_iv_and_counts_them():
@@ -180,9 +176,9 @@ def test_percent_distances_property(seed, percent, limit_percent, cooloff, stop_
     series, table = frames(sessions)
     params = {"range_seconds": 15, "stop_distance": percent, "stop_count_limit": stop_count_limit,
               "stop_cooloff_period": cooloff, "limit_distance": limit_percent}
-    trades, _, _ = ref.run_window(sessions, params, distance_unit="percent")
+    trades = [t for day in reference_window(sessions, params, "percent") for t in day]
     ledger = engine.ledger(series, table, params, distance_unit="percent")
-    assert ledger["exit_reason"].to_list() == [t.reason for t in trades]
-    assert ledger["entry_utc"].to_list() == [t.entry_t for t in trades]
-    assert ledger["exit_utc"].to_list() == [t.exit_t for t in trades]
-    assert ledger["profit"].to_list() == pytest.approx([t.net / 10000.0 for t in trades], abs=1e-12)
+    assert ledger["exit_reason"].to_list() == [t["exit_reason"] for t in trades]
+    assert ledger["entry_utc"].to_list() == [t["entry_utc"] for t in trades]
+    assert ledger["exit_utc"].to_list() == [t["exit_utc"] for t in trades]
+    assert ledger["profit"].to_list() == pytest.approx([t["net"] / 10000.0 for t in trades], abs=1e-12)

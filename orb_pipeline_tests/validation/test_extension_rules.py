@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from orb_pipeline import engine
-from orb_pipeline_tests.validation import orb_reference as ref
+from orb_pipeline_tests.engine import reference
 from orb_pipeline_tests.validation.test_engine_reference import OPEN, frames, random_sessions
 
 
@@ -32,9 +32,9 @@ def test_percent_distance_rounds_a_tie_half_away_from_zero():
     # Half-to-even (10,000) would stop at the $99.0050 tick with -1.0000 instead.
     sessions = one_session([(0, 100.0), (5, 100.0), (20, 100.005), (30, 99.005), (40, 99.0049), (100, 99.0)])
     assert trades_of(sessions, params(1.0, 2.0), distance_unit="percent") == [("long", "stop", -1.0001)]
-    assert ref.distance_units(1.0, "percent", 1_000_050, None) == 10_001
+    assert reference.distance("percent", 1.0, 1_000_050, None) == 10_001
     # 0.5 % of $100.01 is the tie 5,000.5 units on the integer rule (through dollars: 5,000.4999...).
-    assert ref.distance_units(0.5, "percent", 1_000_100, None) == 5_001
+    assert reference.distance("percent", 0.5, 1_000_100, None) == 5_001
 
 
 def test_distance_rounding_to_zero_units_exits_at_the_entry_price():
