@@ -15,6 +15,8 @@ Side by side in one process, after a numba warm-up:
   ``INSERT ... ON DUPLICATE KEY UPDATE`` (on at most the first 20,000 rows: it is slow); new rows
   into the existing table (best of ``--repeat`` windows, each with its own ids) and a re-run over
   the last window's rows;
+- the grid's backtest ids (on at most 100,000 rows): the numba BLAKE2b against ``hashlib`` per
+  row (``backtest_id``, the reference);
 - the chain's split: staging + read-back (zstd, the default) + sweep + ids + upsert.
 Redis keys go under a unique ``orb_bench:`` prefix and are deleted; the MariaDB databases are
 scratch ones, dropped at the end. Nothing is asserted: figures are printed.
@@ -35,7 +37,7 @@ import sqlalchemy as sa
 from benchmarks.walk_forward import synthetic_window
 from orb_pipeline import engine
 from orb_pipeline.results import schema
-from orb_pipeline.results.ids import backtest_ids
+from orb_pipeline.results.ids import backtest_id, backtest_ids
 from orb_pipeline.results.store import MySqlResultsStore
 from orb_pipeline.staging.store import RedisStaging
 from orb_pipeline.sweeps.assets import result_rows
@@ -149,6 +151,14 @@ def main() -> None:
     rows, id_seconds = timed(result_rows, metrics, "BENCH", sessions["session_date"].min(),
                              sessions["session_date"].max(), "bench-data", "bench-run")
     print(f"result rows with ids: {id_seconds:.2f} s")
+    sample = grid.head(100_000)
+    first, last = sessions["session_date"].min(), sessions["session_date"].max()
+    fast = timed(backtest_ids, sample, "BENCH", first, last, engine.ENGINE_VERSION)[1]
+    slow = timed(lambda: [backtest_id("BENCH", first, last, params, engine.ENGINE_VERSION)
+                          for params in sample.iter_rows(named=True)])[1]
+    print(f"ids of {sample.height:,} backtests: numba BLAKE2b {fast:.3f} s "
+          f"({sample.height / fast:,.0f}/s) vs hashlib per row (the reference) {slow:.3f} s "
+          f"({sample.height / slow:,.0f}/s): {slow / fast:.1f}x")
 
     mysql = services.mysql_settings()
     admin = pymysql.connect(**{k: v for k, v in mysql.items() if k != "database"}, autocommit=True)
