@@ -66,8 +66,9 @@ def top_backtests(
 ) -> pl.DataFrame:
     """The ``limit`` best backtests of ``ticker`` by the score above, best first.
 
-    Window: inclusive session dates (the staged window the sweep ran on). Columns: ``rank`` (1 = best), ``score``, every ``results`` column, and
-    ``risk_adjusted_win_rate``. Empty when nothing matches.
+    Window: inclusive session dates (the staged window the sweep ran on), read through its
+    primary-key range (:func:`window_filter`). Columns: ``rank`` (1 = best), ``score``, every
+    ``results`` column, and ``risk_adjusted_win_rate``. Empty when nothing matches.
     """
     statement = (
         sa.select(RESULTS.c.sharpe.label("score"), *RESULTS.c, risk_adjusted_win_rate())

@@ -499,8 +499,9 @@ def results_from_environment(data_dir: Path) -> ResultsStore:
 
     Names are read now: ``ORB_RESULTS_PATH`` (default ``<data_dir>/results.sqlite``),
     ``ORB_RESULTS_PORT``, ``ORB_RESULTS_DATABASE`` (default ``results``), ``ORB_RESULTS_LOAD_DATA``
-    (``false`` skips LOAD DATA LOCAL INFILE), ``ORB_RESULTS_WRITE_CONNECTIONS`` (default 2). Host, user and password are ``dg.EnvVar``s resolved at
-    run time (``ORB_RESULTS_HOST``, ``ORB_RESULTS_USER``, ``ORB_RESULTS_PASSWORD``).
+    (``false`` skips LOAD DATA LOCAL INFILE), ``ORB_RESULTS_WRITE_CONNECTIONS`` (default 2). Host,
+    user and password are ``dg.EnvVar``s resolved at run time (``ORB_RESULTS_HOST``,
+    ``ORB_RESULTS_USER``, ``ORB_RESULTS_PASSWORD``).
     """
     kind = os.environ.get("ORB_RESULTS", "sqlite").strip().lower()
     if kind == "sqlite":
