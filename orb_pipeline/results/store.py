@@ -205,8 +205,8 @@ class ResultsStore(dg.ConfigurableResource):
                     raise
             return methods
 
-        if len(groups) <= 1:
-            return write(groups[0]) if groups else set()
+        if len(groups) == 1:  # _contiguous_groups always gives at least one
+            return write(groups[0])
         with concurrent.futures.ThreadPoolExecutor(
                 len(groups), thread_name_prefix="results-upsert") as pool:
             futures = [pool.submit(write, group) for group in groups]
@@ -319,9 +319,10 @@ class MySqlResultsStore(ResultsStore):
         try:
             return self._upsert_batch_unchecked(connection, table, frame)
         except pymysql.err.DataError as error:  # raw DB-API cursor: SQLAlchemy does not wrap it
+            first_key = frame.select(c.name for c in table.primary_key.columns).row(0)
             raise ResultsStoreError(
                 "rejected a batch of " + str(frame.height) + " rows for " + table.name + " (first key "
-                + str(frame.item(0, 0)) + "): " + str(error.args[-1]) + "; batch rolled back"
+                + ", ".join(map(str, first_key)) + "): " + str(error.args[-1]) + "; batch rolled back"
             ) from error
 
     def _upsert_batch_unchecked(

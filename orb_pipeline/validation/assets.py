@@ -16,7 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from orb_pipeline import engine
-from orb_pipeline.calendar import as_date, session_table
+from orb_pipeline.calendar import session_table
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.assets import LEADERBOARD, markdown_table
@@ -246,7 +246,7 @@ def monte_carlo(
     if top.height == 0:
         raise dg.Failure(f"no leaderboard for {ticker} in {results.describe()}: materialize "
                          f"sweep_results and leaderboard for {ticker} first")
-    window_start, window_end = as_date(top["window_start"][0]), as_date(top["window_end"][0])
+    window_start, window_end = window.first_session, window.last_session
     sessions = session_table(window_start, window_end)["session_date"]
     ids = top["backtest_id"].to_list()
     trades_table = results_schema.trades
