@@ -44,13 +44,17 @@ from orb_pipeline.sweeps.assets import result_rows
 from orb_pipeline.sweeps.grid import parse_settings
 from orb_pipeline_tests import services
 
-LARGE_GRID = {"blocks": [{
-    "range_seconds": [15, 30, 60, 120, 300, 600],
-    "stop_distance": {"start": 0.05, "stop": 2.0, "step": 0.05},
-    "stop_count_limit": [1, 2, 3],
-    "stop_cooloff_period": {"start": 0, "stop": 270, "step": 30},
-    "limit_distance": {"start": 0.25, "stop": 34.5, "step": 0.25},
-}]}
+LARGE_GRID = {
+    "blocks": [
+        {
+            "range_seconds": [15, 30, 60, 120, 300, 600],
+            "stop_distance": {"start": 0.05, "stop": 2.0, "step": 0.05},
+            "stop_count_limit": [1, 2, 3],
+            "stop_cooloff_period": {"start": 0, "stop": 270, "step": 30},
+            "limit_distance": {"start": 0.25, "stop": 34.5, "step": 0.25},
+        }
+    ]
+}
 
 
 def upsert_variants(rows: pl.DataFrame) -> list[tuple[str, dict, sa.Table, pl.DataFrame]]:
@@ -60,13 +64,25 @@ def upsert_variants(rows: pl.DataFrame) -> list[tuple[str, dict, sa.Table, pl.Da
     sa.Index("ix_results_ticker_profit", indexed.c.ticker, indexed.c.backtest_profit)
     sa.Index("ix_results_ticker_sharpe", indexed.c.ticker, indexed.c.sharpe)
     return [
-        ("LOAD DATA ... REPLACE, 2 connections (default)", {"write_connections": 2},
-         schema.results, rows),
+        (
+            "LOAD DATA ... REPLACE, 2 connections (default)",
+            {"write_connections": 2},
+            schema.results,
+            rows,
+        ),
         ("LOAD DATA ... REPLACE, 1 connection", {"write_connections": 1}, schema.results, rows),
-        ("same + indexes on (ticker, profit), (ticker, sharpe)", {"write_connections": 1},
-         indexed, rows),
-        ("multi-row INSERT ... ON DUPLICATE KEY UPDATE, 2 conn.",
-         {"use_load_data": False, "write_connections": 2}, schema.results, rows.head(20_000)),
+        (
+            "same + indexes on (ticker, profit), (ticker, sharpe)",
+            {"write_connections": 1},
+            indexed,
+            rows,
+        ),
+        (
+            "multi-row INSERT ... ON DUPLICATE KEY UPDATE, 2 conn.",
+            {"use_load_data": False, "write_connections": 2},
+            schema.results,
+            rows.head(20_000),
+        ),
     ]
 
 
@@ -80,8 +96,10 @@ def json_stage(client: redis.Redis, prefix: str, series: pl.DataFrame) -> None:
     """The original engine's way: one JSON document per session (column lists, the kindest form)."""
     with client.pipeline(transaction=False) as pipe:
         for (day,), frame in series.group_by(["session_date"], maintain_order=True):
-            document = {"timestamp_utc": frame["timestamp_utc"].to_list(),
-                        "price": frame["price"].to_list()}
+            document = {
+                "timestamp_utc": frame["timestamp_utc"].to_list(),
+                "price": frame["price"].to_list(),
+            }
             pipe.set(prefix + "json:" + day.isoformat(), json.dumps(document))
         pipe.execute()
 
@@ -91,8 +109,10 @@ def json_read(client: redis.Redis, prefix: str, days: list) -> pl.DataFrame:
         for day in days:
             pipe.get(prefix + "json:" + day.isoformat())
         values = pipe.execute()
-    frames = [pl.DataFrame(json.loads(value)).with_columns(session_date=pl.lit(day))
-              for day, value in zip(days, values, strict=True)]
+    frames = [
+        pl.DataFrame(json.loads(value)).with_columns(session_date=pl.lit(day))
+        for day, value in zip(days, values, strict=True)
+    ]
     return pl.concat(frames)
 
 
@@ -118,14 +138,22 @@ def main() -> None:
         read = timed(json_read, client, prefix, days)[1]
         rows_out.append(("per-session JSON (old way)", stage, read, None))
         for compression in ("lz4", "zstd", "uncompressed"):
-            staging = RedisStaging(host=settings["host"], port=settings["port"],
-                                   password=settings["password"], key_prefix=prefix,
-                                   compression=compression, part_megabytes=8)
-            stage = min(timed(staging.put, "BENCH", "v1", series, sessions)[1]
-                        for _ in range(args.repeat))
+            staging = RedisStaging(
+                host=settings["host"],
+                port=settings["port"],
+                password=settings["password"],
+                key_prefix=prefix,
+                compression=compression,
+                part_megabytes=8,
+            )
+            stage = min(
+                timed(staging.put, "BENCH", "v1", series, sessions)[1] for _ in range(args.repeat)
+            )
             payload = staging.put("BENCH", "v1", series, sessions).payload_bytes
             window, read = timed(staging.get, "BENCH", "v1")
-            read = min([read] + [timed(staging.get, "BENCH", "v1")[1] for _ in range(args.repeat - 1)])
+            read = min(
+                [read] + [timed(staging.get, "BENCH", "v1")[1] for _ in range(args.repeat - 1)]
+            )
             assert window.series.equals(series)
             rows_out.append((f"Arrow IPC {compression}, 8 MB parts", stage, read, payload))
             if compression == "zstd":  # the default
@@ -140,56 +168,89 @@ def main() -> None:
     print(f"{'format':34} {'stage s':>8} {'MB/s':>7} {'read s':>8} {'MB/s':>7} {'stored MB':>10}")
     for name, stage, read, payload in rows_out:
         stored = f"{payload / 1e6:10.1f}" if payload else f"{'':>10}"
-        print(f"{name:34} {stage:8.3f} {frame_mb / stage:7.0f} {read:8.3f} {frame_mb / read:7.0f} {stored}")
+        print(
+            f"{name:34} {stage:8.3f} {frame_mb / stage:7.0f} {read:8.3f} {frame_mb / read:7.0f} {stored}"
+        )
 
     grid = engine.default_grid() if args.grid == "default" else parse_settings(LARGE_GRID).grid()
     engine.sweep(series.head(2000), sessions.head(1), grid.head(10))  # compile outside the timing
     metrics, sweep_seconds = timed(engine.sweep, series, sessions, grid)
-    print(f"\nsweep: {grid.height:,} backtests x {args.sessions} sessions in {sweep_seconds:.2f} s "
-          f"({grid.height / sweep_seconds:,.0f} backtests/s)")
+    print(
+        f"\nsweep: {grid.height:,} backtests x {args.sessions} sessions in {sweep_seconds:.2f} s "
+        f"({grid.height / sweep_seconds:,.0f} backtests/s)"
+    )
 
-    rows, id_seconds = timed(result_rows, metrics, "BENCH", sessions["session_date"].min(),
-                             sessions["session_date"].max(), "bench-data", "bench-run")
+    rows, id_seconds = timed(
+        result_rows,
+        metrics,
+        "BENCH",
+        sessions["session_date"].min(),
+        sessions["session_date"].max(),
+        "bench-data",
+        "bench-run",
+    )
     print(f"result rows with ids: {id_seconds:.2f} s")
     sample = grid.head(100_000)
     first, last = sessions["session_date"].min(), sessions["session_date"].max()
     fast = timed(backtest_ids, sample, "BENCH", first, last, engine.ENGINE_VERSION)[1]
-    slow = timed(lambda: [backtest_id("BENCH", first, last, params, engine.ENGINE_VERSION)
-                          for params in sample.iter_rows(named=True)])[1]
-    print(f"ids of {sample.height:,} backtests: numba BLAKE2b {fast:.3f} s "
-          f"({sample.height / fast:,.0f}/s) vs hashlib per row (the reference) {slow:.3f} s "
-          f"({sample.height / slow:,.0f}/s): {slow / fast:.1f}x")
+    slow = timed(
+        lambda: [
+            backtest_id("BENCH", first, last, params, engine.ENGINE_VERSION)
+            for params in sample.iter_rows(named=True)
+        ]
+    )[1]
+    print(
+        f"ids of {sample.height:,} backtests: numba BLAKE2b {fast:.3f} s "
+        f"({sample.height / fast:,.0f}/s) vs hashlib per row (the reference) {slow:.3f} s "
+        f"({sample.height / slow:,.0f}/s): {slow / fast:.1f}x"
+    )
 
     mysql = services.mysql_settings()
     admin = pymysql.connect(**{k: v for k, v in mysql.items() if k != "database"}, autocommit=True)
     databases = []
     best_upsert = None
-    print(f"\nupsert into MariaDB (table already created; best of {args.repeat} new windows, "
-          "then a re-run over the last one)")
+    print(
+        f"\nupsert into MariaDB (table already created; best of {args.repeat} new windows, "
+        "then a re-run over the last one)"
+    )
     try:
         for label, options, table, sample in upsert_variants(rows):
             database = "orb_bench_" + uuid.uuid4().hex[:10]
             admin.cursor().execute("CREATE DATABASE `" + database + "`")
             databases.append(database)
-            store = MySqlResultsStore(host=mysql["host"], port=mysql["port"], user=mysql["user"],
-                                      password=mysql["password"], database=database, **options)
+            store = MySqlResultsStore(
+                host=mysql["host"],
+                port=mysql["port"],
+                user=mysql["user"],
+                password=mysql["password"],
+                database=database,
+                **options,
+            )
             store.ensure_tables(table)
             fresh = []
             for index in range(args.repeat):
                 ticker = f"B{index}"
                 window_rows = sample.with_columns(
-                    backtest_id=backtest_ids(sample, ticker, sample["window_start"][0],
-                                             sample["window_end"][0], sample["engine_version"][0]),
-                    ticker=pl.lit(ticker))
+                    backtest_id=backtest_ids(
+                        sample,
+                        ticker,
+                        sample["window_start"][0],
+                        sample["window_end"][0],
+                        sample["engine_version"][0],
+                    ),
+                    ticker=pl.lit(ticker),
+                )
                 fresh.append(store.upsert(table, window_rows).seconds)
             again = store.upsert(table, window_rows)
             store.dispose()
             best = min(fresh)
             if best_upsert is None:  # the first variant is the default configuration
                 best_upsert = best
-            print(f"{label:58} {sample.height:9,} new rows {best:6.2f} s "
-                  f"{sample.height / best:9,.0f} rows/s | re-run {again.seconds:6.2f} s "
-                  f"{again.rows_per_second:9,.0f} rows/s")
+            print(
+                f"{label:58} {sample.height:9,} new rows {best:6.2f} s "
+                f"{sample.height / best:9,.0f} rows/s | re-run {again.seconds:6.2f} s "
+                f"{again.rows_per_second:9,.0f} rows/s"
+            )
     finally:
         for database in databases:
             admin.cursor().execute("DROP DATABASE IF EXISTS `" + database + "`")
@@ -197,9 +258,11 @@ def main() -> None:
 
     stage, read = chain_staging
     total = stage + read + sweep_seconds + id_seconds + best_upsert
-    print(f"\nchain for {grid.height:,} backtests: stage {stage:.2f} s, read back {read:.2f} s, sweep "
-          f"{sweep_seconds:.2f} s, ids {id_seconds:.2f} s, upsert {best_upsert:.2f} s; "
-          f"engine share {100 * sweep_seconds / total:.0f}%")
+    print(
+        f"\nchain for {grid.height:,} backtests: stage {stage:.2f} s, read back {read:.2f} s, sweep "
+        f"{sweep_seconds:.2f} s, ids {id_seconds:.2f} s, upsert {best_upsert:.2f} s; "
+        f"engine share {100 * sweep_seconds / total:.0f}%"
+    )
 
 
 if __name__ == "__main__":

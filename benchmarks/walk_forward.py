@@ -40,7 +40,9 @@ def synthetic_window(sessions: int, ticks_per_session: int, seed: int = 0):
     opens = []
     price = 100.0
     for date in dates:
-        open_utc = int(dt.datetime(date.year, date.month, date.day, 14, 30, tzinfo=dt.UTC).timestamp())
+        open_utc = int(
+            dt.datetime(date.year, date.month, date.day, 14, 30, tzinfo=dt.UTC).timestamp()
+        )
         opens.append(open_utc)
         seconds = np.sort(rng.choice(length + 1, size=ticks_per_session, replace=False))
         seconds[-1] = length
@@ -73,7 +75,9 @@ def synthetic_window(sessions: int, ticks_per_session: int, seed: int = 0):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=252)
-    parser.add_argument("--ticks", type=int, default=6_000, help="ticks per session before compression")
+    parser.add_argument(
+        "--ticks", type=int, default=6_000, help="ticks per session before compression"
+    )
     parser.add_argument("--folds", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=2, help="best of N timings")
     args = parser.parse_args()
@@ -126,7 +130,9 @@ def main() -> None:
     for net in nets:
         bootstrap(net, samples=10_000, seed=0)
     seconds = time.perf_counter() - started
-    print(f"bootstrap, 10 backtests x 10,000 samples x {stats.n_sessions} sessions: {seconds:8.3f} s")
+    print(
+        f"bootstrap, 10 backtests x 10,000 samples x {stats.n_sessions} sessions: {seconds:8.3f} s"
+    )
 
 
 if __name__ == "__main__":

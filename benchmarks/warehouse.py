@@ -72,10 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         warehouse = MySQLWarehouse(database=database, **settings)
         create_table(warehouse)
         insert_rows(warehouse, rows, batch_rows=50_000)
-        print(f"loaded {rows.height:,} rows ({', '.join(tickers)}) into MariaDB {settings['host']}:"
-              f"{settings['port']}/{database} in {time.perf_counter() - started:.1f} s")
+        print(
+            f"loaded {rows.height:,} rows ({', '.join(tickers)}) into MariaDB {settings['host']}:"
+            f"{settings['port']}/{database} in {time.perf_counter() - started:.1f} s"
+        )
         with tempfile.TemporaryDirectory() as scratch:
-            sqlite = SQLiteWarehouse(path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False)
+            sqlite = SQLiteWarehouse(
+                path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False
+            )
             create_table(sqlite)
             insert_rows(sqlite, rows, batch_rows=50_000)
             run(warehouse, sqlite, settings, database, tickers, args.repeat, scratch)
@@ -98,12 +102,19 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
         import connectorx
 
         statement = pull_query(table, "id", ticker, windows, ordered=True)
-        query = str(statement.compile(dialect=warehouse.engine().dialect, compile_kwargs={"literal_binds": True}))
-        return connectorx.read_sql(warehouse._connectorx_url(), query, return_type="polars").cast(PULL_SCHEMA)
+        query = str(
+            statement.compile(
+                dialect=warehouse.engine().dialect, compile_kwargs={"literal_binds": True}
+            )
+        )
+        return connectorx.read_sql(warehouse._connectorx_url(), query, return_type="polars").cast(
+            PULL_SCHEMA
+        )
 
     def pymysql_cursor() -> pl.DataFrame:
         statement = pull_query(table, "id", ticker, windows, ordered=True).compile(
-            dialect=warehouse.engine().dialect)
+            dialect=warehouse.engine().dialect
+        )
         connection = pymysql.connect(**settings, database=database)
         try:
             with connection.cursor() as cursor:
@@ -131,22 +142,32 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
             raise SystemExit(f"{name} returned different rows than the reference path")
     count = reference.height
     base = timings["pymysql cursor + ORDER BY"]
-    print(f"\npull of {ticker}, {len(windows)} sessions, {count:,} rows (best of {repeat}; identical rows on every path)")
+    print(
+        f"\npull of {ticker}, {len(windows)} sessions, {count:,} rows (best of {repeat}; identical rows on every path)"
+    )
     for name, seconds in timings.items():
-        print(f"  {name:34s} {seconds:7.3f} s  {count / seconds / 1e6:6.2f} M rows/s  "
-              f"{base / seconds:5.2f}x pymysql")
+        print(
+            f"  {name:34s} {seconds:7.3f} s  {count / seconds / 1e6:6.2f} M rows/s  "
+            f"{base / seconds:5.2f}x pymysql"
+        )
 
     store = ParquetStore(url=os.path.join(scratch, "cache"))
-    print("\ncached_bars computation per ticker (bulk pull + bars + one Parquet file per session, no Dagster)")
+    print(
+        "\ncached_bars computation per ticker (bulk pull + bars + one Parquet file per session, no Dagster)"
+    )
     for name in tickers:
         start = time.perf_counter()
         prints = warehouse.pull_sessions(name, sessions)
         for (day,), frame in prints.partition_by("session_date", as_dict=True).items():
             check_prints(frame, name, day)
-            store.write_frame(partition_path(BARS_PREFIX, name, day.isoformat()), bars_from_prints(frame, day))
+            store.write_frame(
+                partition_path(BARS_PREFIX, name, day.isoformat()), bars_from_prints(frame, day)
+            )
         seconds = time.perf_counter() - start
-        print(f"  {name}: {prints.height:,} rows -> {len(windows)} bar files in {seconds:.2f} s "
-              f"({prints.height / seconds / 1e6:.2f} M rows/s)")
+        print(
+            f"  {name}: {prints.height:,} rows -> {len(windows)} bar files in {seconds:.2f} s "
+            f"({prints.height / seconds / 1e6:.2f} M rows/s)"
+        )
 
 
 def demo_lineage() -> None:
@@ -165,20 +186,30 @@ def demo_lineage() -> None:
         start = time.perf_counter()
         rows = build_demo_warehouse(os.path.join(scratch, "warehouse.sqlite"))
         built = time.perf_counter() - start
-        warehouse = SQLiteWarehouse(path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False)
+        warehouse = SQLiteWarehouse(
+            path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False
+        )
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions("tickers", list_warehouse_tickers(warehouse))
-        request = rectangle_run_request(DEMO_FIRST_SESSION, DEMO_LAST_SESSION, instance.get_dynamic_partitions("tickers"))
+        request = rectangle_run_request(
+            DEMO_FIRST_SESSION, DEMO_LAST_SESSION, instance.get_dynamic_partitions("tickers")
+        )
         start = time.perf_counter()
         [result] = materialize_requests(
-            [request], assets=[cached_bars, compressed_series, opening_ranges],
-            resources={"warehouse": warehouse, "cache": ParquetStore(url=os.path.join(scratch, "cache"))},
+            [request],
+            assets=[cached_bars, compressed_series, opening_ranges],
+            resources={
+                "warehouse": warehouse,
+                "cache": ParquetStore(url=os.path.join(scratch, "cache")),
+            },
             instance=instance,
         )
         lineage = time.perf_counter() - start
         keys = len(result.asset_materializations_for_node("opening_ranges"))
-        print(f"\ndemo: warehouse of {rows:,} rows built in {built:.1f} s; cached_bars + compressed_series + "
-              f"opening_ranges for {keys} partitions in one run: {lineage:.1f} s (success={result.success})")
+        print(
+            f"\ndemo: warehouse of {rows:,} rows built in {built:.1f} s; cached_bars + compressed_series + "
+            f"opening_ranges for {keys} partitions in one run: {lineage:.1f} s (success={result.success})"
+        )
 
 
 if __name__ == "__main__":

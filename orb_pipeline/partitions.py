@@ -34,7 +34,9 @@ SESSION_TIMEZONE = "America/New_York"
 
 def first_session() -> str:
     """First partition date (``ORB_FIRST_SESSION``, default 2025-01-02); a name, not a secret."""
-    return as_date(os.environ.get("ORB_FIRST_SESSION", DEFAULT_FIRST_SESSION), "ORB_FIRST_SESSION").isoformat()
+    return as_date(
+        os.environ.get("ORB_FIRST_SESSION", DEFAULT_FIRST_SESSION), "ORB_FIRST_SESSION"
+    ).isoformat()
 
 
 # A weekday's window runs from its midnight to the next weekday's midnight (Friday's to Monday's),
@@ -53,6 +55,7 @@ session_ticker_partitions = dg.MultiPartitionsDefinition(
     {SESSION_DIMENSION: session_partitions, TICKER_DIMENSION: ticker_partitions}
 )
 
+
 def ticker_dep(upstream: dg.AssetKey | str) -> dg.AssetDep:
     """Depend on every partition of ``upstream`` (multi-partitioned with a ``ticker`` dimension)
     that has this asset's ticker; for downstream assets partitioned by ticker alone or by ticker x
@@ -60,7 +63,8 @@ def ticker_dep(upstream: dg.AssetKey | str) -> dg.AssetDep:
     return dg.AssetDep(
         upstream,
         partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-            partition_dimension_name=TICKER_DIMENSION),
+            partition_dimension_name=TICKER_DIMENSION
+        ),
     )
 
 
@@ -75,7 +79,9 @@ def session_ticker_key(session: dt.date | str, ticker: str) -> dg.MultiPartition
     )
 
 
-def keys_by_ticker(partition_keys: Iterable[str | dg.MultiPartitionKey]) -> dict[str, list[dt.date]]:
+def keys_by_ticker(
+    partition_keys: Iterable[str | dg.MultiPartitionKey],
+) -> dict[str, list[dt.date]]:
     """Group multi-partition keys into ``{ticker: sorted session dates}``."""
     grouped: dict[str, set[dt.date]] = {}
     for key in partition_keys:

@@ -56,7 +56,9 @@ class ParquetStore(dg.ConfigurableResource):
     """
 
     url: str = Field(description="local directory or s3://bucket/prefix")
-    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint, optional")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint, optional"
+    )
     s3_region: str | None = Field(default=None, description="AWS region for S3, optional")
 
     # ---- location -------------------------------------------------------------------------
@@ -95,7 +97,9 @@ class ParquetStore(dg.ConfigurableResource):
             return
         target = Path(self.url) / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix="." + target.name, suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix="." + target.name, suffix=".tmp"
+        )
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)

@@ -15,7 +15,9 @@ import pytest
 from orb_pipeline_tests import services
 
 # Keep hypothesis and numba state out of the source tree's way and reproducible per run.
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numba_cache"))
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numba_cache")
+)
 
 
 def _require(name: str) -> services.Service:

@@ -104,11 +104,15 @@ def ensure() -> int:
             print(f"==> {service.name} answers at {service.host}:{service.port}")
             continue
         if in_ci():
-            print(f"==> {service.name} does not answer at {service.host}:{service.port} (CI=true: failing)")
+            print(
+                f"==> {service.name} does not answer at {service.host}:{service.port} (CI=true: failing)"
+            )
             missing.append(service)
             continue
-        print(f"==> {service.name} does not answer at {service.host}:{service.port}; starting it: "
-              f"{service.start_command}")
+        print(
+            f"==> {service.name} does not answer at {service.host}:{service.port}; starting it: "
+            f"{service.start_command}"
+        )
         subprocess.run(service.start_command, shell=True, check=False)  # noqa: S602 - fixed commands
         deadline = time.monotonic() + 30
         while not service.reachable() and time.monotonic() < deadline:

@@ -25,7 +25,9 @@ from orb_pipeline_tests.warehouse.seeding import (  # noqa: F401 - pytest fixtur
 
 def keys_of(request: dg.RunRequest, instance: dg.DagsterInstance) -> set[str]:
     key_range = request.partition_key_range
-    return {str(k) for k in session_ticker_partitions.get_partition_keys_in_range(key_range, instance)}
+    return {
+        str(k) for k in session_ticker_partitions.get_partition_keys_in_range(key_range, instance)
+    }
 
 
 @pytest.fixture
@@ -64,13 +66,16 @@ def test_the_daily_update_of_every_ticker_is_one_run(instance):
 def test_a_rectangle_covers_contiguous_tickers_and_weekdays(instance):
     request = rectangle_run_request("2025-11-24", "2025-11-30", ["QQQ", "IWM"])  # ends on a Sunday
     assert keys_of(request, instance) == {
-        f"2025-11-{day}|{ticker}" for day in (24, 25, 26, 27, 28) for ticker in ("QQQ", "IWM")}
+        f"2025-11-{day}|{ticker}" for day in (24, 25, 26, 27, 28) for ticker in ("QQQ", "IWM")
+    }
 
 
 def test_keys_are_grouped_by_dimension_not_by_string_splitting():
     keys = [dg.MultiPartitionKey({"session": "2025-11-28", "ticker": "BRK.B"}), "2025-11-26|SPY"]
     assert {t: [d.isoformat() for d in days] for t, days in keys_by_ticker(keys).items()} == {
-        "BRK.B": ["2025-11-28"], "SPY": ["2025-11-26"]}
+        "BRK.B": ["2025-11-28"],
+        "SPY": ["2025-11-26"],
+    }
 
 
 def test_runs_materialize_exactly_their_partitions(request, tmp_path):
@@ -78,8 +83,12 @@ def test_runs_materialize_exactly_their_partitions(request, tmp_path):
     resources = {"warehouse": request.getfixturevalue("sqlite_warehouse"), "cache": store}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["SPY"])
-        [spy] = materialize_requests(ticker_range_run_requests("SPY", "2025-11-26", "2025-11-28"),
-                                     assets=data_assets(), resources=resources, instance=instance)
+        [spy] = materialize_requests(
+            ticker_range_run_requests("SPY", "2025-11-26", "2025-11-28"),
+            assets=data_assets(),
+            resources=resources,
+            instance=instance,
+        )
         spy_keys = {"2025-11-26|SPY", "2025-11-27|SPY", "2025-11-28|SPY"}
         for asset in ("cached_bars", "compressed_series", "opening_ranges"):
             assert materialized_partitions(spy, asset) == spy_keys
@@ -88,18 +97,32 @@ def test_runs_materialize_exactly_their_partitions(request, tmp_path):
 
         # Adding a ticker: one run, only its keys; no other ticker's data is pulled or rewritten.
         instance.add_dynamic_partitions("tickers", ["QQQ"])
-        [qqq] = materialize_requests(ticker_range_run_requests("QQQ", "2025-11-26", "2025-11-28"),
-                                     assets=data_assets(), resources=resources, instance=instance)
-        assert materialized_partitions(qqq, "cached_bars") == {k.replace("SPY", "QQQ") for k in spy_keys}
+        [qqq] = materialize_requests(
+            ticker_range_run_requests("QQQ", "2025-11-26", "2025-11-28"),
+            assets=data_assets(),
+            resources=resources,
+            instance=instance,
+        )
+        assert materialized_partitions(qqq, "cached_bars") == {
+            k.replace("SPY", "QQQ") for k in spy_keys
+        }
         assert {p: (tmp_path / "cache" / p).stat().st_mtime_ns for p in spy_files} == spy_mtimes
 
         # The daily update of every ticker: one run, one session, every ticker.
         daily = sessions_run_request("2025-11-28", instance.get_dynamic_partitions("tickers"))
-        [update] = materialize_requests([daily], assets=data_assets(), resources=resources, instance=instance)
-        assert materialized_partitions(update, "opening_ranges") == {"2025-11-28|SPY", "2025-11-28|QQQ"}
+        [update] = materialize_requests(
+            [daily], assets=data_assets(), resources=resources, instance=instance
+        )
+        assert materialized_partitions(update, "opening_ranges") == {
+            "2025-11-28|SPY",
+            "2025-11-28|QQQ",
+        }
         assert all(result.success for result in (spy, qqq, update))
         assert len(instance.get_run_records()) == 3
-        assert store.read_bytes("bars/SPY/2025-11-26.parquet") == spy_files["bars/SPY/2025-11-26.parquet"]
+        assert (
+            store.read_bytes("bars/SPY/2025-11-26.parquet")
+            == spy_files["bars/SPY/2025-11-26.parquet"]
+        )
 
 
 @pytest.mark.parametrize(
@@ -114,5 +137,7 @@ def test_the_current_weekday_partition_exists_from_midnight_new_york(now_utc, la
     import datetime as dt
 
     now = dt.datetime.fromisoformat(now_utc).replace(tzinfo=dt.UTC)
-    keys = session_ticker_partitions.get_partitions_def_for_dimension("session").get_partition_keys(current_time=now)
+    keys = session_ticker_partitions.get_partitions_def_for_dimension("session").get_partition_keys(
+        current_time=now
+    )
     assert keys[-1] == last_key

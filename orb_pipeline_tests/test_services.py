@@ -33,5 +33,8 @@ def test_postgres_database_is_fresh(postgres_database):
     )
     engine = sa.create_engine(url)
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT current_database()")).scalar() == postgres_database["database"]
+        assert (
+            connection.execute(sa.text("SELECT current_database()")).scalar()
+            == postgres_database["database"]
+        )
     engine.dispose()

@@ -20,7 +20,9 @@ def store(request, tmp_path) -> ParquetStore:
 
     bucket = "orb-cache-" + tmp_path.name.lower().replace("_", "-")[:30]
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
-    return ParquetStore(url=f"s3://{bucket}/prefix", s3_endpoint_url=endpoint, s3_region="us-east-1")
+    return ParquetStore(
+        url=f"s3://{bucket}/prefix", s3_endpoint_url=endpoint, s3_region="us-east-1"
+    )
 
 
 def test_write_read_overwrite_list(store):

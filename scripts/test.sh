@@ -21,6 +21,7 @@ if [ ! -x /usr/bin/chromium ]; then
     fi
 fi
 echo "==> ruff"
-ruff check orb_pipeline orb_pipeline_tests
+ruff check orb_pipeline orb_pipeline_tests benchmarks
+ruff format --check orb_pipeline orb_pipeline_tests benchmarks
 echo "==> pytest"
 python -m pytest "$@"

@@ -8,7 +8,6 @@ Bad warehouse rows (NaN or non-positive prices, undefined order) fail the run be
 written; the blocking ``bars_valid`` check keeps downstream assets from running on bad bars.
 """
 
-
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -42,13 +41,17 @@ class PartitionOutcome:
     missing_data: bool = False
 
 
-def sessions_by_date(days: list[dt.date], exchange: str = DEFAULT_EXCHANGE) -> dict[dt.date, tuple[int, int]]:
+def sessions_by_date(
+    days: list[dt.date], exchange: str = DEFAULT_EXCHANGE
+) -> dict[dt.date, tuple[int, int]]:
     """``{session_date: (open_utc, close_utc)}`` for the exchange sessions among ``days``."""
     table = session_table(min(days), max(days), exchange)
     wanted = set(days)
     return {
         day: (open_utc, close_utc)
-        for day, open_utc, close_utc in table.select("session_date", "open_utc", "close_utc").iter_rows()
+        for day, open_utc, close_utc in table.select(
+            "session_date", "open_utc", "close_utc"
+        ).iter_rows()
         if day in wanted
     }
 
@@ -63,8 +66,12 @@ def outcome_metadata(outcomes: list[PartitionOutcome]) -> dict[str, dg.MetadataV
         "empty_partitions": dg.MetadataValue.int(sum(1 for o in outcomes if not o.rows)),
     }
     if with_data:
-        metadata["first_timestamp_utc"] = dg.MetadataValue.int(min(o.first_timestamp for o in with_data))
-        metadata["last_timestamp_utc"] = dg.MetadataValue.int(max(o.last_timestamp for o in with_data))
+        metadata["first_timestamp_utc"] = dg.MetadataValue.int(
+            min(o.first_timestamp for o in with_data)
+        )
+        metadata["last_timestamp_utc"] = dg.MetadataValue.int(
+            max(o.last_timestamp for o in with_data)
+        )
     notes = [f"{o.ticker} {o.session}: {o.note}" for o in outcomes if o.note]
     if notes:
         metadata["notes"] = dg.MetadataValue.md("\n".join("- " + note for note in notes[:200]))
@@ -80,7 +87,9 @@ def outcome_metadata(outcomes: list[PartitionOutcome]) -> dict[str, dg.MetadataV
                     "session": o.session.isoformat(),
                     "rows": o.rows,
                     "bytes": o.bytes,
-                    "first_timestamp_utc": o.first_timestamp if o.first_timestamp is not None else -1,
+                    "first_timestamp_utc": o.first_timestamp
+                    if o.first_timestamp is not None
+                    else -1,
                     "last_timestamp_utc": o.last_timestamp if o.last_timestamp is not None else -1,
                     "note": o.note,
                 }
@@ -120,9 +129,7 @@ def problems_check(
     )
 
 
-def has_data_check(
-    asset_key: dg.AssetKey, outcomes: list[PartitionOutcome]
-) -> dg.AssetCheckResult:
+def has_data_check(asset_key: dg.AssetKey, outcomes: list[PartitionOutcome]) -> dg.AssetCheckResult:
     missing = [o for o in outcomes if o.missing_data]
     return dg.AssetCheckResult(
         check_name="session_has_data",
@@ -192,9 +199,14 @@ def cached_bars(
             if sessions
             else pl.DataFrame(schema={"session_date": pl.Date})
         )
-        per_session = {
-            key[0]: frame for key, frame in prints.partition_by("session_date", as_dict=True).items()
-        } if prints.height else {}
+        per_session = (
+            {
+                key[0]: frame
+                for key, frame in prints.partition_by("session_date", as_dict=True).items()
+            }
+            if prints.height
+            else {}
+        )
         # Validate every session of the ticker before writing any file.
         built: dict[dt.date, pl.DataFrame] = {}
         for day in days:
@@ -217,7 +229,9 @@ def cached_bars(
                 outcome.last_timestamp = int(bars["timestamp_utc"][-1])
             bounds = sessions.get(day, (None, None))
             outcome.problems = bars_problems(bars, *bounds)
-            outcome.bytes = cache.write_frame(partition_path(BARS_PREFIX, ticker, day.isoformat()), bars)
+            outcome.bytes = cache.write_frame(
+                partition_path(BARS_PREFIX, ticker, day.isoformat()), bars
+            )
             outcomes.append(outcome)
             context.log.debug(
                 f"{ticker} {day}: {outcome.rows} bars, {outcome.bytes} bytes, "

@@ -62,8 +62,13 @@ class _Tables:
 def _tables(window: Window, range_lengths: np.ndarray) -> _Tables:
     block_max, block_min = nb.build_block_tables_nb(window.prices, nb.table_levels(window.offsets))
     first, high, low, entry, last = nb.session_tables_nb(
-        window.times, window.prices, window.offsets, window.sessions.open_utc, range_lengths,
-        block_max, block_min,
+        window.times,
+        window.prices,
+        window.offsets,
+        window.sessions.open_utc,
+        range_lengths,
+        block_max,
+        block_min,
     )
     return _Tables(block_max, block_min, first, high, low, entry, last)
 
@@ -72,15 +77,49 @@ def _tables(window: Window, range_lengths: np.ndarray) -> _Tables:
 KERNEL_LIMITS = {"memo_bytes": nb.MEMO_BYTES, "tick_at_seconds": nb.TICK_AT_SECONDS}
 
 
-def _run_plan(window: Window, tables: _Tables, plan: Plan, unit: int, costs, *, per_session,
-              acc, nets, session_out) -> None:
+def _run_plan(
+    window: Window,
+    tables: _Tables,
+    plan: Plan,
+    unit: int,
+    costs,
+    *,
+    per_session,
+    acc,
+    nets,
+    session_out,
+) -> None:
     nb.sweep_trios_nb(
-        window.times, window.prices, window.offsets, window.sessions.expected_move,
-        tables.block_max, tables.block_min, tables.first, tables.high, tables.low, tables.entry,
-        tables.last, plan.stop_values, plan.stop_units, plan.limit_values, plan.limit_units,
-        plan.trio_range, plan.trio_stop, plan.trio_limit, plan.trio_paths, plan.path_cooloff,
-        plan.path_members, plan.member_k, plan.member_combo, unit,
-        *_costs(costs), per_session, acc, nets, session_out, KERNEL_LIMITS["memo_bytes"],
+        window.times,
+        window.prices,
+        window.offsets,
+        window.sessions.expected_move,
+        tables.block_max,
+        tables.block_min,
+        tables.first,
+        tables.high,
+        tables.low,
+        tables.entry,
+        tables.last,
+        plan.stop_values,
+        plan.stop_units,
+        plan.limit_values,
+        plan.limit_units,
+        plan.trio_range,
+        plan.trio_stop,
+        plan.trio_limit,
+        plan.trio_paths,
+        plan.path_cooloff,
+        plan.path_members,
+        plan.member_k,
+        plan.member_combo,
+        unit,
+        *_costs(costs),
+        per_session,
+        acc,
+        nets,
+        session_out,
+        KERNEL_LIMITS["memo_bytes"],
         KERNEL_LIMITS["tick_at_seconds"],
     )
 
@@ -93,8 +132,9 @@ def _prepare(series, sessions, grid, costs, distance_unit):
     return window, grid, unit
 
 
-def sweep(series, sessions, grid, *, costs: Costs | None = None,
-          distance_unit: str = "dollars") -> pl.DataFrame:
+def sweep(
+    series, sessions, grid, *, costs: Costs | None = None, distance_unit: str = "dollars"
+) -> pl.DataFrame:
     """Backtest every grid row over the window; one row per grid row, in grid order.
 
     ``series``: ``session_date`` (Date), ``timestamp_utc`` (Int64 s), ``price`` (Float64), sorted by
@@ -115,8 +155,17 @@ def sweep(series, sessions, grid, *, costs: Costs | None = None,
         # Accumulators per member (in plan order) and per session group; summed below.
         member_acc = np.zeros((groups, members, N_ACC), dtype=np.int64)
         nets = np.zeros((window.n_sessions, members), dtype=np.int64)
-        _run_plan(window, tables, chunk, unit, costs, per_session=False, acc=member_acc,
-                  nets=nets, session_out=unused)
+        _run_plan(
+            window,
+            tables,
+            chunk,
+            unit,
+            costs,
+            per_session=False,
+            acc=member_acc,
+            nets=nets,
+            session_out=unused,
+        )
         drawdown, ratio = drawdown_sharpe_columns_nb(nets)
         member_acc = member_acc.sum(axis=0)
         member_acc[:, ACC_MAX_DRAWDOWN] = drawdown
@@ -125,23 +174,39 @@ def sweep(series, sessions, grid, *, costs: Costs | None = None,
     return metrics_frame(prepared.frame, acc, sharpe)
 
 
-def ledger(series, sessions, params: dict, *, costs: Costs | None = None,
-           distance_unit: str = "dollars") -> pl.DataFrame:
+def ledger(
+    series, sessions, params: dict, *, costs: Costs | None = None, distance_unit: str = "dollars"
+) -> pl.DataFrame:
     """Every trade of one parameter set (a dict of the five grid columns), in time order.
 
     Columns: ``session_date``, ``side`` (long/short), ``entry_utc``, ``entry_price``, ``exit_utc``,
     ``exit_price``, ``exit_reason`` (limit/stop/eod), ``profit`` (net of costs, dollars per share),
     ``holding_seconds``. Prices are the engine's exact unit prices in dollars.
     """
-    window, prepared, unit = _prepare(series, sessions, grid_from_params(params), costs,
-                                      distance_unit)
+    window, prepared, unit = _prepare(
+        series, sessions, grid_from_params(params), costs, distance_unit
+    )
     tables = _tables(window, prepared.range_seconds)
     rows, session_index = nb.ledger_nb(
-        window.times, window.prices, window.offsets, window.sessions.expected_move,
-        tables.block_max, tables.block_min, tables.first, tables.high, tables.low, tables.entry,
-        tables.last, prepared.stop_distance[0], prepared.stop_units[0],
-        prepared.limit_distance[0], prepared.limit_units[0], prepared.stop_cooloff_period[0],
-        prepared.stop_count_limit[0], unit, *_costs(costs),
+        window.times,
+        window.prices,
+        window.offsets,
+        window.sessions.expected_move,
+        tables.block_max,
+        tables.block_min,
+        tables.first,
+        tables.high,
+        tables.low,
+        tables.entry,
+        tables.last,
+        prepared.stop_distance[0],
+        prepared.stop_units[0],
+        prepared.limit_distance[0],
+        prepared.limit_units[0],
+        prepared.stop_cooloff_period[0],
+        prepared.stop_count_limit[0],
+        unit,
+        *_costs(costs),
     )
     entry = rows[:, rules.TRADE_ENTRY]
     exit_ = rows[:, rules.TRADE_EXIT]
@@ -200,8 +265,9 @@ class SessionStats:
         return self.net_units.shape[1]
 
 
-def session_stats(series, sessions, grid, *, costs: Costs | None = None,
-                  distance_unit: str = "dollars") -> SessionStats:
+def session_stats(
+    series, sessions, grid, *, costs: Costs | None = None, distance_unit: str = "dollars"
+) -> SessionStats:
     """One kernel pass keeping each combination's per-session results, so that metrics over any
     subset of sessions (walk-forward folds) are a cheap ``aggregate`` away. Memory is
     ``7 x 8 x n_combos x n_sessions`` bytes: chunk huge grids (``sweep`` does not need this)."""
@@ -210,10 +276,17 @@ def session_stats(series, sessions, grid, *, costs: Costs | None = None,
     tables = _tables(window, plan.range_lengths)
     values = np.zeros((N_STAT, len(prepared), window.n_sessions), dtype=np.int64)
     groups = max(1, min(numba.get_num_threads(), window.n_sessions))
-    _run_plan(window, tables, plan, unit, costs, per_session=True,
-              acc=np.zeros((groups, 1, N_ACC), dtype=np.int64),
-              nets=np.zeros((1, 1), dtype=np.int64),
-              session_out=values)
+    _run_plan(
+        window,
+        tables,
+        plan,
+        unit,
+        costs,
+        per_session=True,
+        acc=np.zeros((groups, 1, N_ACC), dtype=np.int64),
+        nets=np.zeros((1, 1), dtype=np.int64),
+        session_out=values,
+    )
     return SessionStats(prepared.frame, window.sessions.dates, *values)
 
 
@@ -263,12 +336,16 @@ def opening_ranges(series, sessions, range_seconds: int) -> pl.DataFrame:
     """Per session (chronological): ``session_date``, ``range_high``, ``range_low``,
     ``open_price`` (first price) over ticks with ``open_utc <= t <= open_utc + range_seconds``, and
     ``tick_count``; prices null and ``tick_count`` 0 when that window has no tick."""
-    if isinstance(range_seconds, bool) or not isinstance(range_seconds, int | np.integer) \
-            or range_seconds < 1:
+    if (
+        isinstance(range_seconds, bool)
+        or not isinstance(range_seconds, int | np.integer)
+        or range_seconds < 1
+    ):
         raise ValueError(f"range_seconds must be an integer >= 1, got {range_seconds!r}")
     window = prepare_window(series, sessions)
-    high, low, first, count = nb.opening_ranges_nb(window.times, window.prices, window.offsets,
-                                                 window.sessions.open_utc, int(range_seconds))
+    high, low, first, count = nb.opening_ranges_nb(
+        window.times, window.prices, window.offsets, window.sessions.open_utc, int(range_seconds)
+    )
     empty = count == 0
     return pl.DataFrame(
         {
@@ -278,8 +355,13 @@ def opening_ranges(series, sessions, range_seconds: int) -> pl.DataFrame:
             "open_price": np.where(empty, np.nan, first / 10000.0),
             "tick_count": count,
         },
-        schema={"session_date": pl.Date, "range_high": pl.Float64, "range_low": pl.Float64,
-                "open_price": pl.Float64, "tick_count": pl.Int64},
+        schema={
+            "session_date": pl.Date,
+            "range_high": pl.Float64,
+            "range_low": pl.Float64,
+            "open_price": pl.Float64,
+            "tick_count": pl.Int64,
+        },
     ).with_columns(pl.col("range_high", "range_low", "open_price").fill_nan(None))
 
 
@@ -313,8 +395,11 @@ def compress_series(bars) -> pl.DataFrame:
         keep[:-1] |= ~same_session  # the last bar of each session
     if n:
         keep[-1] = True
-    out = bars.select("session_date", pl.col("timestamp_utc").cast(pl.Int64),
-                      pl.col("close").cast(pl.Float64).alias("price"))
+    out = bars.select(
+        "session_date",
+        pl.col("timestamp_utc").cast(pl.Int64),
+        pl.col("close").cast(pl.Float64).alias("price"),
+    )
     return out.filter(pl.Series(keep))
 
 

@@ -48,25 +48,34 @@ def synthetic_window(n_sessions: int, seconds: int, *, seed: int = 20240102):
         cents = int(round(price * 100)) + np.cumsum(steps)
         cents = np.maximum(cents, 100)
         offsets = np.flatnonzero(has_print)
-        frames.append(pl.DataFrame({
-            "session_date": pl.Series([date] * len(offsets), dtype=pl.Date),
-            "timestamp_utc": open_utc + offsets.astype(np.int64),
-            "close": cents[offsets] / 100.0,
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "session_date": pl.Series([date] * len(offsets), dtype=pl.Date),
+                    "timestamp_utc": open_utc + offsets.astype(np.int64),
+                    "close": cents[offsets] / 100.0,
+                }
+            )
+        )
         price = cents[-1] / 100.0
     bars = pl.concat(frames)
-    sessions = pl.DataFrame({"session_date": dates, "open_utc": opens,
-                             "close_utc": [o + seconds for o in opens]},
-                            schema={"session_date": pl.Date, "open_utc": pl.Int64,
-                                    "close_utc": pl.Int64})
+    sessions = pl.DataFrame(
+        {"session_date": dates, "open_utc": opens, "close_utc": [o + seconds for o in opens]},
+        schema={"session_date": pl.Date, "open_utc": pl.Int64, "close_utc": pl.Int64},
+    )
     return compress_series(bars), sessions
 
 
 def quick_grid():
     from orb_pipeline.engine import make_grid
 
-    return make_grid(range_seconds=[30, 60], stop_distance=[0.1, 0.5, 1.0], stop_count_limit=[1, 3],
-                     stop_cooloff_period=[30, 120], limit_distance=[1.0, 5.0])
+    return make_grid(
+        range_seconds=[30, 60],
+        stop_distance=[0.1, 0.5, 1.0],
+        stop_count_limit=[1, 3],
+        stop_cooloff_period=[30, 120],
+        limit_distance=[1.0, 5.0],
+    )
 
 
 def _peak_rss_mb() -> float:
@@ -92,8 +101,15 @@ def _child(directory: str, quick: bool) -> None:
     loaded = time.perf_counter()
     sweep(series, sessions, grid)
     done = time.perf_counter()
-    print(json.dumps({"import_and_load_s": loaded - started, "first_sweep_s": done - loaded,
-                      "peak_rss_mb": _peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "import_and_load_s": loaded - started,
+                "first_sweep_s": done - loaded,
+                "peak_rss_mb": _peak_rss_mb(),
+            }
+        )
+    )
 
 
 def main(argv=None) -> int:
@@ -118,10 +134,12 @@ def main(argv=None) -> int:
     grid = quick_grid() if args.quick else default_grid()
     started = time.perf_counter()
     series, sessions = synthetic_window(n_sessions, seconds)
-    print(f"engine {ENGINE_VERSION}; numba threads {numba.get_num_threads()}; "
-          f"{sessions.height} sessions, {series.height:,} ticks after compression "
-          f"({series.height / max(sessions.height, 1):,.0f}/session); grid {grid.height:,} "
-          f"backtests; data generated in {time.perf_counter() - started:.1f} s")
+    print(
+        f"engine {ENGINE_VERSION}; numba threads {numba.get_num_threads()}; "
+        f"{sessions.height} sessions, {series.height:,} ticks after compression "
+        f"({series.height / max(sessions.height, 1):,.0f}/session); grid {grid.height:,} "
+        f"backtests; data generated in {time.perf_counter() - started:.1f} s"
+    )
 
     warm = time.perf_counter()
     sweep(series.head(1000), sessions, grid)  # compile or load the kernels from the disk cache
@@ -132,9 +150,11 @@ def main(argv=None) -> int:
         fast = sweep(series, sessions, grid)
         timings.append(time.perf_counter() - t0)
     best = min(timings)
-    print(f"sweep: {best:.3f} s best of {len(timings)} ({', '.join(f'{t:.3f}' for t in timings)}); "
-          f"{grid.height / best:,.0f} backtests/s; "
-          f"{grid.height * sessions.height / best:,.0f} backtest-sessions/s")
+    print(
+        f"sweep: {best:.3f} s best of {len(timings)} ({', '.join(f'{t:.3f}' for t in timings)}); "
+        f"{grid.height / best:,.0f} backtests/s; "
+        f"{grid.height * sessions.height / best:,.0f} backtest-sessions/s"
+    )
 
     if not args.skip_naive:
         sweep_naive(series.head(1000), sessions, grid.head(2))  # compile or load
@@ -142,8 +162,10 @@ def main(argv=None) -> int:
         slow = sweep_naive(series, sessions, grid)
         naive_s = time.perf_counter() - t0
         identical = fast.equals(slow)
-        print(f"naive per-tick scan: {naive_s:.2f} s; speed-up {naive_s / best:,.1f}x; "
-              f"identical results: {identical}")
+        print(
+            f"naive per-tick scan: {naive_s:.2f} s; speed-up {naive_s / best:,.1f}x; "
+            f"identical results: {identical}"
+        )
         if not identical:
             print("MISMATCH between sweep and the naive kernel", file=sys.stderr)
             return 1
@@ -159,9 +181,11 @@ def main(argv=None) -> int:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         child = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
         report = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"fresh process, warm disk cache: import+load {report['import_and_load_s']:.2f} s, "
-          f"first sweep {report['first_sweep_s']:.3f} s, child peak RSS "
-          f"{report['peak_rss_mb']:.0f} MB")
+    print(
+        f"fresh process, warm disk cache: import+load {report['import_and_load_s']:.2f} s, "
+        f"first sweep {report['first_sweep_s']:.3f} s, child peak RSS "
+        f"{report['peak_rss_mb']:.0f} MB"
+    )
     print(f"peak RSS (this process): {_peak_rss_mb():.0f} MB")
     return 0
 

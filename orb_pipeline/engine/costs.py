@@ -53,7 +53,9 @@ def trade_cost_units_nb(commission, slippage, slippage_bps, entry_units, exit_un
     if commission == 0.0 and slippage == 0.0:
         return np.int64(0)
     if slippage_bps:
-        dollars = 2.0 * commission + slippage / 10000.0 * (entry_units / 10000.0 + exit_units / 10000.0)
+        dollars = 2.0 * commission + slippage / 10000.0 * (
+            entry_units / 10000.0 + exit_units / 10000.0
+        )
     else:
         dollars = 2.0 * commission + 2.0 * slippage
     return round_half_away_nb(dollars * 10000.0)

@@ -32,7 +32,9 @@ def _require_frame(frame, what: str) -> pl.DataFrame:
     return frame
 
 
-def _require_column(frame: pl.DataFrame, what: str, name: str, kinds, kind_name: str, *, nulls=False):
+def _require_column(
+    frame: pl.DataFrame, what: str, name: str, kinds, kind_name: str, *, nulls=False
+):
     if name not in frame.columns:
         raise ValueError(f"{what} is missing column {name!r} (columns: {frame.columns})")
     dtype = frame.schema[name]
@@ -78,7 +80,9 @@ def prepare_sessions(sessions, distance_unit: str = "dollars") -> Sessions:
     _require_column(sessions, "sessions", "session_date", (pl.Date,), "Date")
     _require_column(sessions, "sessions", "open_utc", _INTEGER_TYPES, "an integer (Int64) type")
     if "close_utc" in sessions.columns:
-        _require_column(sessions, "sessions", "close_utc", _INTEGER_TYPES, "an integer (Int64) type")
+        _require_column(
+            sessions, "sessions", "close_utc", _INTEGER_TYPES, "an integer (Int64) type"
+        )
     skipped_days = np.zeros(0, dtype=np.int64)
     if unit == DISTANCE_EXPECTED_MOVE:
         if "expected_move" not in sessions.columns:
@@ -91,7 +95,9 @@ def prepare_sessions(sessions, distance_unit: str = "dollars") -> Sessions:
         sessions = sessions.filter(keep)
         em = sessions["expected_move"].cast(pl.Float64).to_numpy(writable=True)
         if not np.all(np.isfinite(em) & (em > 0)):
-            raise ValueError("sessions column 'expected_move' must be finite and > 0 (or null to skip)")
+            raise ValueError(
+                "sessions column 'expected_move' must be finite and > 0 (or null to skip)"
+            )
     sessions = sessions.sort("session_date")
     days = _dates_as_int(sessions["session_date"])
     if len(days) > 1 and np.any(days[1:] == days[:-1]):
@@ -106,7 +112,9 @@ def prepare_sessions(sessions, distance_unit: str = "dollars") -> Sessions:
         em = sessions["expected_move"].cast(pl.Float64).to_numpy(writable=True)
     else:
         em = np.zeros(len(days), dtype=np.float64)
-    return Sessions(sessions["session_date"], days, open_utc, close_utc, np.ascontiguousarray(em), skipped_days)
+    return Sessions(
+        sessions["session_date"], days, open_utc, close_utc, np.ascontiguousarray(em), skipped_days
+    )
 
 
 def count_skipped_sessions(sessions, distance_unit: str = "dollars") -> int:
@@ -127,7 +135,9 @@ class Window:
         return len(self.sessions.open_utc)
 
 
-def prepare_window(series, sessions, distance_unit: str = "dollars", *, price_column="price") -> Window:
+def prepare_window(
+    series, sessions, distance_unit: str = "dollars", *, price_column="price"
+) -> Window:
     """Validate ``series`` against ``sessions`` and convert both (see module docstring)."""
     prepared = prepare_sessions(sessions, distance_unit)
     series = _require_frame(series, "series")
@@ -143,9 +153,7 @@ def prepare_window(series, sessions, distance_unit: str = "dollars", *, price_co
         tick_days, times, prices = tick_days[keep], times[keep], prices[keep]
     units, unsorted, bad = ticks_to_units_nb(times, prices)
     if unsorted >= 0:
-        raise ValueError(
-            f"series column 'timestamp_utc' is not sorted ascending (row {unsorted})"
-        )
+        raise ValueError(f"series column 'timestamp_utc' is not sorted ascending (row {unsorted})")
     if bad >= 0:
         raise ValueError(
             f"series column {price_column!r} must be finite and > 0 (at least $0.00005), "
@@ -176,9 +184,13 @@ def prepare_window(series, sessions, distance_unit: str = "dollars", *, price_co
         first_time = times[starts]
         last_time = times[ends - 1]
         if np.any(first_time < prepared.open_utc[run_session]):
-            raise ValueError("series column 'timestamp_utc' has a tick before its session's open_utc")
+            raise ValueError(
+                "series column 'timestamp_utc' has a tick before its session's open_utc"
+            )
         if prepared.close_utc is not None and np.any(last_time > prepared.close_utc[run_session]):
-            raise ValueError("series column 'timestamp_utc' has a tick after its session's close_utc")
+            raise ValueError(
+                "series column 'timestamp_utc' has a tick after its session's close_utc"
+            )
     else:
         counts = np.zeros(n_sessions, dtype=np.int64)
     offsets = np.zeros(n_sessions + 1, dtype=np.int64)
@@ -213,8 +225,10 @@ def prepare_grid(grid) -> Grid:
     if grid.height == 0:
         raise ValueError("grid is empty: give at least one parameter combination")
     columns = {name: grid[name].to_numpy() for name in GRID_COLUMNS}
-    ints = {n: columns[n].astype(np.int64) for n in ("range_seconds", "stop_count_limit",
-                                                      "stop_cooloff_period")}
+    ints = {
+        n: columns[n].astype(np.int64)
+        for n in ("range_seconds", "stop_count_limit", "stop_cooloff_period")
+    }
     floats = {n: columns[n].astype(np.float64) for n in ("stop_distance", "limit_distance")}
     if np.any(columns["range_seconds"] < 1):
         raise ValueError("grid column 'range_seconds' must be an integer >= 1")

@@ -28,8 +28,15 @@ ACC_MAX_DRAWDOWN = 9  # units, >= 0
 N_ACC = 10
 
 # Per-session statistics of one combination (session_stats and the kernels' per-session output).
-STAT_NET, STAT_TRADES, STAT_STOPS, STAT_WINNING_TRADES, STAT_WIN_UNITS, STAT_LOSS_UNITS, \
-    STAT_HOLDING = range(7)
+(
+    STAT_NET,
+    STAT_TRADES,
+    STAT_STOPS,
+    STAT_WINNING_TRADES,
+    STAT_WIN_UNITS,
+    STAT_LOSS_UNITS,
+    STAT_HOLDING,
+) = range(7)
 N_STAT = 7
 
 SQRT_252 = math.sqrt(252.0)
@@ -156,9 +163,10 @@ def metrics_frame(grid: pl.DataFrame, acc: np.ndarray, sharpe: np.ndarray) -> pl
             "profit_factor": pl.Float64,
         },
     ).with_columns(
-        pl.when(pl.Series(loss < 0)).then(pl.col("profit_factor")).otherwise(None).alias(
-            "profit_factor"
-        )
+        pl.when(pl.Series(loss < 0))
+        .then(pl.col("profit_factor"))
+        .otherwise(None)
+        .alias("profit_factor")
     )
     base = grid.drop([c for c in METRIC_COLUMNS if c in grid.columns])
     return pl.concat([base, metrics], how="horizontal")

@@ -31,10 +31,27 @@ from orb_pipeline.engine.rules import (
 
 
 @njit(cache=True)
-def simulate_session_naive_nb(times, prices, start, end, open_utc, expected_move, range_seconds,
-                              stop_value, stop_units, limit_value, limit_units, stop_count_limit,
-                              cooloff, distance_unit, commission, slippage, slippage_bps, stats,
-                              trades_out):
+def simulate_session_naive_nb(
+    times,
+    prices,
+    start,
+    end,
+    open_utc,
+    expected_move,
+    range_seconds,
+    stop_value,
+    stop_units,
+    limit_value,
+    limit_units,
+    stop_count_limit,
+    cooloff,
+    distance_unit,
+    commission,
+    slippage,
+    slippage_bps,
+    stats,
+    trades_out,
+):
     """Run one session tick by tick; sets ``stats[0]`` (``STAT_*``) and returns the number of
     trades."""
     stats[0, :] = 0
@@ -84,24 +101,80 @@ def simulate_session_naive_nb(times, prices, start, end, open_utc, expected_move
         elif side == 1:
             if p >= limit_level or t == t_end:
                 reason = REASON_LIMIT if p >= limit_level else REASON_EOD
-                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, reason,
-                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                count = record_trade_nb(
+                    stats,
+                    0,
+                    trades_out,
+                    count,
+                    side,
+                    entry,
+                    i,
+                    reason,
+                    prices[entry],
+                    p,
+                    times,
+                    commission,
+                    slippage,
+                    slippage_bps,
+                )
                 break
             elif p <= stop_level:
-                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, REASON_STOP,
-                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                count = record_trade_nb(
+                    stats,
+                    0,
+                    trades_out,
+                    count,
+                    side,
+                    entry,
+                    i,
+                    REASON_STOP,
+                    prices[entry],
+                    p,
+                    times,
+                    commission,
+                    slippage,
+                    slippage_bps,
+                )
                 stops += 1
                 cool_until = t + cooloff
                 side = 0
         else:
             if p <= limit_level or t == t_end:
                 reason = REASON_LIMIT if p <= limit_level else REASON_EOD
-                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, reason,
-                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                count = record_trade_nb(
+                    stats,
+                    0,
+                    trades_out,
+                    count,
+                    side,
+                    entry,
+                    i,
+                    reason,
+                    prices[entry],
+                    p,
+                    times,
+                    commission,
+                    slippage,
+                    slippage_bps,
+                )
                 break
             elif p >= stop_level:
-                count = record_trade_nb(stats, 0, trades_out, count, side, entry, i, REASON_STOP,
-                                        prices[entry], p, times, commission, slippage, slippage_bps)
+                count = record_trade_nb(
+                    stats,
+                    0,
+                    trades_out,
+                    count,
+                    side,
+                    entry,
+                    i,
+                    REASON_STOP,
+                    prices[entry],
+                    p,
+                    times,
+                    commission,
+                    slippage,
+                    slippage_bps,
+                )
                 stops += 1
                 cool_until = t + cooloff
                 side = 0
@@ -109,9 +182,24 @@ def simulate_session_naive_nb(times, prices, start, end, open_utc, expected_move
 
 
 @njit(cache=True, parallel=True)
-def naive_sweep_nb(times, prices, offsets, open_utc, expected_move, range_seconds, stop_value,
-                   stop_units, limit_value, limit_units, stop_count_limit, cooloff, distance_unit,
-                   commission, slippage, slippage_bps):
+def naive_sweep_nb(
+    times,
+    prices,
+    offsets,
+    open_utc,
+    expected_move,
+    range_seconds,
+    stop_value,
+    stop_units,
+    limit_value,
+    limit_units,
+    stop_count_limit,
+    cooloff,
+    distance_unit,
+    commission,
+    slippage,
+    slippage_bps,
+):
     """Accumulators (``(n_combos, N_ACC)`` int64) and Sharpe ratios of every combination,
     scanning every tick of every session per combination (prange over combinations)."""
     n_combos = range_seconds.shape[0]
@@ -124,10 +212,25 @@ def naive_sweep_nb(times, prices, offsets, open_utc, expected_move, range_second
         no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
         for s in range(n_sessions):
             simulate_session_naive_nb(
-                times, prices, offsets[s], offsets[s + 1], open_utc[s], expected_move[s],
-                range_seconds[c], stop_value[c], stop_units[c], limit_value[c], limit_units[c],
-                stop_count_limit[c], cooloff[c], distance_unit, commission, slippage, slippage_bps,
-                stats, no_trades,
+                times,
+                prices,
+                offsets[s],
+                offsets[s + 1],
+                open_utc[s],
+                expected_move[s],
+                range_seconds[c],
+                stop_value[c],
+                stop_units[c],
+                limit_value[c],
+                limit_units[c],
+                stop_count_limit[c],
+                cooloff[c],
+                distance_unit,
+                commission,
+                slippage,
+                slippage_bps,
+                stats,
+                no_trades,
             )
             accumulate_session_nb(acc, c, stats, 0)
             nets[s] = stats[0, STAT_NET]
@@ -144,9 +247,19 @@ def sweep_naive(series, sessions, grid, *, costs=None, distance_unit: str = "dol
 
     window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
     acc, sharpe = naive_sweep_nb(
-        window.times, window.prices, window.offsets, window.sessions.open_utc,
-        window.sessions.expected_move, prepared.range_seconds, prepared.stop_distance,
-        prepared.stop_units, prepared.limit_distance, prepared.limit_units,
-        prepared.stop_count_limit, prepared.stop_cooloff_period, unit, *_costs(costs),
+        window.times,
+        window.prices,
+        window.offsets,
+        window.sessions.open_utc,
+        window.sessions.expected_move,
+        prepared.range_seconds,
+        prepared.stop_distance,
+        prepared.stop_units,
+        prepared.limit_distance,
+        prepared.limit_units,
+        prepared.stop_count_limit,
+        prepared.stop_cooloff_period,
+        unit,
+        *_costs(costs),
     )
     return metrics_frame(prepared.frame, acc, sharpe)

@@ -108,19 +108,28 @@ def first_hit_nb(prices, block_max, block_min, start, stop, up, down):
     while (2 << level) <= last_block - block + 1:
         level += 1
     other = last_block - (1 << level) + 1
-    if max(block_max[level, block], block_max[level, other]) < up \
-            and min(block_min[level, block], block_min[level, other]) > down:
+    if (
+        max(block_max[level, block], block_max[level, other]) < up
+        and min(block_min[level, block], block_min[level, other]) > down
+    ):
         return stop
     # Gallop: skip runs of 1, 2, 4, ... blocks without a hit, then bisect the last run tried.
     k = 0
-    while k < block_max.shape[0] and block + (1 << k) <= last_block + 1 \
-            and block_max[k, block] < up and block_min[k, block] > down:
+    while (
+        k < block_max.shape[0]
+        and block + (1 << k) <= last_block + 1
+        and block_max[k, block] < up
+        and block_min[k, block] > down
+    ):
         block += 1 << k
         k += 1
     for level in range(k - 1, -1, -1):
         span = 1 << level
-        if block + span <= last_block + 1 and block_max[level, block] < up \
-                and block_min[level, block] > down:
+        if (
+            block + span <= last_block + 1
+            and block_max[level, block] < up
+            and block_min[level, block] > down
+        ):
             block += span
     if block > last_block:
         return stop
@@ -201,9 +210,29 @@ def session_tables_nb(times, prices, offsets, open_utc, range_lengths, block_max
 
 
 @njit(cache=True)
-def ledger_session_nb(times, prices, block_max, block_min, high, low, entry, last, expected_move,
-                      stop_value, stop_units, limit_value, limit_units, cooloff, stop_count_limit,
-                      distance_unit, commission, slippage, slippage_bps, stats, trades_out):
+def ledger_session_nb(
+    times,
+    prices,
+    block_max,
+    block_min,
+    high,
+    low,
+    entry,
+    last,
+    expected_move,
+    stop_value,
+    stop_units,
+    limit_value,
+    limit_units,
+    cooloff,
+    stop_count_limit,
+    distance_unit,
+    commission,
+    slippage,
+    slippage_bps,
+    stats,
+    trades_out,
+):
     """One combination on one session whose first entry is ``entry`` (``>= last``: none), with
     two-sided searches; trades go to ``trades_out`` (``rules.TRADE_*``), returns their count."""
     stats[0, :] = 0
@@ -225,10 +254,38 @@ def ledger_session_nb(times, prices, block_max, block_min, high, low, entry, las
         limit_hit = q >= up if side == 1 else q <= down
         if limit_hit or exit_ == last:
             reason = REASON_LIMIT if limit_hit else REASON_EOD
-            return record_trade_nb(stats, 0, trades_out, count, side, entry, exit_, reason, p, q,
-                                   times, commission, slippage, slippage_bps)
-        count = record_trade_nb(stats, 0, trades_out, count, side, entry, exit_, REASON_STOP, p,
-                                q, times, commission, slippage, slippage_bps)
+            return record_trade_nb(
+                stats,
+                0,
+                trades_out,
+                count,
+                side,
+                entry,
+                exit_,
+                reason,
+                p,
+                q,
+                times,
+                commission,
+                slippage,
+                slippage_bps,
+            )
+        count = record_trade_nb(
+            stats,
+            0,
+            trades_out,
+            count,
+            side,
+            entry,
+            exit_,
+            REASON_STOP,
+            p,
+            q,
+            times,
+            commission,
+            slippage,
+            slippage_bps,
+        )
         stops += 1
         if stops == stop_count_limit:
             return count
@@ -251,8 +308,9 @@ def emit_nb(m, s, stats, row, member_combo, per_session, acc, nets, session_out)
 
 
 @njit(cache=True, inline="always")
-def finish_path_nb(c, s, path_stats, path_member, path_members, member_combo, per_session, acc,
-                   nets, session_out):
+def finish_path_nb(
+    c, s, path_stats, path_member, path_members, member_combo, per_session, acc, nets, session_out
+):
     """Path ``c``'s session is over: its remaining members (larger stop limits) get its totals."""
     for m in range(path_member[c], path_members[c + 1]):
         emit_nb(m, s, path_stats, c, member_combo, per_session, acc, nets, session_out)
@@ -263,9 +321,28 @@ FAR = np.int64(2**62)
 
 
 @njit(cache=True, inline="always")
-def memo_exit_nb(e, start, last, prices, block_max, block_min, p, side, stop_w, limit_w,
-                 stop_values, stop_units, limit_values, limit_units, distance_unit, expected_move,
-                 slot_of, memo_stop, memo_limit, n_slots):
+def memo_exit_nb(
+    e,
+    start,
+    last,
+    prices,
+    block_max,
+    block_min,
+    p,
+    side,
+    stop_w,
+    limit_w,
+    stop_values,
+    stop_units,
+    limit_values,
+    limit_units,
+    distance_unit,
+    expected_move,
+    slot_of,
+    memo_stop,
+    memo_limit,
+    n_slots,
+):
     """Exit tick and reason of a position entered at tick ``e`` (price ``p``, ``side``) with stop
     value ``stop_w`` and limit value ``limit_w``, and the updated slot count.
 
@@ -281,10 +358,12 @@ def memo_exit_nb(e, start, last, prices, block_max, block_min, p, side, stop_w, 
         memo_stop[slot, :] = -1
         memo_limit[slot, :] = -1
         n_slots += 1
-    stop_d = distance_units_nb(distance_unit, stop_units[stop_w], stop_values[stop_w], p,
-                               expected_move)
-    limit_d = distance_units_nb(distance_unit, limit_units[limit_w], limit_values[limit_w], p,
-                                expected_move)
+    stop_d = distance_units_nb(
+        distance_unit, stop_units[stop_w], stop_values[stop_w], p, expected_move
+    )
+    limit_d = distance_units_nb(
+        distance_unit, limit_units[limit_w], limit_values[limit_w], p, expected_move
+    )
     if side == 1:
         up = p + limit_d
         down = p - stop_d
@@ -320,13 +399,53 @@ def memo_exit_nb(e, start, last, prices, block_max, block_min, p, side, stop_w, 
 
 
 @njit(cache=True)
-def run_trio_session_nb(q, s, start, r, first, times, prices, block_max, block_min, high, low,
-                        entry, last, expected_move, stop_values, stop_units, limit_values, limit_units,
-                        trio_stop, trio_limit, trio_paths, path_cooloff, path_members, member_k,
-                        member_combo, distance_unit, commission, slippage, slippage_bps,
-                        per_session, acc, nets, session_out, path_stats, path_entry, path_member,
-                        path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots, tick_at,
-                        next_break, session_index):
+def run_trio_session_nb(
+    q,
+    s,
+    start,
+    r,
+    first,
+    times,
+    prices,
+    block_max,
+    block_min,
+    high,
+    low,
+    entry,
+    last,
+    expected_move,
+    stop_values,
+    stop_units,
+    limit_values,
+    limit_units,
+    trio_stop,
+    trio_limit,
+    trio_paths,
+    path_cooloff,
+    path_members,
+    member_k,
+    member_combo,
+    distance_unit,
+    commission,
+    slippage,
+    slippage_bps,
+    per_session,
+    acc,
+    nets,
+    session_out,
+    path_stats,
+    path_entry,
+    path_member,
+    path_stops,
+    no_trades,
+    slot_of,
+    memo_stop,
+    memo_limit,
+    n_slots,
+    tick_at,
+    next_break,
+    session_index,
+):
     """Trio ``q`` (one range, stop and limit; its paths differ in cool-off, its members in stop
     limit) on session ``s`` whose first entry is ``entry < last``. Paths advance in lockstep, one
     trade per round, so re-entry searches are shared where they provably coincide. Returns the
@@ -348,22 +467,73 @@ def run_trio_session_nb(q, s, start, r, first, times, prices, block_max, block_m
                 continue
             e = path_entry[c]
             if e >= last:
-                finish_path_nb(c, s, path_stats, path_member, path_members, member_combo,
-                               per_session, acc, nets, session_out)
+                finish_path_nb(
+                    c,
+                    s,
+                    path_stats,
+                    path_member,
+                    path_members,
+                    member_combo,
+                    per_session,
+                    acc,
+                    nets,
+                    session_out,
+                )
                 active -= 1
                 continue
             p = prices[e]
             side = 1 if p > high else -1
             x, reason, n_slots = memo_exit_nb(
-                e, start, last, prices, block_max, block_min, p, side, stop_w, limit_w,
-                stop_values, stop_units, limit_values, limit_units, distance_unit, expected_move,
-                slot_of, memo_stop, memo_limit, n_slots,
+                e,
+                start,
+                last,
+                prices,
+                block_max,
+                block_min,
+                p,
+                side,
+                stop_w,
+                limit_w,
+                stop_values,
+                stop_units,
+                limit_values,
+                limit_units,
+                distance_unit,
+                expected_move,
+                slot_of,
+                memo_stop,
+                memo_limit,
+                n_slots,
             )
-            record_trade_nb(path_stats, c, no_trades, 0, side, e, x, reason, p, prices[x], times,
-                            commission, slippage, slippage_bps)
+            record_trade_nb(
+                path_stats,
+                c,
+                no_trades,
+                0,
+                side,
+                e,
+                x,
+                reason,
+                p,
+                prices[x],
+                times,
+                commission,
+                slippage,
+                slippage_bps,
+            )
             if reason != REASON_STOP:
-                finish_path_nb(c, s, path_stats, path_member, path_members, member_combo,
-                               per_session, acc, nets, session_out)
+                finish_path_nb(
+                    c,
+                    s,
+                    path_stats,
+                    path_member,
+                    path_members,
+                    member_combo,
+                    per_session,
+                    acc,
+                    nets,
+                    session_out,
+                )
                 active -= 1
                 continue
             path_stops[c] += 1
@@ -376,8 +546,19 @@ def run_trio_session_nb(q, s, start, r, first, times, prices, block_max, block_m
                 active -= 1
                 continue
             if session_index[0] != r + 1:
-                fill_session_index_nb(times, prices, start, first, last, high, low, tick_at,
-                                      next_break, session_index, r)
+                fill_session_index_nb(
+                    times,
+                    prices,
+                    start,
+                    first,
+                    last,
+                    high,
+                    low,
+                    tick_at,
+                    next_break,
+                    session_index,
+                    r,
+                )
             when = times[x] + path_cooloff[c]
             resume = x + 1
             if when > times[last]:
@@ -398,8 +579,9 @@ TICK_AT_SECONDS = 4 * 86_400
 
 
 @njit(cache=True)
-def fill_session_index_nb(times, prices, start, first, last, high, low, tick_at, next_break,
-                          session_index, r):
+def fill_session_index_nb(
+    times, prices, start, first, last, high, low, tick_at, next_break, session_index, r
+):
     """Per-session lookups for re-entries after a stop, built when first needed:
     ``next_break[i - start]`` = first breakout of range ``r`` (``> high`` or ``< low``) at or
     after tick ``i`` (``last`` if none), for ``first <= i < last``; and, once per session,
@@ -425,11 +607,44 @@ def fill_session_index_nb(times, prices, start, first, last, high, low, tick_at,
 
 
 @njit(cache=True)
-def run_session_group_nb(g, n_groups, longest, capacity, span, times, prices, offsets, expected_move, block_max,
-                         block_min, first, high, low, entry, last, stop_values, stop_units,
-                         limit_values, limit_units, trio_range, trio_stop, trio_limit, trio_paths,
-                         path_cooloff, path_members, member_k, member_combo, distance_unit,
-                         commission, slippage, slippage_bps, per_session, acc, nets, session_out):
+def run_session_group_nb(
+    g,
+    n_groups,
+    longest,
+    capacity,
+    span,
+    times,
+    prices,
+    offsets,
+    expected_move,
+    block_max,
+    block_min,
+    first,
+    high,
+    low,
+    entry,
+    last,
+    stop_values,
+    stop_units,
+    limit_values,
+    limit_units,
+    trio_range,
+    trio_stop,
+    trio_limit,
+    trio_paths,
+    path_cooloff,
+    path_members,
+    member_k,
+    member_combo,
+    distance_unit,
+    commission,
+    slippage,
+    slippage_bps,
+    per_session,
+    acc,
+    nets,
+    session_out,
+):
     """Sessions ``g, g + n_groups, ...`` of ``sweep_trios_nb`` with their own scratch arrays (a
     plain function, so the parallel wrapper stays small and quick to compile)."""
     n_sessions = offsets.shape[0] - 1
@@ -457,23 +672,91 @@ def run_session_group_nb(g, n_groups, longest, capacity, span, times, prices, of
             if first[s, r] == start or entry[s, r] >= end_:
                 continue  # not traded: every member's statistics are 0 (outputs start at 0)
             n_slots = run_trio_session_nb(
-                q, s, start, r, first[s, r], times, prices, block_max, block_min, high[s, r],
-                low[s, r], entry[s, r], end_, expected_move[s], stop_values, stop_units, limit_values,
-                limit_units, trio_stop, trio_limit, trio_paths, path_cooloff, path_members,
-                member_k, member_combo, distance_unit, commission, slippage, slippage_bps,
-                per_session, acc[g], nets, session_out, path_stats, path_entry,
-                path_member, path_stops, no_trades, slot_of, memo_stop, memo_limit, n_slots,
-                tick_at, next_break, session_index,
+                q,
+                s,
+                start,
+                r,
+                first[s, r],
+                times,
+                prices,
+                block_max,
+                block_min,
+                high[s, r],
+                low[s, r],
+                entry[s, r],
+                end_,
+                expected_move[s],
+                stop_values,
+                stop_units,
+                limit_values,
+                limit_units,
+                trio_stop,
+                trio_limit,
+                trio_paths,
+                path_cooloff,
+                path_members,
+                member_k,
+                member_combo,
+                distance_unit,
+                commission,
+                slippage,
+                slippage_bps,
+                per_session,
+                acc[g],
+                nets,
+                session_out,
+                path_stats,
+                path_entry,
+                path_member,
+                path_stops,
+                no_trades,
+                slot_of,
+                memo_stop,
+                memo_limit,
+                n_slots,
+                tick_at,
+                next_break,
+                session_index,
             )
         slot_of[:] = -1  # the memo maps this session's tick offsets
 
 
 @njit(cache=True, parallel=True)
-def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, first, high, low,
-                   entry, last, stop_values, stop_units, limit_values, limit_units, trio_range,
-                   trio_stop, trio_limit, trio_paths, path_cooloff, path_members, member_k,
-                   member_combo, distance_unit, commission, slippage, slippage_bps, per_session,
-                   acc, nets, session_out, memo_bytes, tick_at_seconds):
+def sweep_trios_nb(
+    times,
+    prices,
+    offsets,
+    expected_move,
+    block_max,
+    block_min,
+    first,
+    high,
+    low,
+    entry,
+    last,
+    stop_values,
+    stop_units,
+    limit_values,
+    limit_units,
+    trio_range,
+    trio_stop,
+    trio_limit,
+    trio_paths,
+    path_cooloff,
+    path_members,
+    member_k,
+    member_combo,
+    distance_unit,
+    commission,
+    slippage,
+    slippage_bps,
+    per_session,
+    acc,
+    nets,
+    session_out,
+    memo_bytes,
+    tick_at_seconds,
+):
     """Run a plan (``plan.Plan`` arrays) over every session.
 
     Sessions are dealt to ``acc.shape[0]`` groups run in parallel (one ``prange``); a group runs
@@ -497,18 +780,69 @@ def sweep_trios_nb(times, prices, offsets, expected_move, block_max, block_min, 
     span = min(span, tick_at_seconds)
     for g in prange(n_groups):
         run_session_group_nb(
-            g, n_groups, longest, capacity, span, times, prices, offsets, expected_move,
-            block_max, block_min, first, high, low, entry, last, stop_values, stop_units,
-            limit_values, limit_units, trio_range, trio_stop, trio_limit, trio_paths,
-            path_cooloff, path_members, member_k, member_combo, distance_unit, commission,
-            slippage, slippage_bps, per_session, acc, nets, session_out,
+            g,
+            n_groups,
+            longest,
+            capacity,
+            span,
+            times,
+            prices,
+            offsets,
+            expected_move,
+            block_max,
+            block_min,
+            first,
+            high,
+            low,
+            entry,
+            last,
+            stop_values,
+            stop_units,
+            limit_values,
+            limit_units,
+            trio_range,
+            trio_stop,
+            trio_limit,
+            trio_paths,
+            path_cooloff,
+            path_members,
+            member_k,
+            member_combo,
+            distance_unit,
+            commission,
+            slippage,
+            slippage_bps,
+            per_session,
+            acc,
+            nets,
+            session_out,
         )
 
 
 @njit(cache=True)
-def ledger_nb(times, prices, offsets, expected_move, block_max, block_min, first, high, low,
-              entry, last, stop_value, stop_units, limit_value, limit_units, cooloff,
-              stop_count_limit, distance_unit, commission, slippage, slippage_bps):
+def ledger_nb(
+    times,
+    prices,
+    offsets,
+    expected_move,
+    block_max,
+    block_min,
+    first,
+    high,
+    low,
+    entry,
+    last,
+    stop_value,
+    stop_units,
+    limit_value,
+    limit_units,
+    cooloff,
+    stop_count_limit,
+    distance_unit,
+    commission,
+    slippage,
+    slippage_bps,
+):
     """Trades of one combination (range index 0 of the session tables): ``(rows, session)``
     with ``rules.TRADE_*`` rows in time order and the session index of each row."""
     n_sessions = offsets.shape[0] - 1
@@ -524,9 +858,27 @@ def ledger_nb(times, prices, offsets, expected_move, block_max, block_min, first
         room = min(stop_count_limit + 1, offsets[s + 1] - start + 1)
         buffer = np.zeros((room, N_TRADE), dtype=np.int64)
         count = ledger_session_nb(
-            times, prices, block_max, block_min, high[s, 0], low[s, 0], entry[s, 0], last[s],
-            expected_move[s], stop_value, stop_units, limit_value, limit_units, cooloff,
-            stop_count_limit, distance_unit, commission, slippage, slippage_bps, stats, buffer,
+            times,
+            prices,
+            block_max,
+            block_min,
+            high[s, 0],
+            low[s, 0],
+            entry[s, 0],
+            last[s],
+            expected_move[s],
+            stop_value,
+            stop_units,
+            limit_value,
+            limit_units,
+            cooloff,
+            stop_count_limit,
+            distance_unit,
+            commission,
+            slippage,
+            slippage_bps,
+            stats,
+            buffer,
         )
         while total + count > capacity:
             capacity *= 2
@@ -536,8 +888,8 @@ def ledger_nb(times, prices, offsets, expected_move, block_max, block_min, first
             grown_sessions = np.zeros(capacity, dtype=np.int64)
             grown_sessions[:total] = sessions[:total]
             sessions = grown_sessions
-        rows[total:total + count] = buffer[:count]
-        sessions[total:total + count] = s
+        rows[total : total + count] = buffer[:count]
+        sessions[total : total + count] = s
         total += count
     return rows[:total], sessions[:total]
 

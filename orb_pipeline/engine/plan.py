@@ -57,12 +57,19 @@ class Plan:
             lo_path, hi_path = self.trio_paths[q], self.trio_paths[end]
             hi_member = self.path_members[hi_path]
             yield Plan(
-                self.range_lengths, self.stop_values, self.stop_units, self.limit_values,
-                self.limit_units, self.trio_range[q:end], self.trio_stop[q:end],
-                self.trio_limit[q:end], self.trio_paths[q:end + 1] - lo_path,
+                self.range_lengths,
+                self.stop_values,
+                self.stop_units,
+                self.limit_values,
+                self.limit_units,
+                self.trio_range[q:end],
+                self.trio_stop[q:end],
+                self.trio_limit[q:end],
+                self.trio_paths[q : end + 1] - lo_path,
                 self.path_cooloff[lo_path:hi_path],
-                self.path_members[lo_path:hi_path + 1] - lo_member,
-                self.member_k[lo_member:hi_member], self.member_combo[lo_member:hi_member],
+                self.path_members[lo_path : hi_path + 1] - lo_member,
+                self.member_k[lo_member:hi_member],
+                self.member_combo[lo_member:hi_member],
             )
             q = end
 

@@ -42,8 +42,22 @@ def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
 
 
 @njit(cache=True, inline="always")
-def record_trade_nb(stats, row, trades_out, count, side, entry, exit_, reason, entry_units,
-                    exit_units, times, commission, slippage, slippage_bps):
+def record_trade_nb(
+    stats,
+    row,
+    trades_out,
+    count,
+    side,
+    entry,
+    exit_,
+    reason,
+    entry_units,
+    exit_units,
+    times,
+    commission,
+    slippage,
+    slippage_bps,
+):
     """Add one closed trade to ``stats[row]`` (STAT_* columns) and, when there is room, to
     ``trades_out``; returns ``count + 1``. (Row indices rather than views keep the hot loop free
     of reference counting.)"""

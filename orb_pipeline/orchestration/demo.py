@@ -58,7 +58,9 @@ def _start_numba_warm_up(data: Path, progress: Progress) -> subprocess.Popen | N
     """Compile the engine's kernels in a second process while the data job runs (numba's cache
     is shared through NUMBA_CACHE_DIR), so the first sweep does not pay the compile time."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(data / ".numba_cache"))
-    progress(f"compiling the engine in the background (numba cache {os.environ['NUMBA_CACHE_DIR']})")
+    progress(
+        f"compiling the engine in the background (numba cache {os.environ['NUMBA_CACHE_DIR']})"
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "orb_pipeline.orchestration.warmup"],
         stdout=subprocess.PIPE,
@@ -98,7 +100,10 @@ class MaterializationWatcher:
     def __init__(self, instance, asset_keys, total: int, progress: Progress, every: float = 10.0):
         self.instance, self.asset_keys, self.total = instance, list(asset_keys), total
         self.progress, self.every = progress, every
-        self.start = {key: _latest_storage_ids(instance, [key]).get(key.to_user_string()) for key in self.asset_keys}
+        self.start = {
+            key: _latest_storage_ids(instance, [key]).get(key.to_user_string())
+            for key in self.asset_keys
+        }
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -108,7 +113,9 @@ class MaterializationWatcher:
         count, cursor = 0, None
         while True:
             page = self.instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, after_storage_id=self.start[key]), limit=1000, cursor=cursor
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=self.start[key]),
+                limit=1000,
+                cursor=cursor,
             )
             count += len(page.records)
             if not page.has_more:
@@ -118,7 +125,10 @@ class MaterializationWatcher:
     def _run(self) -> None:
         while not self.stop.wait(self.every):
             try:
-                counts = ", ".join(f"{key.to_user_string()} {self._count(key)}/{self.total}" for key in self.asset_keys)
+                counts = ", ".join(
+                    f"{key.to_user_string()} {self._count(key)}/{self.total}"
+                    for key in self.asset_keys
+                )
             except Exception:  # progress is best effort; the run itself reports real errors
                 continue
             self.progress(f"  ... materialized so far: {counts}")
@@ -177,18 +187,22 @@ def format_leaderboard(rows: list[dict], top: int = 5) -> str:
     columns = [(key, title, fmt) for key, title, fmt in SHOWN if rows and key in rows[0]]
     cells = [[title for _, title, _ in columns]]
     for row in rows[:top]:
-        cells.append([
-            fmt.format(row[key]) if row[key] is not None else "-" for key, _, fmt in columns
-        ])
+        cells.append(
+            [fmt.format(row[key]) if row[key] is not None else "-" for key, _, fmt in columns]
+        )
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells)
+    return "\n".join(
+        "  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
+        for line in cells
+    )
 
 
 def _leaderboard_report(instance, ticker: str) -> str:
     import dagster as dg
 
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("leaderboard"), asset_partitions=[ticker]), limit=1
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("leaderboard"), asset_partitions=[ticker]),
+        limit=1,
     ).records
     if not records:
         return f"{ticker}: no leaderboard materialized"
@@ -208,7 +222,9 @@ def _leaderboard_report(instance, ticker: str) -> str:
 def run_demo(write: Callable[[str], None] = print) -> int:
     progress = Progress(write)
     home = _prepare_environment(progress)
-    progress(f"Dagster instance: {home} (dagster.yaml {'found' if (home / 'dagster.yaml').exists() else 'missing: defaults'})")
+    progress(
+        f"Dagster instance: {home} (dagster.yaml {'found' if (home / 'dagster.yaml').exists() else 'missing: defaults'})"
+    )
 
     from orb_pipeline import deployments
     from orb_pipeline.warehouse.demo import build_demo_warehouse
@@ -220,7 +236,9 @@ def run_demo(write: Callable[[str], None] = print) -> int:
     warehouse = warehouse_from_environment(data)
     warehouse_path = Path(getattr(warehouse, "path", data / "warehouse.sqlite"))
     if not warehouse_path.exists():
-        progress(f"generating the demo warehouse {warehouse_path} ({DEMO_FIRST_SESSION}..{DEMO_LAST_SESSION})")
+        progress(
+            f"generating the demo warehouse {warehouse_path} ({DEMO_FIRST_SESSION}..{DEMO_LAST_SESSION})"
+        )
         rows = build_demo_warehouse(warehouse_path)
         progress(f"demo warehouse: {rows:,} option snapshots")
     else:
@@ -248,7 +266,9 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         new = [t for t in tickers if t not in known]
         if new:
             instance.add_dynamic_partitions(TICKERS_PARTITIONS_NAME, new)
-        ordered = [t for t in instance.get_dynamic_partitions(TICKERS_PARTITIONS_NAME) if t in tickers]
+        ordered = [
+            t for t in instance.get_dynamic_partitions(TICKERS_PARTITIONS_NAME) if t in tickers
+        ]
         progress(f"tickers: {', '.join(ordered)}")
 
         # Everything materialized from here on is this demo's: the sensor starts after it.
@@ -282,7 +302,10 @@ def run_demo(write: Callable[[str], None] = print) -> int:
             progress(f"research sensor tick {tick}: {len(result.run_requests)} run requests")
             for index, run_request in enumerate(result.run_requests, 1):
                 _execute(
-                    defs, instance, run_request.job_name, progress,
+                    defs,
+                    instance,
+                    run_request.job_name,
+                    progress,
                     f"  {index}/{len(result.run_requests)} {run_request.job_name} {run_request.partition_key}",
                     partition_key=run_request.partition_key,
                     run_config=dict(run_request.run_config or {}),

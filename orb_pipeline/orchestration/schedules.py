@@ -51,7 +51,9 @@ def catch_up_days() -> int:
     return days
 
 
-def rectangle_request(first: dt.date, last: dt.date, tickers: list[str], run_key: str) -> dg.RunRequest:
+def rectangle_request(
+    first: dt.date, last: dt.date, tickers: list[str], run_key: str
+) -> dg.RunRequest:
     """One run of sessions ``first..last`` (inclusive) x all of ``tickers`` (in partition order)."""
     return dg.RunRequest(
         run_key=run_key,
@@ -68,9 +70,13 @@ def daily_requests(
     instance: dg.DagsterInstance, today: dt.date, lookback_days: int
 ) -> dg.SkipReason | list[dg.RunRequest]:
     """The run requests of the tick for session ``today`` (see module docstring)."""
-    sessions = session_table(today - dt.timedelta(days=lookback_days), today)["session_date"].to_list()
+    sessions = session_table(today - dt.timedelta(days=lookback_days), today)[
+        "session_date"
+    ].to_list()
     if today not in sessions:
-        return dg.SkipReason(f"{today} ({today:%A}) is not an XNYS trading session (exchange holiday)")
+        return dg.SkipReason(
+            f"{today} ({today:%A}) is not an XNYS trading session (exchange holiday)"
+        )
     tickers = list(instance.get_dynamic_partitions(TICKERS_PARTITIONS_NAME))
     if not tickers:
         return dg.SkipReason("no tickers yet: the ticker sensor adds them from the warehouse")

@@ -98,7 +98,9 @@ def staged_window_bounds(
     return (start, newest) if start else None
 
 
-def _latest_storage_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str) -> int | None:
+def _latest_storage_id(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
+) -> int | None:
     result = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
     )
@@ -125,14 +127,18 @@ def research_requests(
     for record in seen[COMPRESSED_SERIES]:
         if not record.partition_key:
             continue
-        keys = session_ticker_partitions.get_partition_key_from_str(record.partition_key).keys_by_dimension
+        keys = session_ticker_partitions.get_partition_key_from_str(
+            record.partition_key
+        ).keys_by_dimension
         ticker, day = keys[TICKER_DIMENSION], dt.date.fromisoformat(keys[SESSION_DIMENSION])
         previous = newest.get(ticker)
         newest[ticker] = (max(day, previous[0]) if previous else day, record.storage_id)
     for ticker, (day, storage_id) in sorted(newest.items()):
         bounds = staged_window_bounds(instance, ticker, day)
         if bounds is None:
-            notes.append(f"{ticker}: newest compressed session {day} is not an exchange session; not staged")
+            notes.append(
+                f"{ticker}: newest compressed session {day} is not an exchange session; not staged"
+            )
             continue
         first, last = bounds
         requests.append(
@@ -143,7 +149,10 @@ def research_requests(
                 run_config={
                     "ops": {
                         "staged_window": {
-                            "config": {"first_session": first.isoformat(), "last_session": last.isoformat()}
+                            "config": {
+                                "first_session": first.isoformat(),
+                                "last_session": last.isoformat(),
+                            }
                         }
                     }
                 },
@@ -170,7 +179,9 @@ def research_requests(
 
     # 3. All chunks swept since the latest staging -> rank.
     swept = {
-        sweep_def.get_partition_key_from_str(record.partition_key).keys_by_dimension[TICKER_DIMENSION]
+        sweep_def.get_partition_key_from_str(record.partition_key).keys_by_dimension[
+            TICKER_DIMENSION
+        ]
         for record in seen[SWEEP_RESULTS]
         if record.partition_key
     }
@@ -179,7 +190,8 @@ def research_requests(
         if staged_id is None:
             continue
         chunk_partitions = [
-            str(dg.MultiPartitionKey({TICKER_DIMENSION: ticker, CHUNK_DIMENSION: chunk})) for chunk in chunk_keys
+            str(dg.MultiPartitionKey({TICKER_DIMENSION: ticker, CHUNK_DIMENSION: chunk}))
+            for chunk in chunk_keys
         ]
         done = {
             record.partition_key
@@ -195,7 +207,9 @@ def research_requests(
                 )
             )
         else:
-            notes.append(f"{ticker}: {len(done)}/{len(chunk_partitions)} chunks swept since staging")
+            notes.append(
+                f"{ticker}: {len(done)}/{len(chunk_partitions)} chunks swept since staging"
+            )
 
     # 4. A new leaderboard -> validate it out of sample.
     ranked: dict[str, int] = {}
@@ -215,7 +229,10 @@ def research_requests(
 
 
 def _records_after(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str], after_storage_id: int
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    partitions: list[str],
+    after_storage_id: int,
 ) -> list[dg.EventLogRecord]:
     result = instance.fetch_materializations(
         dg.AssetRecordsFilter(
@@ -236,14 +253,17 @@ def latest_storage_ids(instance: dg.DagsterInstance) -> dict[str, int]:
     return cursor
 
 
-def build_research_sensor(jobs: Sequence[dg.UnresolvedAssetJobDefinition], settings: SweepSettings) -> dg.SensorDefinition:
+def build_research_sensor(
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition], settings: SweepSettings
+) -> dg.SensorDefinition:
     sweep_def = sweep_partitions(settings)
     chunk_keys = settings.chunk_keys()
 
     @dg.sensor(
         name="research_sensor",
         jobs=[
-            job for job in jobs
+            job
+            for job in jobs
             if job.name in {STAGE_WINDOW_JOB, SWEEP_JOB, LEADERBOARD_JOB, VALIDATION_JOB}
         ],
         minimum_interval_seconds=60,
@@ -268,6 +288,8 @@ def build_research_sensor(jobs: Sequence[dg.UnresolvedAssetJobDefinition], setti
             context.log.info(note)
         if not requests and next_cursor == cursor:
             return dg.SkipReason("nothing materialized since the last tick")
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(next_cursor, sort_keys=True))
+        return dg.SensorResult(
+            run_requests=requests, cursor=json.dumps(next_cursor, sort_keys=True)
+        )
 
     return research_sensor

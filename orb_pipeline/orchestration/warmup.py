@@ -35,8 +35,12 @@ def tiny_window() -> tuple[pl.DataFrame, pl.DataFrame]:
                 }
             )
         )
-        session_rows.append({"session_date": day, "open_utc": open_utc, "close_utc": open_utc + seconds})
-    sessions = pl.DataFrame(session_rows, schema={"session_date": pl.Date, "open_utc": pl.Int64, "close_utc": pl.Int64})
+        session_rows.append(
+            {"session_date": day, "open_utc": open_utc, "close_utc": open_utc + seconds}
+        )
+    sessions = pl.DataFrame(
+        session_rows, schema={"session_date": pl.Date, "open_utc": pl.Int64, "close_utc": pl.Int64}
+    )
     return pl.concat(series_parts), sessions
 
 
@@ -58,8 +62,13 @@ def warm_up() -> int:
     engine.ledger(series, sessions, grid.row(0, named=True))
     engine.opening_ranges(series, sessions, 30)
     engine.compress_series(series.rename({"price": "close"}))
-    backtest_ids(grid, "WARM", sessions["session_date"].min(), sessions["session_date"].max(),
-                 engine.ENGINE_VERSION)
+    backtest_ids(
+        grid,
+        "WARM",
+        sessions["session_date"].min(),
+        sessions["session_date"].max(),
+        engine.ENGINE_VERSION,
+    )
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
     cached = len(list(Path(cache_dir).rglob("*.nbi"))) if cache_dir else 0
     print(

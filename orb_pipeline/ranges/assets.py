@@ -39,7 +39,9 @@ def default_range_seconds() -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"ORB_RANGE_SECONDS must be comma-separated integers, got {text!r}") from None
+        raise ValueError(
+            f"ORB_RANGE_SECONDS must be comma-separated integers, got {text!r}"
+        ) from None
 
 
 class OpeningRangesConfig(dg.Config):
@@ -72,7 +74,9 @@ def opening_ranges(
 ) -> dg.MaterializeResult:
     lengths = sorted(set(config.range_seconds))
     if not lengths or any(isinstance(s, bool) or s < 1 for s in lengths):
-        raise ValueError(f"range_seconds must be a non-empty list of integers >= 1, got {config.range_seconds!r}")
+        raise ValueError(
+            f"range_seconds must be a non-empty list of integers >= 1, got {config.range_seconds!r}"
+        )
     outcomes: list[PartitionOutcome] = []
     for ticker, days in keys_by_ticker(context.partition_keys).items():
         sessions = sessions_by_date(days)

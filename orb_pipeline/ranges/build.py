@@ -46,7 +46,9 @@ def session_ranges(
             ranges.with_columns(
                 pl.lit(seconds, dtype=pl.Int64).alias("range_seconds"),
                 pl.lit(open_utc, dtype=pl.Int64).alias("open_utc"),
-                pl.lit(iv_sum / iv_rows if iv_rows >= MIN_IV_ROWS else None, dtype=pl.Float64).alias("atm_iv"),
+                pl.lit(
+                    iv_sum / iv_rows if iv_rows >= MIN_IV_ROWS else None, dtype=pl.Float64
+                ).alias("atm_iv"),
                 pl.lit(iv_rows, dtype=pl.Int64).alias("atm_iv_rows"),
             )
         )
@@ -64,7 +66,9 @@ def ranges_problems(ranges: pl.DataFrame) -> list[str]:
                 problems.append(f"{column} not finite and positive")
         if not (traded["range_high"] >= traded["range_low"]).all():
             problems.append("range_high below range_low")
-        inside = (traded["open_price"] >= traded["range_low"]) & (traded["open_price"] <= traded["range_high"])
+        inside = (traded["open_price"] >= traded["range_low"]) & (
+            traded["open_price"] <= traded["range_high"]
+        )
         if not inside.all():
             problems.append("open_price outside [range_low, range_high]")
     untraded = ranges.filter(pl.col("tick_count") == 0)

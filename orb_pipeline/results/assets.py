@@ -30,21 +30,36 @@ from orb_pipeline.storage import ParquetStore
 from orb_pipeline.sweeps.assets import RESULTS_POOL, SWEEP_RESULTS, expected_window
 
 LEADERBOARD = dg.AssetKey("leaderboard")
-TABLE_COLUMNS = ("rank", "backtest_id", "score", "backtest_profit", "risk_adjusted_win_rate",
-                 "trades", "win_rate_percent", "max_drawdown", "average_holding_period",
-                 "stop_distance", "limit_distance", "stop_count_limit", "stop_cooloff_period",
-                 "range_seconds")
+TABLE_COLUMNS = (
+    "rank",
+    "backtest_id",
+    "score",
+    "backtest_profit",
+    "risk_adjusted_win_rate",
+    "trades",
+    "win_rate_percent",
+    "max_drawdown",
+    "average_holding_period",
+    "stop_distance",
+    "limit_distance",
+    "stop_count_limit",
+    "stop_cooloff_period",
+    "range_seconds",
+)
 
 
 class LeaderboardConfig(dg.Config):
     top: int = Field(default=10, ge=1, le=1000, description="backtests on the leaderboard")
     plotted: int = Field(default=5, ge=1, le=20, description="equity curves in the picture")
-    min_days_traded: int = Field(default=1, ge=0, description="rank only backtests trading this often")
+    min_days_traded: int = Field(
+        default=1, ge=0, description="rank only backtests trading this often"
+    )
     plots_dir: str = Field(default="", description="where PNGs go; default <ORB_DATA_DIR>/plots")
 
 
 def markdown_table(frame: pl.DataFrame) -> str:
     """A Markdown table of ``frame`` (floats to 4 decimals, NULL as blank)."""
+
     def cell(value) -> str:
         if value is None:
             return ""
@@ -79,20 +94,29 @@ def leaderboard(
     total profit over stop x limit distance."""
     ticker = context.partition_key
     started = time.perf_counter()
-    window, rebuilt = load_window(staging, cache, ticker, expected_window(context.instance, ticker),
-                                  context.log)
-    top = top_backtests(results, ticker, config.top, window_start=window.window_start,
-                        window_end=window.window_end, min_days_traded=config.min_days_traded)
+    window, rebuilt = load_window(
+        staging, cache, ticker, expected_window(context.instance, ticker), context.log
+    )
+    top = top_backtests(
+        results,
+        ticker,
+        config.top,
+        window_start=window.window_start,
+        window_end=window.window_end,
+        min_days_traded=config.min_days_traded,
+    )
     if top.height == 0:
         raise dg.Failure(
             f"no ranked results for {ticker} over {window.window_start}..{window.window_end} "
             f"(engine {engine.ENGINE_VERSION}) in {results.describe()}: materialize sweep_results "
-            f"for {ticker} first")
+            f"for {ticker} first"
+        )
     stale = top.filter(pl.col("data_version") != window.data_version)
     if stale.height:
         context.log.warning(
             f"{stale.height} leaderboard rows were computed on data version "
-            f"{stale['data_version'][0]}, the staged window is {window.data_version}")
+            f"{stale['data_version'][0]}, the staged window is {window.data_version}"
+        )
 
     ledgers, stats, curves = [], {}, {}
     for row in top.iter_rows(named=True):
@@ -102,8 +126,7 @@ def leaderboard(
         ledgers.append(ledger_rows(row["backtest_id"], ledger))
         stats[row["backtest_id"]] = trade_stats(ledger)
         if len(curves) < config.plotted:
-            curves[backtest_label(row)] = plots.equity_curve(
-                ledger, window.sessions)
+            curves[backtest_label(row)] = plots.equity_curve(ledger, window.sessions)
     trades = pl.concat(ledgers)
     results.replace_rows(schema.trades, "backtest_id", list(stats), trades)
     set_trade_stats(results, stats, ticker, window.window_start, window.window_end)
@@ -116,13 +139,19 @@ def leaderboard(
             table.c.range_seconds == best["range_seconds"],
             table.c.stop_count_limit == best["stop_count_limit"],
             table.c.stop_cooloff_period == best["stop_cooloff_period"],
-        ))
+        )
+    )
     span = f"{ticker} {window.window_start}..{window.window_end}"
-    equity_png = plots.equity_figure(span + ": top backtests vs the underlying", curves,
-                                     plots.underlying_move(window.series, window.sessions))
+    equity_png = plots.equity_figure(
+        span + ": top backtests vs the underlying",
+        curves,
+        plots.underlying_move(window.series, window.sessions),
+    )
     heatmap_png = plots.heatmap_figure(
         f"{span}: total profit (range {best['range_seconds']} s, {best['stop_count_limit']} "
-        f"stops/day, cooloff {best['stop_cooloff_period']} s)", heat_rows)
+        f"stops/day, cooloff {best['stop_cooloff_period']} s)",
+        heat_rows,
+    )
     directory = Path(config.plots_dir or data_dir() / "plots") / ticker
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "equity.png").write_bytes(equity_png)
@@ -133,14 +162,25 @@ def leaderboard(
     return dg.MaterializeResult(
         metadata={
             "equity_curves": dg.MetadataValue.md(plots.markdown_image(equity_png, "equity curves")),
-            "profit_heatmap": dg.MetadataValue.md(plots.markdown_image(heatmap_png, "profit heatmap")),
+            "profit_heatmap": dg.MetadataValue.md(
+                plots.markdown_image(heatmap_png, "profit heatmap")
+            ),
             "leaderboard": dg.MetadataValue.md(markdown_table(shown)),
             "top_backtests": dg.MetadataValue.table(
                 records=[dg.TableRecord(row) for row in shown.iter_rows(named=True)],
-                schema=dg.TableSchema(columns=[
-                    dg.TableColumn(name, "float" if dtype.is_float() else
-                                   "int" if dtype.is_integer() else "string")
-                    for name, dtype in shown.schema.items()]),
+                schema=dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(
+                            name,
+                            "float"
+                            if dtype.is_float()
+                            else "int"
+                            if dtype.is_integer()
+                            else "string",
+                        )
+                        for name, dtype in shown.schema.items()
+                    ]
+                ),
             ),
             "score": "sharpe: annualized Sharpe of per-session net P&L (higher is better)",
             "best_backtest_id": best["backtest_id"],

@@ -16,11 +16,16 @@ def add_ledger_command(subcommands) -> None:
             "Looks BACKTEST_ID up in the results store (ORB_RESULTS...), recomputes its trades "
             "from the Parquet cache (ORB_CACHE_URL) over the backtest's window, checks they add up "
             "to the stored profit, and writes <output>/<id>.csv and <output>/<id>.png (equity "
-            "curve against the underlying's move)."),
+            "curve against the underlying's move)."
+        ),
     )
     ledger.add_argument("backtest_id")
-    ledger.add_argument("--output", type=Path, default=None,
-                        help="directory for the CSV and PNG (default <ORB_DATA_DIR>/ledgers)")
+    ledger.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="directory for the CSV and PNG (default <ORB_DATA_DIR>/ledgers)",
+    )
     ledger.set_defaults(handler=run_ledger)
 
 
@@ -40,13 +45,17 @@ def run_ledger(args: argparse.Namespace) -> int:
         results.dispose()
     csv_path, png_path = write_ledger_outputs(regenerated, args.output or data_dir() / "ledgers")
     row = regenerated.row
-    print(f"backtest {row['backtest_id']}: {row['ticker']} {row['window_start']}..{row['window_end']}"
-          f" stop {row['stop_distance']:g} limit {row['limit_distance']:g} "
-          f"stops/day {row['stop_count_limit']} cooloff {row['stop_cooloff_period']} s "
-          f"range {row['range_seconds']} s")
+    print(
+        f"backtest {row['backtest_id']}: {row['ticker']} {row['window_start']}..{row['window_end']}"
+        f" stop {row['stop_distance']:g} limit {row['limit_distance']:g} "
+        f"stops/day {row['stop_count_limit']} cooloff {row['stop_cooloff_period']} s "
+        f"range {row['range_seconds']} s"
+    )
     if regenerated.data_version != row["data_version"]:
-        print(f"note: the cached data changed since the sweep (data version {row['data_version']} "
-              f"-> {regenerated.data_version}); this ledger is on the current data")
+        print(
+            f"note: the cached data changed since the sweep (data version {row['data_version']} "
+            f"-> {regenerated.data_version}); this ledger is on the current data"
+        )
     print(json.dumps(regenerated.stats, indent=2))
     print(f"ledger: {csv_path}\nplot:   {png_path}")
     return 0

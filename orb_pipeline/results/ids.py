@@ -42,7 +42,9 @@ def price_units(value: float) -> int:
     return int(math.copysign(math.floor(abs(scaled) + 0.5), scaled))
 
 
-def _window_key(ticker: str, window_start: dt.date, window_end: dt.date, engine_version: str) -> bytes:
+def _window_key(
+    ticker: str, window_start: dt.date, window_end: dt.date, engine_version: str
+) -> bytes:
     text = "|".join(
         (ID_SCHEME, ticker, window_start.isoformat(), window_end.isoformat(), str(engine_version))
     )

@@ -77,8 +77,7 @@ def top_backtests(
             RESULTS.c.days_traded >= min_days_traded,
             RESULTS.c.sharpe.is_not(None),
         )
-        .order_by(RESULTS.c.sharpe.desc(), RESULTS.c.backtest_profit.desc(),
-                  RESULTS.c.backtest_id)
+        .order_by(RESULTS.c.sharpe.desc(), RESULTS.c.backtest_profit.desc(), RESULTS.c.backtest_id)
         .limit(limit)
     )
     found = store.read(statement)
@@ -108,14 +107,21 @@ def trade_stats(ledger: pl.DataFrame) -> dict:
         "average_loss": int(losses.sum()) / 10000 / losses.len() if losses.len() else None,
         "largest_win": int(units.max()) / 10000 if ledger.height else None,
         "largest_loss": int(units.min()) / 10000 if ledger.height else None,
-        "average_holding_seconds": float(ledger["holding_seconds"].mean()) if ledger.height else 0.0,
+        "average_holding_seconds": float(ledger["holding_seconds"].mean())
+        if ledger.height
+        else 0.0,
         "first_session": str(ledger["session_date"].min()) if ledger.height else None,
         "last_session": str(ledger["session_date"].max()) if ledger.height else None,
     }
 
 
-def set_trade_stats(store: ResultsStore, stats_by_id: dict[str, dict], ticker: str,
-                    window_start: dt.date, window_end: dt.date) -> None:
+def set_trade_stats(
+    store: ResultsStore,
+    stats_by_id: dict[str, dict],
+    ticker: str,
+    window_start: dt.date,
+    window_end: dt.date,
+) -> None:
     """Store ``trade_stats`` for the given backtests and clear it for the window's other rows,
     so the column always describes the current leaderboard (one transaction)."""
     update = (
@@ -125,17 +131,20 @@ def set_trade_stats(store: ResultsStore, stats_by_id: dict[str, dict], ticker: s
     )
     clear = (
         sa.update(RESULTS)
-        .where(*window_filter(ticker, window_start, window_end),
-               RESULTS.c.trade_stats.is_not(None),
-               RESULTS.c.backtest_id.not_in(list(stats_by_id)))
+        .where(
+            *window_filter(ticker, window_start, window_end),
+            RESULTS.c.trade_stats.is_not(None),
+            RESULTS.c.backtest_id.not_in(list(stats_by_id)),
+        )
         .values(trade_stats=sa.null())
     )
 
     def work(connection: sa.Connection) -> None:
         connection.execute(clear)
         if stats_by_id:
-            connection.execute(update, [{"target_id": key, "stats": value}
-                                        for key, value in stats_by_id.items()])
+            connection.execute(
+                update, [{"target_id": key, "stats": value} for key, value in stats_by_id.items()]
+            )
 
     store.run_in_transaction(work)
 
@@ -154,7 +163,10 @@ def backtest_row(store: ResultsStore, backtest_id: str) -> dict | None:
     if found.height == 0:
         return None
     row = found.row(0, named=True)
-    row["window_start"], row["window_end"] = as_date(row["window_start"]), as_date(row["window_end"])
+    row["window_start"], row["window_end"] = (
+        as_date(row["window_start"]),
+        as_date(row["window_end"]),
+    )
     return row
 
 

@@ -29,30 +29,43 @@ class RegeneratedLedger:
     sessions: pl.DataFrame
 
 
-def check_ledger_total(backtest_id: str, ledger: pl.DataFrame, expected_profit: float | None) -> None:
+def check_ledger_total(
+    backtest_id: str, ledger: pl.DataFrame, expected_profit: float | None
+) -> None:
     """The ledger's trades must add up to the stored ``backtest_profit`` (to $0.00005)."""
     total = int((ledger["profit"] * 10000).round(0).cast(pl.Int64).sum()) / 10000
     if expected_profit is None or abs(total - expected_profit) > 0.00005:
         raise LedgerError(
-            f"ledger of {backtest_id} adds up to {total}, the results store says {expected_profit}")
+            f"ledger of {backtest_id} adds up to {total}, the results store says {expected_profit}"
+        )
 
 
 def regenerate_ledger(results: ResultsStore, cache: Any, backtest_id: str) -> RegeneratedLedger:
     """Look ``backtest_id`` up in the results store and recompute its ledger from the cache."""
     row = backtest_row(results, backtest_id)
     if row is None:
-        raise LedgerError(f"backtest_id {backtest_id!r} is not in the results store {results.describe()}")
+        raise LedgerError(
+            f"backtest_id {backtest_id!r} is not in the results store {results.describe()}"
+        )
     if row["engine_version"] != engine.ENGINE_VERSION:
         raise LedgerError(
             f"backtest {backtest_id} was computed by engine {row['engine_version']}; this is engine "
-            f"{engine.ENGINE_VERSION}, whose ledger could differ: re-run the sweep")
+            f"{engine.ENGINE_VERSION}, whose ledger could differ: re-run the sweep"
+        )
     series, sessions, data_version = read_cached_window(
-        cache, row["ticker"], row["window_start"], row["window_end"])
+        cache, row["ticker"], row["window_start"], row["window_end"]
+    )
     ledger = engine.ledger(series, sessions, params_of(row))
     if data_version == row["data_version"]:
         check_ledger_total(backtest_id, ledger, row["backtest_profit"])
-    return RegeneratedLedger(row=row, ledger=ledger, data_version=data_version,
-                             stats=trade_stats(ledger), series=series, sessions=sessions)
+    return RegeneratedLedger(
+        row=row,
+        ledger=ledger,
+        data_version=data_version,
+        stats=trade_stats(ledger),
+        series=series,
+        sessions=sessions,
+    )
 
 
 def write_ledger_outputs(regenerated: RegeneratedLedger, output_dir: Path) -> tuple[Path, Path]:
@@ -70,8 +83,10 @@ def ledger_picture(regenerated: RegeneratedLedger) -> bytes:
     """Equity curve of the backtest against the underlying's move over its window."""
     row, series, sessions = regenerated.row, regenerated.series, regenerated.sessions
     curve = plots.equity_curve(regenerated.ledger, sessions)
-    title = (f"{row['ticker']} {row['window_start']}..{row['window_end']}  backtest {row['backtest_id']}"
-             f"\nstop {row['stop_distance']:g}  limit {row['limit_distance']:g}  "
-             f"stops/day {row['stop_count_limit']}  cooloff {row['stop_cooloff_period']} s  "
-             f"range {row['range_seconds']} s")
+    title = (
+        f"{row['ticker']} {row['window_start']}..{row['window_end']}  backtest {row['backtest_id']}"
+        f"\nstop {row['stop_distance']:g}  limit {row['limit_distance']:g}  "
+        f"stops/day {row['stop_count_limit']}  cooloff {row['stop_cooloff_period']} s  "
+        f"range {row['range_seconds']} s"
+    )
     return plots.equity_figure(title, {"backtest": curve}, plots.underlying_move(series, sessions))

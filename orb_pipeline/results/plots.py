@@ -40,8 +40,10 @@ def underlying_move(series: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFram
         sessions.select("session_date")
         .join(closes, on="session_date", how="left")
         .sort("session_date")
-        .select("session_date", (pl.col("price").forward_fill().fill_null(first_price)
-                                 - first_price).alias("move"))
+        .select(
+            "session_date",
+            (pl.col("price").forward_fill().fill_null(first_price) - first_price).alias("move"),
+        )
     )
 
 
@@ -56,10 +58,17 @@ def equity_figure(title: str, curves: dict[str, pl.DataFrame], move: pl.DataFram
     """Equity curves (label -> :func:`equity_curve` frame) and the underlying's move."""
     figure, axis = plt.subplots(figsize=(10, 5))
     for label, curve in curves.items():
-        axis.plot(curve["session_date"].to_list(), curve["equity"].to_numpy(), label=label,
-                  linewidth=1.4)
-    axis.plot(move["session_date"].to_list(), move["move"].to_numpy(), label="underlying move",
-              color="black", linewidth=1.0, linestyle="--")
+        axis.plot(
+            curve["session_date"].to_list(), curve["equity"].to_numpy(), label=label, linewidth=1.4
+        )
+    axis.plot(
+        move["session_date"].to_list(),
+        move["move"].to_numpy(),
+        label="underlying move",
+        color="black",
+        linewidth=1.0,
+        linestyle="--",
+    )
     axis.axhline(0.0, color="grey", linewidth=0.6)
     axis.set_title(title)
     axis.set_ylabel("dollars per share")
@@ -77,13 +86,16 @@ def heatmap_figure(title: str, rows: pl.DataFrame) -> bytes:
     cells = np.full((len(stops), len(limits)), np.nan)
     stop_index = {v: i for i, v in enumerate(stops)}
     limit_index = {v: i for i, v in enumerate(limits)}
-    for stop, limit, profit in rows.select("stop_distance", "limit_distance",
-                                           "backtest_profit").iter_rows():
+    for stop, limit, profit in rows.select(
+        "stop_distance", "limit_distance", "backtest_profit"
+    ).iter_rows():
         if profit is not None:
             cells[stop_index[stop], limit_index[limit]] = profit
     figure, axis = plt.subplots(figsize=(10, 6))
     bound = np.nanmax(np.abs(cells)) if np.isfinite(cells).any() else 1.0
-    image = axis.imshow(cells, origin="lower", aspect="auto", cmap="RdYlGn", vmin=-bound, vmax=bound)
+    image = axis.imshow(
+        cells, origin="lower", aspect="auto", cmap="RdYlGn", vmin=-bound, vmax=bound
+    )
     axis.set_xticks(range(len(limits)), [f"{v:g}" for v in limits], fontsize=7)
     axis.set_yticks(range(len(stops)), [f"{v:g}" for v in stops], fontsize=7)
     axis.set_xlabel("limit distance ($)")

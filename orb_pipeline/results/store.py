@@ -138,8 +138,11 @@ class ResultsStore(dg.ConfigurableResource):
                 retryable = _mysql_code(error) in _RETRYABLE or "database is locked" in str(error)
                 if not retryable or attempt == attempts - 1:
                     raise
-                _LOG.warning("results store: %s; retrying the transaction (attempt %d)",
-                             error.orig, attempt + 2)
+                _LOG.warning(
+                    "results store: %s; retrying the transaction (attempt %d)",
+                    error.orig,
+                    attempt + 2,
+                )
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
 
@@ -198,8 +201,13 @@ class ResultsStore(dg.ConfigurableResource):
                 if stop.is_set():
                     break
                 try:
-                    methods.add(self.run_in_transaction(
-                        lambda connection, batch=batch: self._upsert_batch(connection, table, batch)))
+                    methods.add(
+                        self.run_in_transaction(
+                            lambda connection, batch=batch: self._upsert_batch(
+                                connection, table, batch
+                            )
+                        )
+                    )
                 except BaseException:
                     stop.set()
                     raise
@@ -208,7 +216,8 @@ class ResultsStore(dg.ConfigurableResource):
         if len(groups) == 1:  # _contiguous_groups always gives at least one
             return write(groups[0])
         with concurrent.futures.ThreadPoolExecutor(
-                len(groups), thread_name_prefix="results-upsert") as pool:
+            len(groups), thread_name_prefix="results-upsert"
+        ) as pool:
             futures = [pool.submit(write, group) for group in groups]
             concurrent.futures.wait(futures)
         errors = [future.exception() for future in futures if future.exception() is not None]
@@ -238,7 +247,9 @@ class ResultsStore(dg.ConfigurableResource):
             result = connection.execute(statement)
             names = list(result.keys())
             rows = [
-                tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v for v in row)
+                tuple(
+                    json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v for v in row
+                )
                 for row in result.fetchall()
             ]
         return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
@@ -270,8 +281,11 @@ class SqliteResultsStore(ResultsStore):
         statement = sqlite_dialect.insert(table)
         statement = statement.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key.columns],
-            set_={name: statement.excluded[name] for name in names
-                  if name not in table.primary_key.columns},
+            set_={
+                name: statement.excluded[name]
+                for name in names
+                if name not in table.primary_key.columns
+            },
         )
         compiled = statement.compile(dialect=connection.dialect, column_keys=names)
         cursor = connection.connection.dbapi_connection.cursor()
@@ -321,8 +335,15 @@ class MySqlResultsStore(ResultsStore):
         except pymysql.err.DataError as error:  # raw DB-API cursor: SQLAlchemy does not wrap it
             first_key = frame.select(c.name for c in table.primary_key.columns).row(0)
             raise ResultsStoreError(
-                "rejected a batch of " + str(frame.height) + " rows for " + table.name + " (first key "
-                + ", ".join(map(str, first_key)) + "): " + str(error.args[-1]) + "; batch rolled back"
+                "rejected a batch of "
+                + str(frame.height)
+                + " rows for "
+                + table.name
+                + " (first key "
+                + ", ".join(map(str, first_key))
+                + "): "
+                + str(error.args[-1])
+                + "; batch rolled back"
             ) from error
 
     def _upsert_batch_unchecked(
@@ -332,12 +353,17 @@ class MySqlResultsStore(ResultsStore):
             try:
                 self._load_data_batch(connection, table, frame)
                 return "load_data"
-            except (sa.exc.OperationalError, sa.exc.InternalError, sa.exc.ProgrammingError) as error:
+            except (
+                sa.exc.OperationalError,
+                sa.exc.InternalError,
+                sa.exc.ProgrammingError,
+            ) as error:
                 if _mysql_code(error) not in _LOCAL_INFILE_REFUSED:
                     raise
                 (self._log or _LOG).warning(
                     f"results store {self.describe()} refused LOAD DATA LOCAL INFILE ({error.orig});"
-                    " falling back to multi-row INSERT ... ON DUPLICATE KEY UPDATE (slower)")
+                    " falling back to multi-row INSERT ... ON DUPLICATE KEY UPDATE (slower)"
+                )
                 self._load_data_refused = True
                 raise _RetryWithoutLoadData from error
         self._multi_row_batch(connection, table, frame)
@@ -353,13 +379,20 @@ class MySqlResultsStore(ResultsStore):
     def _upsert_statement(table: sa.Table, names: list[str]) -> mysql_dialect.Insert:
         statement = mysql_dialect.insert(table)
         return statement.on_duplicate_key_update(
-            {name: statement.inserted[name] for name in names if name not in table.primary_key.columns}
+            {
+                name: statement.inserted[name]
+                for name in names
+                if name not in table.primary_key.columns
+            }
         )
 
-    def _multi_row_batch(self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    def _multi_row_batch(
+        self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame
+    ) -> None:
         names = frame.columns
         compiled = self._upsert_statement(table, names).compile(
-            dialect=connection.dialect, column_keys=names)
+            dialect=connection.dialect, column_keys=names
+        )
         rows = _bind_rows(compiled, frame)
         packet = connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one()
         cursor = connection.connection.dbapi_connection.cursor()
@@ -368,7 +401,9 @@ class MySqlResultsStore(ResultsStore):
         cursor.executemany(compiled.string, rows)
         cursor.close()
 
-    def _load_data_batch(self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    def _load_data_batch(
+        self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame
+    ) -> None:
         # Every column is in the frame (prepare_frame), so REPLACE (delete + insert of a row with a
         # known key) is the same whole-row upsert as the other paths. With LOCAL, bad values become
         # warnings (truncation, bad numbers), so any warning fails the batch.
@@ -378,14 +413,21 @@ class MySqlResultsStore(ResultsStore):
         with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as handle:
             path = handle.name
         try:
-            frame.select(parsed).write_csv(path, include_header=False, null_value="NULL",
-                                           quote_style="necessary", line_terminator="\n",
-                                           date_format="%Y-%m-%d")
+            frame.select(parsed).write_csv(
+                path,
+                include_header=False,
+                null_value="NULL",
+                quote_style="necessary",
+                line_terminator="\n",
+                date_format="%Y-%m-%d",
+            )
             load = (
-                "LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE " + quote(table.name)
+                "LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE "
+                + quote(table.name)
                 + " CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"'"
                 + " ESCAPED BY '' LINES TERMINATED BY '\\n' ("
-                + ", ".join(quote(name) for name in parsed) + ")"
+                + ", ".join(quote(name) for name in parsed)
+                + ")"
             )
             if constants:
                 load += " SET " + ", ".join(quote(name) + " = %s" for name in constants)
@@ -398,8 +440,15 @@ class MySqlResultsStore(ResultsStore):
             os.unlink(path)
         if warnings or not frame.height <= affected <= 2 * frame.height:
             raise ResultsStoreError(
-                "LOAD DATA into " + table.name + " affected " + str(affected) + " rows for "
-                + str(frame.height) + " with " + str(warnings) + " warning(s); batch rolled back"
+                "LOAD DATA into "
+                + table.name
+                + " affected "
+                + str(affected)
+                + " rows for "
+                + str(frame.height)
+                + " with "
+                + str(warnings)
+                + " warning(s); batch rolled back"
             )
 
 
@@ -407,7 +456,7 @@ def _contiguous_groups(batches: list[pl.DataFrame], groups: int) -> list[list[pl
     """``batches`` cut into at most ``groups`` runs of consecutive batches, as even as possible."""
     groups = max(1, min(groups, len(batches)))
     bounds = [round(index * len(batches) / groups) for index in range(groups + 1)]
-    return [batches[bounds[index]:bounds[index + 1]] for index in range(groups)]
+    return [batches[bounds[index] : bounds[index + 1]] for index in range(groups)]
 
 
 def _constant_columns(frame: pl.DataFrame, skip: set[str]) -> dict[str, Any]:
@@ -442,10 +491,11 @@ def prepare_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
     unknown = sorted(set(frame.columns) - set(table_names))
     if unknown:
         raise ResultsStoreError("columns not in table " + table.name + ": " + ", ".join(unknown))
-    missing = [c.name for c in table.columns
-               if c.name not in frame.columns and not c.nullable]
+    missing = [c.name for c in table.columns if c.name not in frame.columns and not c.nullable]
     if missing:
-        raise ResultsStoreError("missing NOT NULL columns for " + table.name + ": " + ", ".join(missing))
+        raise ResultsStoreError(
+            "missing NOT NULL columns for " + table.name + ": " + ", ".join(missing)
+        )
     keys = [c.name for c in table.primary_key.columns]
     if frame.height and frame.n_unique(subset=keys) != frame.height:
         raise ResultsStoreError("repeated primary key in rows for " + table.name)
@@ -459,12 +509,19 @@ def prepare_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
         if isinstance(column.type, sa.JSON):
             values = frame.get_column(name)
             if dtype != pl.String:
-                values = pl.Series(name, [None if v is None else json.dumps(v, sort_keys=True)
-                                          for v in values.to_list()], dtype=pl.String)
+                values = pl.Series(
+                    name,
+                    [
+                        None if v is None else json.dumps(v, sort_keys=True)
+                        for v in values.to_list()
+                    ],
+                    dtype=pl.String,
+                )
             expressions.append(values.to_frame().to_series())
         elif dtype.is_float():
             expressions.append(
-                pl.when(pl.col(name).is_finite()).then(pl.col(name)).otherwise(None).alias(name))
+                pl.when(pl.col(name).is_finite()).then(pl.col(name)).otherwise(None).alias(name)
+            )
         elif dtype == pl.Boolean:
             expressions.append(pl.col(name).cast(pl.Int8))
         else:
@@ -487,8 +544,11 @@ def _bind_rows(compiled: sa.engine.Compiled, frame: pl.DataFrame) -> list[tuple]
     columns as keys): tuples for positional paramstyles, dicts for named ones. Dates go as ISO
     text, which sqlite3 and pymysql both accept."""
     converted = frame.with_columns(
-        [pl.col(name).dt.strftime("%Y-%m-%d") for name, dtype in frame.schema.items()
-         if dtype == pl.Date]
+        [
+            pl.col(name).dt.strftime("%Y-%m-%d")
+            for name, dtype in frame.schema.items()
+            if dtype == pl.Date
+        ]
     )
     if compiled.positiontup is None:
         return converted.to_dicts()
@@ -507,7 +567,8 @@ def results_from_environment(data_dir: Path) -> ResultsStore:
     kind = os.environ.get("ORB_RESULTS", "sqlite").strip().lower()
     if kind == "sqlite":
         return SqliteResultsStore(
-            path=os.environ.get("ORB_RESULTS_PATH", str(data_dir / "results.sqlite")))
+            path=os.environ.get("ORB_RESULTS_PATH", str(data_dir / "results.sqlite"))
+        )
     if kind == "mysql":
         return MySqlResultsStore(
             host=dg.EnvVar("ORB_RESULTS_HOST"),

@@ -47,7 +47,9 @@ COMPRESSED_SERIES = dg.AssetKey("compressed_series")
         ),
     ],
 )
-def compressed_series(context: dg.AssetExecutionContext, cache: ParquetStore) -> dg.MaterializeResult:
+def compressed_series(
+    context: dg.AssetExecutionContext, cache: ParquetStore
+) -> dg.MaterializeResult:
     outcomes: list[PartitionOutcome] = []
     end_problems: list[str] = []
     for ticker, days in keys_by_ticker(context.partition_keys).items():
@@ -76,7 +78,9 @@ def compressed_series(context: dg.AssetExecutionContext, cache: ParquetStore) ->
                     else "empty: not an exchange session (holiday)"
                 )
             outcome.problems = series_problems(series, *sessions.get(day, (None, None)))
-            outcome.bytes = cache.write_frame(partition_path(SERIES_PREFIX, ticker, day.isoformat()), series)
+            outcome.bytes = cache.write_frame(
+                partition_path(SERIES_PREFIX, ticker, day.isoformat()), series
+            )
             outcomes.append(outcome)
         context.log.info(
             f"{ticker}: compressed {len(days)} sessions to "

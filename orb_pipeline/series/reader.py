@@ -63,7 +63,9 @@ def read_stage_files(
     # S3 latency dominates small objects: fetch concurrently (local files are fast either way).
     with ThreadPoolExecutor(max_workers=16 if store.is_s3 else 4) as pool:
         contents = list(pool.map(fetch, paths))
-    missing = [day for day, data in zip(sessions["session_date"], contents, strict=True) if data is None]
+    missing = [
+        day for day, data in zip(sessions["session_date"], contents, strict=True) if data is None
+    ]
     if missing:
         shown = ", ".join(day.isoformat() for day in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
@@ -91,6 +93,8 @@ def read_window(
     sessions, frames, data_version = read_stage_files(
         store, SERIES_PREFIX, "compressed_series", ticker, first_session, last_session, exchange
     )
-    non_empty = [frame.select(list(SERIES_SCHEMA)).cast(SERIES_SCHEMA) for frame in frames if frame.height]
+    non_empty = [
+        frame.select(list(SERIES_SCHEMA)).cast(SERIES_SCHEMA) for frame in frames if frame.height
+    ]
     series = pl.concat(non_empty) if non_empty else pl.DataFrame(schema=SERIES_SCHEMA)
     return SeriesWindow(series, sessions, data_version)

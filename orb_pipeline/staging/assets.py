@@ -22,10 +22,12 @@ _DEFAULT_LAST = os.environ.get("ORB_WINDOW_LAST", "")
 class StagedWindowConfig(dg.Config):
     """The window to stage: inclusive session dates ``YYYY-MM-DD``."""
 
-    first_session: str = Field(default=_DEFAULT_FIRST,
-                               description="first session (inclusive); default ORB_WINDOW_FIRST")
-    last_session: str = Field(default=_DEFAULT_LAST,
-                              description="last session (inclusive); default ORB_WINDOW_LAST")
+    first_session: str = Field(
+        default=_DEFAULT_FIRST, description="first session (inclusive); default ORB_WINDOW_FIRST"
+    )
+    last_session: str = Field(
+        default=_DEFAULT_LAST, description="last session (inclusive); default ORB_WINDOW_LAST"
+    )
 
     def dates(self) -> tuple[dt.date, dt.date]:
         parsed = []
@@ -36,9 +38,12 @@ class StagedWindowConfig(dg.Config):
             except ValueError:
                 raise dg.Failure(
                     f"staged_window config {name} must be a date YYYY-MM-DD (run config, or "
-                    f"ORB_WINDOW_{name.split('_')[0].upper()}), got {value!r}") from None
+                    f"ORB_WINDOW_{name.split('_')[0].upper()}), got {value!r}"
+                ) from None
         if parsed[1] < parsed[0]:
-            raise dg.Failure(f"staged_window: last_session {parsed[1]} is before first_session {parsed[0]}")
+            raise dg.Failure(
+                f"staged_window: last_session {parsed[1]} is before first_session {parsed[0]}"
+            )
         return parsed[0], parsed[1]
 
 
@@ -64,7 +69,8 @@ def staged_window(
     context.log.info(
         f"staged {ticker} {first}..{last} (data version {report.data_version}) in "
         f"{staging.describe()}: {report.parts} parts, {report.payload_bytes / 1e6:.1f} MB "
-        f"{report.compression} from {megabytes:.1f} MB of frames in {report.seconds:.2f} s")
+        f"{report.compression} from {megabytes:.1f} MB of frames in {report.seconds:.2f} s"
+    )
     return dg.MaterializeResult(
         metadata={
             "ticker": ticker,

@@ -96,7 +96,9 @@ def _validate_ticker(ticker: str) -> str:
 
 def _validate_version(data_version: str) -> str:
     if not data_version or not all(c.isalnum() or c in "._-" for c in data_version):
-        raise ValueError(f"data_version must be letters, digits, '.', '_' or '-', got {data_version!r}")
+        raise ValueError(
+            f"data_version must be letters, digits, '.', '_' or '-', got {data_version!r}"
+        )
     return data_version
 
 
@@ -118,15 +120,18 @@ class StagingStore(dg.ConfigurableResource):
     @classmethod
     def _check_part_size(cls, value: int) -> int:
         if not 1 <= value <= MAX_PART_MEGABYTES:
-            raise ValueError(f"part_megabytes must be between 1 and {MAX_PART_MEGABYTES}, got {value}")
+            raise ValueError(
+                f"part_megabytes must be between 1 and {MAX_PART_MEGABYTES}, got {value}"
+            )
         return value
 
     # --- storage primitives, per backend ----------------------------------------------------
     def describe(self) -> str:
         raise NotImplementedError
 
-    def _write(self, ticker: str, version: str, parts: dict[str, memoryview],
-               manifest: dict[str, str]) -> None:
+    def _write(
+        self, ticker: str, version: str, parts: dict[str, memoryview], manifest: dict[str, str]
+    ) -> None:
         """Store ``parts`` then ``manifest`` (last) and point ``current`` at ``version``."""
         raise NotImplementedError
 
@@ -144,8 +149,9 @@ class StagingStore(dg.ConfigurableResource):
         raise NotImplementedError
 
     # --- shared -------------------------------------------------------------------------------
-    def put(self, ticker: str, data_version: str, series: pl.DataFrame,
-            sessions: pl.DataFrame) -> StageReport:
+    def put(
+        self, ticker: str, data_version: str, series: pl.DataFrame, sessions: pl.DataFrame
+    ) -> StageReport:
         """Stage one window; returns sizes and timing."""
         _validate_ticker(ticker)
         _validate_version(data_version)
@@ -173,7 +179,7 @@ class StagingStore(dg.ConfigurableResource):
             manifest[name + ".bytes"] = str(len(payload))
             manifest[name + ".parts"] = str(count)
             for index in range(count):
-                chunk = payload[index * part_size:(index + 1) * part_size]  # a view, no copy
+                chunk = payload[index * part_size : (index + 1) * part_size]  # a view, no copy
                 part = name + "." + str(index)
                 parts[part] = chunk
                 manifest[part] = str(len(chunk)) + " " + hashlib.sha256(chunk).hexdigest()
@@ -197,11 +203,16 @@ class StagingStore(dg.ConfigurableResource):
         where = self.describe() + " for " + ticker + " @ " + data_version
         manifest = self._read_manifest(ticker, data_version)
         if not manifest:
-            raise StagedDataMissing("no staged window in " + where + " (never staged, expired or flushed)")
+            raise StagedDataMissing(
+                "no staged window in " + where + " (never staged, expired or flushed)"
+            )
         if manifest.get("format") != FORMAT:
-            raise StagedDataMissing("staged window in " + where + " has unknown format "
-                                    + repr(manifest.get("format")))
-        names = [name + "." + str(i) for name in PAYLOADS for i in range(int(manifest[name + ".parts"]))]
+            raise StagedDataMissing(
+                "staged window in " + where + " has unknown format " + repr(manifest.get("format"))
+            )
+        names = [
+            name + "." + str(i) for name in PAYLOADS for i in range(int(manifest[name + ".parts"]))
+        ]
         values = self._read_parts(ticker, data_version, names)
         frames = {}
         for name in PAYLOADS:
@@ -211,16 +222,33 @@ class StagingStore(dg.ConfigurableResource):
                 value = values[names.index(part)]
                 size, digest = manifest[part].split(" ")
                 if value is None:
-                    raise StagedDataMissing("part " + part + " of the staged window in " + where
-                                            + " is missing (expired or evicted)")
+                    raise StagedDataMissing(
+                        "part "
+                        + part
+                        + " of the staged window in "
+                        + where
+                        + " is missing (expired or evicted)"
+                    )
                 if len(value) != int(size) or hashlib.sha256(value).hexdigest() != digest:
-                    raise StagedDataMissing("part " + part + " of the staged window in " + where
-                                            + " fails its size/checksum check")
+                    raise StagedDataMissing(
+                        "part "
+                        + part
+                        + " of the staged window in "
+                        + where
+                        + " fails its size/checksum check"
+                    )
                 chunks.append(value)
             frame = decode_frame(chunks[0] if len(chunks) == 1 else b"".join(chunks))
             if frame.height != int(manifest[name + ".rows"]):
-                raise StagedDataMissing(name + " of " + where + " has " + str(frame.height)
-                                        + " rows, manifest says " + manifest[name + ".rows"])
+                raise StagedDataMissing(
+                    name
+                    + " of "
+                    + where
+                    + " has "
+                    + str(frame.height)
+                    + " rows, manifest says "
+                    + manifest[name + ".rows"]
+                )
             frames[name] = frame
         return StagedWindow(
             ticker=ticker,
@@ -258,8 +286,13 @@ class RedisStaging(StagingStore):
             if self.tls:
                 options = {"ssl": True, "ssl_ca_certs": self.tls_ca_path}
             self._client = redis.Redis(
-                host=self.host, port=self.port, db=self.db, password=self.password or None,
-                socket_timeout=self.socket_timeout_seconds, **options)
+                host=self.host,
+                port=self.port,
+                db=self.db,
+                password=self.password or None,
+                socket_timeout=self.socket_timeout_seconds,
+                **options,
+            )
         return self._client
 
     def _key(self, ticker: str, *rest: str) -> str:
@@ -327,8 +360,9 @@ class LocalStaging(StagingStore):
         for name, value in parts.items():
             self._atomic_write(target / name, value)
         expires = time.time() + self.ttl_seconds
-        self._atomic_write(target / "manifest",
-                           json.dumps({**manifest, "expires_epoch": str(expires)}).encode())
+        self._atomic_write(
+            target / "manifest", json.dumps({**manifest, "expires_epoch": str(expires)}).encode()
+        )
         self._atomic_write(self._dir(ticker) / "current", version.encode())
 
     def _read_manifest(self, ticker, version):
@@ -377,14 +411,17 @@ def staging_from_environment(data_dir: Path) -> StagingStore:
         "ttl_seconds": int(os.environ.get("ORB_STAGING_TTL_SECONDS", str(7 * 24 * 3600))),
     }
     if kind == "local":
-        return LocalStaging(directory=os.environ.get("ORB_STAGING_DIR", str(data_dir / "staging")),
-                            **common)
+        return LocalStaging(
+            directory=os.environ.get("ORB_STAGING_DIR", str(data_dir / "staging")), **common
+        )
     if kind == "redis":
         return RedisStaging(
             host=dg.EnvVar("ORB_REDIS_HOST"),
             port=int(os.environ.get("ORB_REDIS_PORT", "6379")),
             db=int(os.environ.get("ORB_REDIS_DB", "0")),
-            password=dg.EnvVar("ORB_REDIS_PASSWORD") if "ORB_REDIS_PASSWORD" in os.environ else None,
+            password=dg.EnvVar("ORB_REDIS_PASSWORD")
+            if "ORB_REDIS_PASSWORD" in os.environ
+            else None,
             tls=os.environ.get("ORB_REDIS_TLS", "false").strip().lower() in {"1", "true", "yes"},
             tls_ca_path=os.environ.get("ORB_REDIS_TLS_CA") or None,
             key_prefix=os.environ.get("ORB_REDIS_KEY_PREFIX", ""),

@@ -36,8 +36,9 @@ def read_cached_window(cache: Any, ticker: str, first: dt.date, last: dt.date):
     return read_window(cache, ticker, first, last)
 
 
-def stage_from_cache(staging: StagingStore, cache: Any, ticker: str, first: dt.date,
-                     last: dt.date) -> tuple[StageReport, float]:
+def stage_from_cache(
+    staging: StagingStore, cache: Any, ticker: str, first: dt.date, last: dt.date
+) -> tuple[StageReport, float]:
     """Read the window from the cache and stage it; returns the report and the read seconds."""
     started = time.perf_counter()
     series, sessions, data_version = read_cached_window(cache, ticker, first, last)
@@ -45,8 +46,9 @@ def stage_from_cache(staging: StagingStore, cache: Any, ticker: str, first: dt.d
     return staging.put(ticker, data_version, series, sessions), read_seconds
 
 
-def load_window(staging: StagingStore, cache: Any, ticker: str, expected: WindowRef | None,
-                log: Any = None) -> tuple[StagedWindow, bool]:
+def load_window(
+    staging: StagingStore, cache: Any, ticker: str, expected: WindowRef | None, log: Any = None
+) -> tuple[StagedWindow, bool]:
     """The staged window of ``ticker`` and whether it had to be rebuilt from the cache.
 
     Looks up ``expected.data_version`` (or the version last staged for ``ticker``); when that is
@@ -64,17 +66,23 @@ def load_window(staging: StagingStore, cache: Any, ticker: str, expected: Window
         reason = "nothing staged for " + ticker + " in " + staging.describe()
     if expected is None:
         raise StagedDataMissing(
-            reason + "; no window is known to rebuild it from: materialize staged_window for "
-            + ticker + " first")
+            reason
+            + "; no window is known to rebuild it from: materialize staged_window for "
+            + ticker
+            + " first"
+        )
     log.warning(
         f"{reason}; rebuilding {ticker} {expected.first_session}..{expected.last_session} "
-        "from the Parquet cache and staging it again")
+        "from the Parquet cache and staging it again"
+    )
     series, sessions, data_version = read_cached_window(
-        cache, ticker, expected.first_session, expected.last_session)
+        cache, ticker, expected.first_session, expected.last_session
+    )
     if expected.data_version and data_version != expected.data_version:
         log.warning(
             f"{ticker}: the cached data changed since staging (data version {expected.data_version}"
-            f" -> {data_version}); sweeping the current data")
+            f" -> {data_version}); sweeping the current data"
+        )
     report = staging.put(ticker, data_version, series, sessions)
     window = StagedWindow(
         ticker=ticker,

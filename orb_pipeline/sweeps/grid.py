@@ -89,11 +89,14 @@ class GridBlock(BaseModel):
             bad = [v for v in values if v != int(v) or v < minimum]
             if bad:
                 raise GridConfigError(
-                    f"grid parameter {name!r} must be integers >= {minimum}, got {bad[:3]}")
+                    f"grid parameter {name!r} must be integers >= {minimum}, got {bad[:3]}"
+                )
         else:
             bad = [v for v in values if not v > 0 or v == float("inf")]
             if bad:
-                raise GridConfigError(f"grid parameter {name!r} must be finite and > 0, got {bad[:3]}")
+                raise GridConfigError(
+                    f"grid parameter {name!r} must be finite and > 0, got {bad[:3]}"
+                )
         return values
 
     def frame(self) -> pl.DataFrame:
@@ -113,7 +116,9 @@ class SweepSettings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> SweepSettings:
         if self.blocks is not None and not self.blocks:
-            raise ValueError("blocks is empty: give at least one grid block (or omit it for the default)")
+            raise ValueError(
+                "blocks is empty: give at least one grid block (or omit it for the default)"
+            )
         if self.chunks < 1:
             raise ValueError("chunks must be >= 1")
         return self
@@ -147,13 +152,15 @@ def parse_settings(raw: dict, source: str = "sweep settings") -> SweepSettings:
         grid = settings.grid()
     except ValidationError as error:
         problems = "; ".join(
-            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors())
+            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors()
+        )
         raise GridConfigError(f"invalid {source}: {problems}") from None
     except GridConfigError as error:
         raise GridConfigError(f"invalid {source}: {error}") from None
     if settings.chunks > grid.height:
         raise GridConfigError(
-            f"invalid {source}: chunks = {settings.chunks} is more than the grid's {grid.height} rows")
+            f"invalid {source}: chunks = {settings.chunks} is more than the grid's {grid.height} rows"
+        )
     return settings
 
 

@@ -8,7 +8,6 @@
   (ledgers from the ``trades`` table), percentiles stored in ``monte_carlo`` and shown in the UI.
 """
 
-
 import time
 
 import dagster as dg
@@ -42,9 +41,22 @@ from orb_pipeline.validation.store import (
 
 WALK_FORWARD = dg.AssetKey("walk_forward")
 MONTE_CARLO = dg.AssetKey("monte_carlo")
-FOLD_COLUMNS = ("fold", "train_start", "test_start", "test_end", "combination", "stop_distance",
-                "limit_distance", "stop_count_limit", "stop_cooloff_period", "train_score",
-                "test_score", "generalization_gap", "test_total_profit", "promotion_ready")
+FOLD_COLUMNS = (
+    "fold",
+    "train_start",
+    "test_start",
+    "test_end",
+    "combination",
+    "stop_distance",
+    "limit_distance",
+    "stop_count_limit",
+    "stop_cooloff_period",
+    "train_score",
+    "test_score",
+    "generalization_gap",
+    "test_total_profit",
+    "promotion_ready",
+)
 
 
 def sessions_for_grid(
@@ -112,33 +124,45 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         results.ensure_tables(*schema.WALK_FORWARD_TABLES)
         started = time.perf_counter()
         window, rebuilt = load_window(
-            staging, cache, ticker, expected_window(context.instance, ticker), context.log)
+            staging, cache, ticker, expected_window(context.instance, ticker), context.log
+        )
 
         def read_ranges(range_seconds: int) -> pl.DataFrame:
             from orb_pipeline.ranges import read_opening_ranges
 
-            return read_opening_ranges(cache, ticker, window.window_start, window.window_end,
-                                       range_seconds=range_seconds)
+            return read_opening_ranges(
+                cache, ticker, window.window_start, window.window_end, range_seconds=range_seconds
+            )
 
         sessions, skipped = sessions_for_grid(window.sessions, config, grid, read_ranges)
         # Folds that do not fit fail here, before the engine runs.
         folds = split.folds_for(sessions.height - skipped)
         context.log.info(
             f"{ticker}: {len(folds)} fold(s) over {sessions.height - skipped} sessions "
-            f"({skipped} skipped without IV), {grid.height} parameter sets")
+            f"({skipped} skipped without IV), {grid.height} parameter sets"
+        )
 
         engine_started = time.perf_counter()
-        stats = engine.session_stats(window.series, sessions, grid, costs=config.costs(),
-                                     distance_unit=config.distance_unit)
+        stats = engine.session_stats(
+            window.series, sessions, grid, costs=config.costs(), distance_unit=config.distance_unit
+        )
         stats_seconds = time.perf_counter() - engine_started
         folds_started = time.perf_counter()
         result = walk_forward_on_stats(stats, split, config.weights(), config.criteria())
         folds_seconds = time.perf_counter() - folds_started
 
-        vid = validation_id(ticker, window.window_start, window.window_end, config.fingerprint(),
-                            grid, window.data_version)
+        vid = validation_id(
+            ticker,
+            window.window_start,
+            window.window_end,
+            config.fingerprint(),
+            grid,
+            window.data_version,
+        )
         rows = walk_forward_rows(
-            result, grid, stats.session_dates,
+            result,
+            grid,
+            stats.session_dates,
             {
                 "validation_id": vid,
                 "ticker": ticker,
@@ -162,8 +186,11 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         run_row = rows[schema.walk_forward_runs.name].row(0, named=True)
         folds_frame = rows[schema.walk_forward_folds.name]
         equity = rows[schema.walk_forward_equity.name]
-        fold_starts = [int(i) for i, f in enumerate(equity["fold"].to_list())
-                       if i == 0 or f != equity["fold"][i - 1]]
+        fold_starts = [
+            int(i)
+            for i, f in enumerate(equity["fold"].to_list())
+            if i == 0 or f != equity["fold"][i - 1]
+        ]
         span = f"{ticker} {window.window_start}..{window.window_end}"
         png = plots.equity_png(
             [str(d) for d in equity["session_date"].to_list()],
@@ -175,20 +202,27 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         context.log.info(
             f"{span}: out-of-sample profit {run_row['oos_total_profit']:.4f} vs in-sample pick "
             f"{run_row['in_sample_total_profit']:.4f} over the same sessions; "
-            f"{run_row['promotion_ready_folds']}/{len(folds)} fold picks promotion-ready")
+            f"{run_row['promotion_ready_folds']}/{len(folds)} fold picks promotion-ready"
+        )
         return dg.MaterializeResult(
             check_results=[
                 dg.AssetCheckResult(
                     check_name="stored_rows_complete",
                     asset_key=WALK_FORWARD,
                     passed=stored == expected,
-                    metadata={"stored": dg.MetadataValue.json(stored),
-                              "expected": dg.MetadataValue.json(expected)},
+                    metadata={
+                        "stored": dg.MetadataValue.json(stored),
+                        "expected": dg.MetadataValue.json(expected),
+                    },
                 )
             ],
             metadata={
-                "equity": dg.MetadataValue.md(plots.markdown_image(png, "in-sample vs out-of-sample equity")),
-                "folds_table": dg.MetadataValue.md(markdown_table(folds_frame.select(FOLD_COLUMNS))),
+                "equity": dg.MetadataValue.md(
+                    plots.markdown_image(png, "in-sample vs out-of-sample equity")
+                ),
+                "folds_table": dg.MetadataValue.md(
+                    markdown_table(folds_frame.select(FOLD_COLUMNS))
+                ),
                 "validation_id": vid,
                 "mode": config.mode,
                 "folds": len(folds),
@@ -201,8 +235,10 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
                 "oos_total_profit": run_row["oos_total_profit"],
                 "oos_max_drawdown": run_row["oos_max_drawdown"],
                 "in_sample_total_profit": run_row["in_sample_total_profit"],
-                "score": ("252 x (total_profit - drawdown_weight x max_drawdown) / sessions + "
-                          "win_rate_weight x (win_rate_percent - 50) / 100"),
+                "score": (
+                    "252 x (total_profit - drawdown_weight x max_drawdown) / sessions + "
+                    "win_rate_weight x (win_rate_percent - 50) / 100"
+                ),
                 "session_stats_seconds": round(stats_seconds, 3),
                 "folds_seconds": round(folds_seconds, 3),
                 "store_seconds": round(store_seconds, 3),
@@ -212,7 +248,7 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
                 "data_version": window.data_version,
                 "rebuilt_from_cache": rebuilt,
                 "engine_version": engine.ENGINE_VERSION,
-            }
+            },
         )
 
     return walk_forward
@@ -239,39 +275,55 @@ def monte_carlo(
     started = time.perf_counter()
     window = expected_window(context.instance, ticker)
     if window is None:
-        raise dg.Failure(f"no staged window for {ticker}: materialize staged_window, "
-                         f"sweep_results and leaderboard for {ticker} first")
-    top = top_backtests(results, ticker, config.top, window_start=window.first_session,
-                        window_end=window.last_session)
+        raise dg.Failure(
+            f"no staged window for {ticker}: materialize staged_window, "
+            f"sweep_results and leaderboard for {ticker} first"
+        )
+    top = top_backtests(
+        results,
+        ticker,
+        config.top,
+        window_start=window.first_session,
+        window_end=window.last_session,
+    )
     if top.height == 0:
-        raise dg.Failure(f"no leaderboard for {ticker} in {results.describe()}: materialize "
-                         f"sweep_results and leaderboard for {ticker} first")
+        raise dg.Failure(
+            f"no leaderboard for {ticker} in {results.describe()}: materialize "
+            f"sweep_results and leaderboard for {ticker} first"
+        )
     window_start, window_end = window.first_session, window.last_session
     sessions = session_table(window_start, window_end)["session_date"]
     ids = top["backtest_id"].to_list()
     trades_table = results_schema.trades
     trades = results.read(
-        sa.select(trades_table.c.backtest_id, trades_table.c.session_date, trades_table.c.profit)
-        .where(trades_table.c.backtest_id.in_(ids))
+        sa.select(
+            trades_table.c.backtest_id, trades_table.c.session_date, trades_table.c.profit
+        ).where(trades_table.c.backtest_id.in_(ids))
     )
     if trades.height:
         trades = trades.with_columns(pl.col("session_date").cast(pl.String).str.to_date())
     else:
-        trades = pl.DataFrame(schema={"backtest_id": pl.String, "session_date": pl.Date,
-                                      "profit": pl.Float64})
+        trades = pl.DataFrame(
+            schema={"backtest_id": pl.String, "session_date": pl.Date, "profit": pl.Float64}
+        )
     counts = dict(trades.group_by("backtest_id").len().iter_rows())
-    complete = [row["backtest_id"] for row in top.iter_rows(named=True)
-                if counts.get(row["backtest_id"], 0) == row["trades"]]
+    complete = [
+        row["backtest_id"]
+        for row in top.iter_rows(named=True)
+        if counts.get(row["backtest_id"], 0) == row["trades"]
+    ]
     if not complete:
         raise dg.Failure(
             f"none of the top {top.height} backtests of {ticker} has a complete trade ledger in the "
-            f"trades table: materialize leaderboard for {ticker} first")
+            f"trades table: materialize leaderboard for {ticker} first"
+        )
     without_ledger = top.height - len(complete)
     if without_ledger:
         context.log.warning(
             f"{top.height - len(complete)} of the top {top.height} backtests of {ticker} have no "
             f"stored ledger (the leaderboard keeps ledgers of its own top only); bootstrapping "
-            f"the {len(complete)} that do")
+            f"the {len(complete)} that do"
+        )
         top = top.filter(pl.col("backtest_id").is_in(complete))
         ids = complete
     nets = per_session_nets(trades, sessions, ids)
@@ -280,14 +332,16 @@ def monte_carlo(
     for row in top.iter_rows(named=True):
         summary = bootstrap(nets[row["backtest_id"]], samples=config.samples, seed=config.seed)
         labels.append(backtest_label(row))
-        rows.append({
-            "backtest_id": row["backtest_id"],
-            "ticker": ticker,
-            "rank": row["rank"],
-            "data_version": row["data_version"],
-            "run_id": context.run.run_id,
-            **summary.as_dict(),
-        })
+        rows.append(
+            {
+                "backtest_id": row["backtest_id"],
+                "ticker": ticker,
+                "rank": row["rank"],
+                "data_version": row["data_version"],
+                "run_id": context.run.run_id,
+                **summary.as_dict(),
+            }
+        )
     frame = pl.DataFrame(rows).select([c.name for c in schema.monte_carlo.columns])
     results.replace_rows(schema.monte_carlo, "ticker", [ticker], frame)
 
@@ -296,8 +350,16 @@ def monte_carlo(
         f"{ticker} {window_start}..{window_end}: bootstrap of per-session net "
         f"({config.samples} samples, seed {config.seed})",
     )
-    shown = frame.select("rank", "backtest_id", "profit_p5", "profit_p50", "profit_p95",
-                         "drawdown_p5", "drawdown_p50", "drawdown_p95")
+    shown = frame.select(
+        "rank",
+        "backtest_id",
+        "profit_p5",
+        "profit_p50",
+        "profit_p95",
+        "drawdown_p5",
+        "drawdown_p50",
+        "drawdown_p95",
+    )
     return dg.MaterializeResult(
         metadata={
             "bootstrap": dg.MetadataValue.md(plots.markdown_image(png, "bootstrap percentiles")),

@@ -80,7 +80,9 @@ def resampled_paths(net: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, n
 def _validate(net: np.ndarray, samples: int, seed: int) -> np.ndarray:
     net = np.asarray(net, dtype=np.float64)
     if net.ndim != 1 or len(net) == 0:
-        raise ValueError(f"net must be a non-empty 1-D array of per-session net P&L, got shape {net.shape}")
+        raise ValueError(
+            f"net must be a non-empty 1-D array of per-session net P&L, got shape {net.shape}"
+        )
     if not np.all(np.isfinite(net)):
         raise ValueError("net must be finite")
     if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples < 1:
@@ -90,7 +92,9 @@ def _validate(net: np.ndarray, samples: int, seed: int) -> np.ndarray:
     return net
 
 
-def summarize(totals: np.ndarray, drawdowns: np.ndarray, sessions: int, seed: int) -> BootstrapSummary:
+def summarize(
+    totals: np.ndarray, drawdowns: np.ndarray, sessions: int, seed: int
+) -> BootstrapSummary:
     profit = np.percentile(totals, PERCENTILES)
     drawdown = np.percentile(drawdowns, PERCENTILES)
     return BootstrapSummary(

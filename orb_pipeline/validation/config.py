@@ -28,32 +28,57 @@ class WalkForwardConfig(dg.Config):
         description="walk_forward (rolling folds) or train_test (one split by train_ratio)",
     )
     train_sessions: int | None = Field(
-        default=None, ge=1, description="walk_forward: sessions per training window (default: half the window)"
+        default=None,
+        ge=1,
+        description="walk_forward: sessions per training window (default: half the window)",
     )
     test_sessions: int | None = Field(
-        default=None, ge=1,
+        default=None,
+        ge=1,
         description="walk_forward: sessions per test window (default: a sixth of the rest, six folds)",
     )
     folds: int | None = Field(
-        default=None, ge=1, description="walk_forward: fold count (default: as many as fit); aligned to the window's end"
+        default=None,
+        ge=1,
+        description="walk_forward: fold count (default: as many as fit); aligned to the window's end",
     )
-    anchored: bool = Field(default=False, description="walk_forward: every training window starts at the window's first session")
-    train_ratio: float = Field(default=0.7, gt=0, lt=1, description="train_test: share of sessions that train")
+    anchored: bool = Field(
+        default=False,
+        description="walk_forward: every training window starts at the window's first session",
+    )
+    train_ratio: float = Field(
+        default=0.7, gt=0, lt=1, description="train_test: share of sessions that train"
+    )
     drawdown_weight: float = Field(default=1.0, ge=0, description="score: weight of max drawdown")
-    win_rate_weight: float = Field(default=1.0, ge=0, description="score: $/share per 100 % session win rate")
-    min_test_profit: float | None = Field(default=0.0, description="promotion: test total profit >= this ($/share); null disables")
-    min_test_win_rate: float | None = Field(default=50.0, description="promotion: test win rate >= this (percent); null disables")
-    max_test_drawdown: float | None = Field(default=None, description="promotion: test max drawdown <= this ($/share); null disables")
-    max_generalization_gap: float | None = Field(default=0.5, description="promotion: gap <= this (0..2); null disables")
-    distance_unit: str = Field(default="dollars", description="dollars, percent or expected_move (grid distances' unit)")
+    win_rate_weight: float = Field(
+        default=1.0, ge=0, description="score: $/share per 100 % session win rate"
+    )
+    min_test_profit: float | None = Field(
+        default=0.0, description="promotion: test total profit >= this ($/share); null disables"
+    )
+    min_test_win_rate: float | None = Field(
+        default=50.0, description="promotion: test win rate >= this (percent); null disables"
+    )
+    max_test_drawdown: float | None = Field(
+        default=None, description="promotion: test max drawdown <= this ($/share); null disables"
+    )
+    max_generalization_gap: float | None = Field(
+        default=0.5, description="promotion: gap <= this (0..2); null disables"
+    )
+    distance_unit: str = Field(
+        default="dollars", description="dollars, percent or expected_move (grid distances' unit)"
+    )
     iv_range_seconds: int | None = Field(
-        default=None, ge=1, description="expected_move: opening-range length whose IV is used (default: the grid's shortest)"
+        default=None,
+        ge=1,
+        description="expected_move: opening-range length whose IV is used (default: the grid's shortest)",
     )
     commission_per_share: float = Field(default=0.0, ge=0, description="dollars per share per side")
     slippage: float = Field(default=0.0, ge=0, description="per side, in slippage_unit")
     slippage_unit: str = Field(default="dollars", description="dollars or bps")
     grid_file: str = Field(
-        default="", description="TOML/JSON grid file (ORB_SWEEP_GRID format); empty: the sweep's grid"
+        default="",
+        description="TOML/JSON grid file (ORB_SWEEP_GRID format); empty: the sweep's grid",
     )
 
     @model_validator(mode="after")
@@ -112,6 +137,12 @@ class WalkForwardConfig(dg.Config):
 class MonteCarloConfig(dg.Config):
     """Bootstrap of the leaderboard's top backtests' per-session net P&L."""
 
-    top: int = Field(default=10, ge=1, le=1000, description="leaderboard backtests to resample (best first)")
-    samples: int = Field(default=10_000, ge=1, le=10_000_000, description="bootstrap samples per backtest")
-    seed: int = Field(default=0, ge=0, description="numpy default_rng seed (see validation/bootstrap.py)")
+    top: int = Field(
+        default=10, ge=1, le=1000, description="leaderboard backtests to resample (best first)"
+    )
+    samples: int = Field(
+        default=10_000, ge=1, le=10_000_000, description="bootstrap samples per backtest"
+    )
+    seed: int = Field(
+        default=0, ge=0, description="numpy default_rng seed (see validation/bootstrap.py)"
+    )

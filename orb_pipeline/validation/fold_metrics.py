@@ -74,7 +74,8 @@ def window_metrics(stats: engine.SessionStats, start: int, stop: int) -> pl.Data
     if not 0 <= start < stop <= stats.n_sessions:
         raise ValueError(f"session range [{start}, {stop}) is outside [0, {stats.n_sessions})")
     total, drawdown, trades, days, winning, sharpe = _window_nb(
-        stats.net_units, stats.trades, start, stop)
+        stats.net_units, stats.trades, start, stop
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         win_rate = np.where(days > 0, 100.0 * winning / np.maximum(days, 1), 0.0)
     return pl.DataFrame(

@@ -44,7 +44,9 @@ def equity_png(
     """
     figure, axis = plt.subplots(figsize=(8, 3.6))
     x = np.arange(len(oos_equity))
-    axis.plot(x, in_sample_equity, label="in-sample pick (full-window sweep winner)", color="tab:gray")
+    axis.plot(
+        x, in_sample_equity, label="in-sample pick (full-window sweep winner)", color="tab:gray"
+    )
     axis.plot(x, oos_equity, label="walk-forward out-of-sample (stitched)", color="tab:blue")
     for start in fold_starts:
         axis.axvline(start, color="tab:orange", alpha=0.25, linewidth=0.8)
@@ -68,7 +70,10 @@ def bootstrap_png(rows: Sequence[dict], title: str) -> bytes:
         p95 = np.array([row[f"{name}_p95"] for row in rows])
         axis.hlines(y, p5, p95, color=color, linewidth=3, alpha=0.5)
         axis.plot(p50, y, "o", color=color)
-        axis.set_title(f"{'total profit' if name == 'profit' else 'max drawdown'}, $/share (5-50-95 %)", fontsize=8)
+        axis.set_title(
+            f"{'total profit' if name == 'profit' else 'max drawdown'}, $/share (5-50-95 %)",
+            fontsize=8,
+        )
         axis.axvline(0.0, color="black", linewidth=0.5)
     axes[0].set_yticks(y, labels, fontsize=7)
     axes[0].invert_yaxis()

@@ -88,7 +88,9 @@ def walk_forward_on_stats(
 
 def with_parameters(frame: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
     """``frame`` (with a ``combination`` column = grid row) plus the grid's parameter columns."""
-    parameters = grid.select(PARAMETER_COLUMNS).with_row_index("combination").with_columns(
-        pl.col("combination").cast(pl.Int64)
+    parameters = (
+        grid.select(PARAMETER_COLUMNS)
+        .with_row_index("combination")
+        .with_columns(pl.col("combination").cast(pl.Int64))
     )
     return frame.join(parameters, on="combination", how="left", maintain_order="left")

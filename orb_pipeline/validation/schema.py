@@ -21,7 +21,9 @@ def _parameter_columns() -> list[sa.Column]:
         sa.Column("stop_distance", sa.Double, nullable=False, comment="in the run's distance_unit"),
         sa.Column("stop_count_limit", sa.Integer, nullable=False),
         sa.Column("stop_cooloff_period", sa.Integer, nullable=False),
-        sa.Column("limit_distance", sa.Double, nullable=False, comment="in the run's distance_unit"),
+        sa.Column(
+            "limit_distance", sa.Double, nullable=False, comment="in the run's distance_unit"
+        ),
     ]
 
 
@@ -37,14 +39,24 @@ walk_forward_runs = sa.Table(
     sa.Column("config", sa.JSON, nullable=False, comment="the full validation configuration"),
     sa.Column("combinations", sa.Integer, nullable=False),
     sa.Column("sessions", sa.Integer, nullable=False, comment="sessions evaluated"),
-    sa.Column("sessions_without_iv", sa.Integer, nullable=False, comment="skipped by IV-scaled grids"),
+    sa.Column(
+        "sessions_without_iv", sa.Integer, nullable=False, comment="skipped by IV-scaled grids"
+    ),
     sa.Column("folds", sa.Integer, nullable=False),
-    sa.Column("promotion_ready_folds", sa.Integer, nullable=False, comment="folds whose pick passes"),
-    sa.Column("promotion_ready_results", sa.Integer, nullable=False, comment="(fold, combination) rows"),
+    sa.Column(
+        "promotion_ready_folds", sa.Integer, nullable=False, comment="folds whose pick passes"
+    ),
+    sa.Column(
+        "promotion_ready_results", sa.Integer, nullable=False, comment="(fold, combination) rows"
+    ),
     sa.Column("oos_total_profit", sa.Double, nullable=False),
     sa.Column("oos_max_drawdown", sa.Double, nullable=False),
-    sa.Column("in_sample_total_profit", sa.Double, nullable=False,
-              comment="full-window pick over the same out-of-sample sessions"),
+    sa.Column(
+        "in_sample_total_profit",
+        sa.Double,
+        nullable=False,
+        comment="full-window pick over the same out-of-sample sessions",
+    ),
     sa.Column("data_version", sa.String(64), nullable=False),
     sa.Column("engine_version", sa.String(32), nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
@@ -61,7 +73,9 @@ walk_forward_folds = sa.Table(
     sa.Column("train_end", sa.Date, nullable=False, comment="inclusive"),
     sa.Column("test_start", sa.Date, nullable=False, comment="inclusive"),
     sa.Column("test_end", sa.Date, nullable=False, comment="inclusive"),
-    sa.Column("combination", sa.Integer, nullable=False, comment="grid row of the chosen parameters"),
+    sa.Column(
+        "combination", sa.Integer, nullable=False, comment="grid row of the chosen parameters"
+    ),
     *_parameter_columns(),
     sa.Column("train_score", sa.Double, nullable=False),
     sa.Column("test_score", sa.Double, nullable=False),
@@ -109,7 +123,9 @@ walk_forward_equity = sa.Table(
     sa.Column("fold", sa.Integer, nullable=False),
     sa.Column("combination", sa.Integer, nullable=False),
     sa.Column("oos_net", sa.Double, nullable=False),
-    sa.Column("oos_equity", sa.Double, nullable=False, comment="stitched cumulative out-of-sample net"),
+    sa.Column(
+        "oos_equity", sa.Double, nullable=False, comment="stitched cumulative out-of-sample net"
+    ),
     sa.Column("in_sample_net", sa.Double, nullable=False),
     sa.Column("in_sample_equity", sa.Double, nullable=False),
     comment="Stitched out-of-sample equity against the full-window pick, one row per test session.",
@@ -136,5 +152,10 @@ monte_carlo = sa.Table(
     comment="Bootstrap percentiles of total profit and max drawdown of the leaderboard's top backtests.",
 )
 
-WALK_FORWARD_TABLES = (walk_forward_runs, walk_forward_folds, walk_forward_results, walk_forward_equity)
+WALK_FORWARD_TABLES = (
+    walk_forward_runs,
+    walk_forward_folds,
+    walk_forward_results,
+    walk_forward_equity,
+)
 ALL_TABLES = (*WALK_FORWARD_TABLES, monte_carlo)

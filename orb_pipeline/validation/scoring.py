@@ -52,7 +52,9 @@ def score(
     profit = np.asarray(total_profit, dtype=np.float64)
     drawdown = np.asarray(max_drawdown, dtype=np.float64)
     win_rate = np.asarray(win_rate_percent, dtype=np.float64)
-    annualized = TRADING_SESSIONS_PER_YEAR * (profit - weights.drawdown_weight * drawdown) / sessions
+    annualized = (
+        TRADING_SESSIONS_PER_YEAR * (profit - weights.drawdown_weight * drawdown) / sessions
+    )
     return annualized + weights.win_rate_weight * (win_rate - 50.0) / 100.0
 
 
@@ -105,7 +107,9 @@ class PromotionCriteria:
                 or not isinstance(value, int | float)
                 or not np.isfinite(value)
             ):
-                raise ValueError(f"promotion criterion {name} must be a finite number or None, got {value!r}")
+                raise ValueError(
+                    f"promotion criterion {name} must be a finite number or None, got {value!r}"
+                )
 
     @classmethod
     def from_mapping(cls, thresholds: Mapping[str, float | None]) -> PromotionCriteria:

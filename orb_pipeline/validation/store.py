@@ -33,8 +33,14 @@ def validation_id(
 ) -> str:
     """32 hex characters naming one validation; the same inputs always give the same id."""
     digest = hashlib.sha256()
-    for part in (ticker, window_start.isoformat(), window_end.isoformat(), config_fingerprint,
-                 data_version, engine_version):
+    for part in (
+        ticker,
+        window_start.isoformat(),
+        window_end.isoformat(),
+        config_fingerprint,
+        data_version,
+        engine_version,
+    ):
         digest.update(part.encode() + b"\0")
     digest.update(grid.select(engine.GRID_COLUMNS).write_csv().encode())
     return digest.hexdigest()[:32]
@@ -100,8 +106,12 @@ def store_walk_forward(store: ResultsStore, rows: dict[str, pl.DataFrame]) -> No
     tables = {table.name: table for table in schema.WALK_FORWARD_TABLES}
     store.ensure_tables(*schema.WALK_FORWARD_TABLES)
     vid = rows[schema.walk_forward_runs.name]["validation_id"][0]
-    for name in (schema.walk_forward_results.name, schema.walk_forward_folds.name,
-                 schema.walk_forward_equity.name, schema.walk_forward_runs.name):
+    for name in (
+        schema.walk_forward_results.name,
+        schema.walk_forward_folds.name,
+        schema.walk_forward_equity.name,
+        schema.walk_forward_runs.name,
+    ):
         store.replace_rows(tables[name], "validation_id", [vid], rows[name])
 
 
@@ -109,8 +119,9 @@ def stored_counts(store: ResultsStore, vid: str) -> dict[str, int]:
     """Rows stored for validation ``vid`` in each walk-forward table (parameterized selects)."""
     counts = {}
     for table in schema.WALK_FORWARD_TABLES:
-        statement = sa.select(sa.func.count()).select_from(table).where(
-            table.c.validation_id == vid)
+        statement = (
+            sa.select(sa.func.count()).select_from(table).where(table.c.validation_id == vid)
+        )
         counts[table.name] = int(store.read(statement).item())
     return counts
 
@@ -127,9 +138,13 @@ def per_session_nets(
     for backtest in backtest_ids:
         own = trades.filter(pl.col("backtest_id") == backtest)
         units = np.zeros(len(positions), dtype=np.int64)
-        for date, profit in zip(own["session_date"].to_list(), own["profit"].to_list(), strict=True):
+        for date, profit in zip(
+            own["session_date"].to_list(), own["profit"].to_list(), strict=True
+        ):
             if date not in positions:
-                raise ValueError(f"backtest {backtest} has a trade on {date}, outside the window's sessions")
+                raise ValueError(
+                    f"backtest {backtest} has a trade on {date}, outside the window's sessions"
+                )
             units[positions[date]] += int(round(profit * 10000))
         result[backtest] = units / 10000.0
     return result

@@ -94,8 +94,17 @@ def evaluate_folds(
         raise ValueError("folds must hold at least one fold")
     criteria = criteria or PromotionCriteria()
     for fold in folds:
-        if not (0 <= fold.train_start < fold.train_stop <= fold.test_start < fold.test_stop <= session_count):
-            raise ValueError(f"fold {fold.index} does not fit a window of {session_count} sessions: {fold}")
+        if not (
+            0
+            <= fold.train_start
+            < fold.train_stop
+            <= fold.test_start
+            < fold.test_stop
+            <= session_count
+        ):
+            raise ValueError(
+                f"fold {fold.index} does not fit a window of {session_count} sessions: {fold}"
+            )
 
     evaluations = []
     chosen_rows = []

@@ -36,7 +36,12 @@ DEMO_FIRST_SESSION = "2025-09-02"
 DEMO_LAST_SESSION = "2025-11-28"
 DEMO_SEED = 20250902
 DEMO_START_PRICES = {"SPY": 640.0, "QQQ": 570.0, "IWM": 235.0}
-HALT = ("IWM", "2025-10-15", 5400, 6000)  # ticker, session, halt start/end in seconds after the open
+HALT = (
+    "IWM",
+    "2025-10-15",
+    5400,
+    6000,
+)  # ticker, session, halt start/end in seconds after the open
 GENERATOR_VERSION = "1"
 
 
@@ -54,7 +59,9 @@ def _erf(x: np.ndarray) -> np.ndarray:
     sign = np.sign(x)
     x = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * x)
-    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * np.exp(-x * x)
+    y = 1.0 - (
+        ((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592
+    ) * t * np.exp(-x * x)
     return sign * y
 
 
@@ -95,7 +102,9 @@ def generate_session(
     gap = rng.normal(0.0, 0.004)
     price = np.round(start_price * math.exp(gap) * np.exp(log_path), 2)
 
-    print_probability = np.clip(0.10 + 0.9 * np.exp(-elapsed / 420.0) + 0.35 * np.exp(-to_close / 900.0), 0, 1)
+    print_probability = np.clip(
+        0.10 + 0.9 * np.exp(-elapsed / 420.0) + 0.35 * np.exp(-to_close / 900.0), 0, 1
+    )
     prints = (rng.random(seconds) < print_probability) & ~halted
     prints[0] = True  # the opening print
     printing_seconds = np.flatnonzero(prints)
@@ -110,7 +119,11 @@ def generate_session(
     years = rng.choice([1.0, 7.0, 30.0], size=rows) / 365.0
     atm_iv = daily_vol * math.sqrt(252.0) * (1.1 + 0.25 * np.exp(-elapsed[second_of_row] / 2400.0))
     moneyness = np.log(strike / underlying)
-    iv = np.clip(atm_iv * (1.0 - 1.5 * moneyness + 25.0 * moneyness**2) + rng.normal(0, 0.003, rows), 0.03, 3.0)
+    iv = np.clip(
+        atm_iv * (1.0 - 1.5 * moneyness + 25.0 * moneyness**2) + rng.normal(0, 0.003, rows),
+        0.03,
+        3.0,
+    )
     d1 = (-moneyness + 0.5 * iv**2 * years) / (iv * np.sqrt(years))
     is_call = rng.random(rows) < 0.5
     delta = np.where(is_call, _norm_cdf(d1), _norm_cdf(d1) - 1.0)
@@ -147,16 +160,28 @@ def build_demo_warehouse(
         greeks_table(table).metadata.create_all(engine)
         engine.dispose()
         greeks = greeks_table(table)
-        columns = ["timestamp_utc", "ticker", "underlying", "delta", "implied_volatility", "strike", "option_type"]
-        compiled = greeks.insert().values({name: sa.bindparam(name) for name in columns}).compile(
-            dialect=sa.dialects.sqlite.dialect()
+        columns = [
+            "timestamp_utc",
+            "ticker",
+            "underlying",
+            "delta",
+            "implied_volatility",
+            "strike",
+            "option_type",
+        ]
+        compiled = (
+            greeks.insert()
+            .values({name: sa.bindparam(name) for name in columns})
+            .compile(dialect=sa.dialects.sqlite.dialect())
         )
         insert, columns = str(compiled), list(compiled.positiontup)
         connection = sqlite3.connect(temporary)
         connection.execute("PRAGMA journal_mode=OFF")
         connection.execute("PRAGMA synchronous=OFF")
         last_price = {ticker: DEMO_START_PRICES.get(ticker, 100.0) for ticker in tickers}
-        for day, open_utc, close_utc in sessions.select("session_date", "open_utc", "close_utc").iter_rows():
+        for day, open_utc, close_utc in sessions.select(
+            "session_date", "open_utc", "close_utc"
+        ).iter_rows():
             for ticker in tickers:
                 data, last_price[ticker] = generate_session(
                     ticker, day.isoformat(), open_utc, close_utc, last_price[ticker], seed

@@ -13,7 +13,15 @@ from orb_pipeline.calendar import session_table
 from orb_pipeline.warehouse.demo import DEMO_SEED, DEMO_START_PRICES, generate_session
 from orb_pipeline.warehouse.resource import Warehouse
 
-ROW_COLUMNS = ("timestamp_utc", "ticker", "underlying", "delta", "implied_volatility", "strike", "option_type")
+ROW_COLUMNS = (
+    "timestamp_utc",
+    "ticker",
+    "underlying",
+    "delta",
+    "implied_volatility",
+    "strike",
+    "option_type",
+)
 
 
 def demo_rows(
@@ -25,8 +33,12 @@ def demo_rows(
     sessions = session_table(first_session, last_session)
     for ticker in tickers:
         price = DEMO_START_PRICES.get(ticker, 100.0)
-        for day, open_utc, close_utc in sessions.select("session_date", "open_utc", "close_utc").iter_rows():
-            data, price = generate_session(ticker, day.isoformat(), open_utc, close_utc, price, seed)
+        for day, open_utc, close_utc in sessions.select(
+            "session_date", "open_utc", "close_utc"
+        ).iter_rows():
+            data, price = generate_session(
+                ticker, day.isoformat(), open_utc, close_utc, price, seed
+            )
             frames.append(pl.DataFrame({name: data[name] for name in ROW_COLUMNS}))
     if not frames:
         return pl.DataFrame(schema={name: pl.Float64 for name in ROW_COLUMNS})

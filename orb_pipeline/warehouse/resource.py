@@ -94,7 +94,9 @@ class Warehouse(dg.ConfigurableResource):
     def _redact(self, text: str) -> str:
         for secret in self._secrets():
             if secret:
-                text = text.replace(secret, "***").replace(urllib.parse.quote(secret, safe=""), "***")
+                text = text.replace(secret, "***").replace(
+                    urllib.parse.quote(secret, safe=""), "***"
+                )
         return text
 
     def _with_retries(self, what: str, action: Callable[[], T]) -> T:
@@ -146,7 +148,9 @@ class Warehouse(dg.ConfigurableResource):
     def ensure_ticker(self, ticker: str) -> None:
         """``UnknownTickerError`` naming the ticker when the warehouse has no row for it."""
         if not self._execute(schema.ticker_exists_query(self.greeks_table(), ticker)):
-            raise UnknownTickerError(f"ticker {ticker!r} has no rows in warehouse {self.describe()}")
+            raise UnknownTickerError(
+                f"ticker {ticker!r} has no rows in warehouse {self.describe()}"
+            )
 
     def pull(
         self, ticker: str, windows: Sequence[tuple[int, int]], *, reference: bool = False
@@ -173,9 +177,7 @@ class Warehouse(dg.ConfigurableResource):
         frame = self._with_retries("bulk pull", run)
         if frame.is_empty():
             return pl.DataFrame(schema=PULL_SCHEMA)
-        frame = frame.select(
-            [pl.col(name).cast(dtype) for name, dtype in PULL_SCHEMA.items()]
-        )
+        frame = frame.select([pl.col(name).cast(dtype) for name, dtype in PULL_SCHEMA.items()])
         return frame.sort(["timestamp_utc", "row_order"])
 
     def pull_sessions(
@@ -193,7 +195,9 @@ class Warehouse(dg.ConfigurableResource):
         parts = []
         for start in range(0, ordered.height, max(1, self.sessions_per_query)):
             chunk = ordered.slice(start, self.sessions_per_query)
-            windows = [(int(o), int(c)) for o, c in zip(chunk["open_utc"], chunk["close_utc"], strict=True)]
+            windows = [
+                (int(o), int(c)) for o, c in zip(chunk["open_utc"], chunk["close_utc"], strict=True)
+            ]
             pulled = self.pull(ticker, windows, reference=reference)
             parts.append(
                 pulled.join_asof(
@@ -273,7 +277,16 @@ class MySQLWarehouse(Warehouse):
         credentials = quote(self.user, safe="")
         if self.password:
             credentials += ":" + quote(self.password, safe="")
-        return "mysql://" + credentials + "@" + self.host + ":" + str(self.port) + "/" + quote(self.database, safe="")
+        return (
+            "mysql://"
+            + credentials
+            + "@"
+            + self.host
+            + ":"
+            + str(self.port)
+            + "/"
+            + quote(self.database, safe="")
+        )
 
 
 def list_warehouse_tickers(warehouse: Warehouse) -> list[str]:

@@ -22,7 +22,9 @@ PULL_COLUMNS = ("row_order", "timestamp_utc", "price", "delta", "implied_volatil
 
 def validate_identifier(value: str, name: str) -> str:
     if not isinstance(value, str) or not _IDENTIFIER.match(value):
-        raise ValueError(f"{name} must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*), got {value!r}")
+        raise ValueError(
+            f"{name} must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*), got {value!r}"
+        )
     return value
 
 
@@ -54,7 +56,12 @@ def greeks_table(
     return sa.Table(
         table,
         sa.MetaData(),
-        sa.Column(order_column, sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            order_column,
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("timestamp_utc", sa.BigInteger, nullable=False),
         sa.Column("ticker", sa.String(16), nullable=False),
         sa.Column("underlying", sa.Float(53)),
@@ -68,7 +75,11 @@ def greeks_table(
 
 
 def pull_query(
-    table: sa.Table, order_column: str, ticker: str, windows: Sequence[tuple[int, int]], ordered: bool
+    table: sa.Table,
+    order_column: str,
+    ticker: str,
+    windows: Sequence[tuple[int, int]],
+    ordered: bool,
 ) -> sa.Select:
     """Rows of ``ticker`` with ``start <= timestamp_utc <= end`` for any of ``windows``.
 

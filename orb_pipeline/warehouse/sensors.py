@@ -59,7 +59,11 @@ def ticker_sensor_result(
         note = f"all {len(valid)} tickers are partitions already"
         if invalid:
             note += f"; ignored invalid ticker names {invalid[:10]}"
-        return dg.SkipReason(note) if cursor == digest else dg.SensorResult(cursor=digest, skip_reason=note)
+        return (
+            dg.SkipReason(note)
+            if cursor == digest
+            else dg.SensorResult(cursor=digest, skip_reason=note)
+        )
     first = dt.date.fromisoformat(first_session())
     last = last_finished_session(now)
     run_requests = []

@@ -28,7 +28,10 @@ def run_range(instance, warehouse, store, ticker, first, last):
     requests = ticker_range_run_requests(ticker, first, last)
     assert len(requests) == 1
     [result] = materialize_requests(
-        requests, assets=data_assets(), resources={"warehouse": warehouse, "cache": store}, instance=instance
+        requests,
+        assets=data_assets(),
+        resources={"warehouse": warehouse, "cache": store},
+        instance=instance,
     )
     return result
 
@@ -45,7 +48,9 @@ def test_dst_holiday_and_early_close_through_dagster(instance, mysql_warehouse, 
     holiday = store.read_frame("bars/SPY/2025-11-27.parquet")
     assert holiday.is_empty()
     metadata = result.asset_materializations_for_node("cached_bars")[0].metadata
-    assert "SPY 2025-11-27: not an exchange session (holiday); stored empty" in metadata["notes"].value
+    assert (
+        "SPY 2025-11-27: not an exchange session (holiday); stored empty" in metadata["notes"].value
+    )
     early = store.read_frame("bars/SPY/2025-11-28.parquet")
     assert early["timestamp_utc"][0] == 1764340200 and early["timestamp_utc"][-1] == 1764352800
     series = store.read_frame("series/SPY/2025-11-28.parquet")
@@ -53,7 +58,9 @@ def test_dst_holiday_and_early_close_through_dagster(instance, mysql_warehouse, 
 
     # A single key through dg.materialize(partition_key=...): the spring DST session.
     single = dg.materialize(
-        data_assets()[:1], instance=instance, partition_key=session_ticker_key("2025-03-10", "SPY"),
+        data_assets()[:1],
+        instance=instance,
+        partition_key=session_ticker_key("2025-03-10", "SPY"),
         resources={"warehouse": mysql_warehouse, "cache": store},
     )
     assert single.success
@@ -64,11 +71,15 @@ def test_dst_holiday_and_early_close_through_dagster(instance, mysql_warehouse, 
     assert meta["bytes"].value > 0 and meta["last_timestamp_utc"].value == bars["timestamp_utc"][-1]
 
 
-def test_mysql_and_embedded_warehouses_give_identical_bars(instance, mysql_warehouse, sqlite_warehouse, tmp_path):
+def test_mysql_and_embedded_warehouses_give_identical_bars(
+    instance, mysql_warehouse, sqlite_warehouse, tmp_path
+):
     stores = {}
     for name, warehouse in (("mysql", mysql_warehouse), ("sqlite", sqlite_warehouse)):
         stores[name] = ParquetStore(url=str(tmp_path / name))
-        assert run_range(instance, warehouse, stores[name], "SPY", "2025-03-07", "2025-03-10").success
+        assert run_range(
+            instance, warehouse, stores[name], "SPY", "2025-03-07", "2025-03-10"
+        ).success
     for day in ("2025-03-07", "2025-03-10"):
         for prefix in ("bars", "series", "ranges"):
             path = f"{prefix}/SPY/{day}.parquet"
@@ -76,7 +87,9 @@ def test_mysql_and_embedded_warehouses_give_identical_bars(instance, mysql_wareh
     assert stores["mysql"].read_frame("bars/SPY/2025-03-07.parquet").height > 2000
 
 
-def test_regular_session_without_data_warns_naming_ticker_and_session(instance, sqlite_warehouse, tmp_path):
+def test_regular_session_without_data_warns_naming_ticker_and_session(
+    instance, sqlite_warehouse, tmp_path
+):
     store = ParquetStore(url=str(tmp_path / "cache"))
     result = run_range(instance, sqlite_warehouse, store, "QQQ", "2025-11-25", "2025-11-28")
     assert result.success  # not a failure
@@ -91,13 +104,22 @@ def test_regular_session_without_data_warns_naming_ticker_and_session(instance, 
 
 
 @pytest.mark.parametrize("bad_price", [-5.0])  # null and NaN: test_build.py
-def test_bad_warehouse_rows_fail_before_anything_downstream(instance, mysql_warehouse, tmp_path, bad_price):
+def test_bad_warehouse_rows_fail_before_anything_downstream(
+    instance, mysql_warehouse, tmp_path, bad_price
+):
     table = mysql_warehouse.greeks_table()
     engine = mysql_warehouse.engine()
     open_utc = session_table("2025-11-26", "2025-11-26")["open_utc"][0]
     with engine.begin() as connection:
-        connection.execute(sa.insert(table).values(
-            timestamp_utc=int(open_utc) + 100, ticker="SPY", underlying=bad_price, delta=0.5, implied_volatility=0.2))
+        connection.execute(
+            sa.insert(table).values(
+                timestamp_utc=int(open_utc) + 100,
+                ticker="SPY",
+                underlying=bad_price,
+                delta=0.5,
+                implied_volatility=0.2,
+            )
+        )
     engine.dispose()
     store = ParquetStore(url=str(tmp_path / "cache"))
     result = run_range(instance, mysql_warehouse, store, "SPY", "2025-11-26", "2025-11-28")
@@ -113,7 +135,9 @@ def test_unknown_ticker_fails_naming_it(instance, sqlite_warehouse, tmp_path):
     store = ParquetStore(url=str(tmp_path / "cache"))
     result = run_range(instance, sqlite_warehouse, store, "IWM", "2025-11-26", "2025-11-26")
     assert not result.success
-    assert "ticker 'IWM' has no rows" in result.failure_data_for_node("cached_bars").error.to_string()
+    assert (
+        "ticker 'IWM' has no rows" in result.failure_data_for_node("cached_bars").error.to_string()
+    )
 
 
 def test_series_check_blocks_ranges_on_bad_bars(instance, sqlite_warehouse, tmp_path):
@@ -124,8 +148,11 @@ def test_series_check_blocks_ranges_on_bad_bars(instance, sqlite_warehouse, tmp_
     bars = store.read_frame(path)
     store.write_frame(path, bars.with_columns(pl.col("timestamp_utc") - 7200))  # before the open
     result = dg.materialize(
-        data_assets()[1:], instance=instance, partition_key=session_ticker_key("2025-11-26", "SPY"),
-        resources={"cache": store}, raise_on_error=False,
+        data_assets()[1:],
+        instance=instance,
+        partition_key=session_ticker_key("2025-11-26", "SPY"),
+        resources={"cache": store},
+        raise_on_error=False,
     )
     assert not result.success
     checks = check_results(result)
@@ -143,19 +170,37 @@ def test_unreachable_warehouse_fails_the_run_naming_host_and_database(instance, 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     warehouse = mysql_warehouse_for(
-        {"host": "127.0.0.1", "port": port, "user": "orb", "password": "hunter2-secret", "database": "options"},
-        connect_attempts=2, retry_backoff_seconds=0.01,
+        {
+            "host": "127.0.0.1",
+            "port": port,
+            "user": "orb",
+            "password": "hunter2-secret",
+            "database": "options",
+        },
+        connect_attempts=2,
+        retry_backoff_seconds=0.01,
     )
-    result = run_range(instance, warehouse, ParquetStore(url=str(tmp_path / "cache")), "SPY", "2025-11-26", "2025-11-26")
+    result = run_range(
+        instance,
+        warehouse,
+        ParquetStore(url=str(tmp_path / "cache")),
+        "SPY",
+        "2025-11-26",
+        "2025-11-26",
+    )
     assert not result.success
     message = result.failure_data_for_node("cached_bars").error.to_string()
-    assert "mysql://127.0.0.1:" + str(port) + "/options" in message and "after 2 attempts" in message
+    assert (
+        "mysql://127.0.0.1:" + str(port) + "/options" in message and "after 2 attempts" in message
+    )
     assert "hunter2-secret" not in message
     logs = "".join(str(record.user_message) for record in instance.all_logs(result.run_id))
     assert "retrying" in logs and "hunter2-secret" not in logs
 
 
-def test_a_session_that_has_not_closed_is_refused(instance, sqlite_warehouse, tmp_path, monkeypatch):
+def test_a_session_that_has_not_closed_is_refused(
+    instance, sqlite_warehouse, tmp_path, monkeypatch
+):
     import types
 
     import orb_pipeline.bars.assets as bars_assets
@@ -165,5 +210,8 @@ def test_a_session_that_has_not_closed_is_refused(instance, sqlite_warehouse, tm
     store = ParquetStore(url=str(tmp_path / "cache"))
     result = run_range(instance, sqlite_warehouse, store, "SPY", "2025-11-26", "2025-11-28")
     assert not result.success
-    assert "SPY: session(s) 2025-11-28 have not closed yet" in result.failure_data_for_node("cached_bars").error.to_string()
+    assert (
+        "SPY: session(s) 2025-11-28 have not closed yet"
+        in result.failure_data_for_node("cached_bars").error.to_string()
+    )
     assert store.list("bars") == []

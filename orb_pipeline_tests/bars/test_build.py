@@ -23,32 +23,59 @@ DAY = dt.date(2025, 3, 10)
 def prints(rows: list[tuple]) -> pl.DataFrame:
     return pl.DataFrame(
         rows,
-        schema={"row_order": pl.Int64, "timestamp_utc": pl.Int64, "price": pl.Float64,
-                "delta": pl.Float64, "implied_volatility": pl.Float64},
+        schema={
+            "row_order": pl.Int64,
+            "timestamp_utc": pl.Int64,
+            "price": pl.Float64,
+            "delta": pl.Float64,
+            "implied_volatility": pl.Float64,
+        },
         orient="row",
     )
 
 
 def test_hand_computed_bars_keep_source_order_within_a_second():
-    rows = prints([
-        # row_order, t, price, delta, iv   (given out of order on purpose)
-        (4, 100, 10.03, -0.45, 0.30),
-        (2, 100, 10.05, 0.10, 0.90),
-        (1, 100, 10.02, 0.50, 0.20),
-        (3, 100, 10.01, 0.60, 0.50),  # |delta| = 0.6 is not ATM (strict bounds)
-        (5, 102, 11.00, 0.41, None),  # null IV: not counted
-        (6, 102, 11.00, -0.59, float("nan")),  # NaN IV: not counted
-    ])
+    rows = prints(
+        [
+            # row_order, t, price, delta, iv   (given out of order on purpose)
+            (4, 100, 10.03, -0.45, 0.30),
+            (2, 100, 10.05, 0.10, 0.90),
+            (1, 100, 10.02, 0.50, 0.20),
+            (3, 100, 10.01, 0.60, 0.50),  # |delta| = 0.6 is not ATM (strict bounds)
+            (5, 102, 11.00, 0.41, None),  # null IV: not counted
+            (6, 102, 11.00, -0.59, float("nan")),  # NaN IV: not counted
+        ]
+    )
     bars = bars_from_prints(rows, DAY)
     assert bars.to_dicts() == [
-        {"session_date": DAY, "timestamp_utc": 100, "open": 10.02, "high": 10.05, "low": 10.01,
-         "close": 10.03, "print_count": 4, "atm_iv_sum": pytest.approx(0.5), "atm_iv_count": 2},
-        {"session_date": DAY, "timestamp_utc": 102, "open": 11.0, "high": 11.0, "low": 11.0,
-         "close": 11.0, "print_count": 2, "atm_iv_sum": 0.0, "atm_iv_count": 0},
+        {
+            "session_date": DAY,
+            "timestamp_utc": 100,
+            "open": 10.02,
+            "high": 10.05,
+            "low": 10.01,
+            "close": 10.03,
+            "print_count": 4,
+            "atm_iv_sum": pytest.approx(0.5),
+            "atm_iv_count": 2,
+        },
+        {
+            "session_date": DAY,
+            "timestamp_utc": 102,
+            "open": 11.0,
+            "high": 11.0,
+            "low": 11.0,
+            "close": 11.0,
+            "print_count": 2,
+            "atm_iv_sum": 0.0,
+            "atm_iv_count": 0,
+        },
     ]
     assert bars_problems(bars, 100, 102) == []
     assert bars_problems(bars, 101, 102) == ["timestamps outside the session [101, 102]"]
-    assert bars_problems(bars, None, None) == ["bars exist on a date that is not an exchange session"]
+    assert bars_problems(bars, None, None) == [
+        "bars exist on a date that is not an exchange session"
+    ]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), -1.0, 0.0, None, float("inf")])
@@ -85,8 +112,17 @@ def reference_bars(rows: list[tuple]) -> list[dict]:
             bar["close"] = price
             bar["print_count"] += 1
         else:
-            bar = {"session_date": DAY, "timestamp_utc": t, "open": price, "high": price, "low": price,
-                   "close": price, "print_count": 1, "atm_iv_sum": 0.0, "atm_iv_count": 0}
+            bar = {
+                "session_date": DAY,
+                "timestamp_utc": t,
+                "open": price,
+                "high": price,
+                "low": price,
+                "close": price,
+                "print_count": 1,
+                "atm_iv_sum": 0.0,
+                "atm_iv_count": 0,
+            }
             out.append(bar)
         if atm:
             bar["atm_iv_sum"] += iv

@@ -58,7 +58,12 @@ class FakeAws:
 
 
 REGION = "us-east-1"
-FARGATE = {"requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "1024", "memory": "2048"}
+FARGATE = {
+    "requiresCompatibilities": ["FARGATE"],
+    "networkMode": "awsvpc",
+    "cpu": "1024",
+    "memory": "2048",
+}
 
 
 class _TaskMetadataHandler(BaseHTTPRequestHandler):
@@ -99,7 +104,9 @@ def fake_aws(monkeypatch) -> FakeAws:
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="orb-tasks", Description="orb", VpcId=vpc)["GroupId"]
+    group = ec2.create_security_group(GroupName="orb-tasks", Description="orb", VpcId=vpc)[
+        "GroupId"
+    ]
     cluster = ecs.create_cluster(clusterName="orb-pipeline")["cluster"]["clusterArn"]
     container = {"image": "orb-pipeline:test", "cpu": 1024, "memory": 2048, "essential": True}
     ecs.register_task_definition(
@@ -120,10 +127,14 @@ def fake_aws(monkeypatch) -> FakeAws:
         cluster=cluster,
         taskDefinition="orb-daemon",
         launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}
+        },
     )["tasks"][0]["taskArn"]
 
-    handler = type("Handler", (_TaskMetadataHandler,), {"task": {"Cluster": cluster, "TaskARN": daemon}})
+    handler = type(
+        "Handler", (_TaskMetadataHandler,), {"task": {"Cluster": cluster, "TaskARN": daemon}}
+    )
     metadata = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=metadata.serve_forever, daemon=True).start()
     metadata_uri = f"http://127.0.0.1:{metadata.server_address[1]}/v4/daemon"

@@ -62,7 +62,8 @@ def _wait_for_code_server(port: int, env: dict, process: subprocess.Popen, log: 
             pytest.fail(f"code server exited:\n{log.read_text()[-3000:]}")
         check = subprocess.run(
             [_bin("dagster"), "api", "grpc-health-check", "-p", str(port), "--host", "127.0.0.1"],
-            env=env, capture_output=True,
+            env=env,
+            capture_output=True,
         )
         if check.returncode == 0:
             return
@@ -86,8 +87,19 @@ def test_sweep_run_is_launched_as_a_sized_ecs_task(production_home, fake_aws, tm
     instance.add_dynamic_partitions("tickers", ["SPY"])
     code_log, daemon_log = tmp_path / "code.log", tmp_path / "daemon.log"
     code_server = _start(
-        [_bin("dagster"), "api", "grpc", "-m", "orb_pipeline.definitions", "-h", "127.0.0.1", "-p", str(port)],
-        env, code_log,
+        [
+            _bin("dagster"),
+            "api",
+            "grpc",
+            "-m",
+            "orb_pipeline.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env,
+        code_log,
     )
     daemon = None
     try:
@@ -95,18 +107,35 @@ def test_sweep_run_is_launched_as_a_sized_ecs_task(production_home, fake_aws, tm
         partition = str(dg.MultiPartitionKey({"ticker": "SPY", "chunk": "000"}))
         launch = subprocess.run(
             [
-                _bin("dagster"), "job", "launch", "-w", str(DEPLOY / "workspace.yaml"),
-                "-j", "sweep_job", "--tags",
-                json.dumps({"dagster/partition": partition, "dagster/partition/ticker": "SPY",
-                            "dagster/partition/chunk": "000", "orb/ticker": "SPY"}),
+                _bin("dagster"),
+                "job",
+                "launch",
+                "-w",
+                str(DEPLOY / "workspace.yaml"),
+                "-j",
+                "sweep_job",
+                "--tags",
+                json.dumps(
+                    {
+                        "dagster/partition": partition,
+                        "dagster/partition/ticker": "SPY",
+                        "dagster/partition/chunk": "000",
+                        "orb/ticker": "SPY",
+                    }
+                ),
             ],
-            env=env, capture_output=True, text=True, timeout=180,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert launch.returncode == 0, launch.stdout + launch.stderr
         (run,) = instance.get_runs(dg.RunsFilter(job_name="sweep_job"))
         assert run.status == dg.DagsterRunStatus.QUEUED  # the queued coordinator holds it
 
-        daemon = _start([_bin("dagster-daemon"), "run", "-w", str(DEPLOY / "workspace.yaml")], env, daemon_log)
+        daemon = _start(
+            [_bin("dagster-daemon"), "run", "-w", str(DEPLOY / "workspace.yaml")], env, daemon_log
+        )
         deadline = time.monotonic() + 150
         while "ecs/task_arn" not in run.tags and time.monotonic() < deadline:
             if daemon.poll() is not None:
@@ -121,7 +150,9 @@ def test_sweep_run_is_launched_as_a_sized_ecs_task(production_home, fake_aws, tm
         instance.dispose()
 
     ecs = fake_aws.client("ecs")
-    (task,) = ecs.describe_tasks(cluster=fake_aws.cluster_arn, tasks=[run.tags["ecs/task_arn"]])["tasks"]
+    (task,) = ecs.describe_tasks(cluster=fake_aws.cluster_arn, tasks=[run.tags["ecs/task_arn"]])[
+        "tasks"
+    ]
     assert task["taskDefinitionArn"] == fake_aws.run_task_definition_arn
     assert task["launchType"] == "FARGATE"
     # The run task joins the daemon's subnet (use_current_ecs_task_config).
@@ -138,7 +169,10 @@ def test_sweep_run_is_launched_as_a_sized_ecs_task(production_home, fake_aws, tm
     assert run.run_id in container["command"][-1]
     assert {"name": "NUMBA_NUM_THREADS", "value": EXPECTED_THREADS} in container["environment"]
 
-    tags = {t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=task["taskArn"])["tags"]}
+    tags = {
+        t["key"]: t["value"]
+        for t in ecs.list_tags_for_resource(resourceArn=task["taskArn"])["tags"]
+    }
     assert tags["dagster/run_id"] == run.run_id
     assert tags["dagster/job_name"] == "sweep_job"
     assert tags["project"] == "orb_pipeline"

@@ -202,7 +202,9 @@ def test_constraints_pin_every_runtime_dependency():
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     for requirement in dependencies:
         name = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower())
-        assert pins.get(name), f"{name} is not pinned in deploy/constraints.txt (run deploy/lock.sh)"
+        assert pins.get(name), (
+            f"{name} is not pinned in deploy/constraints.txt (run deploy/lock.sh)"
+        )
 
 
 def test_numba_warm_up_command_runs_and_caches_the_engine_kernels():

@@ -34,12 +34,18 @@ def sessions_frame(sessions) -> pl.DataFrame:
 def one_session(prices_by_time: dict[int, float], *, open_utc: int = 1000, date=DAY0):
     """Series and sessions frames of a single session opening at ``open_utc``."""
     ticks = [(date, t, p) for t, p in sorted(prices_by_time.items())]
-    return series_frame(ticks), sessions_frame([{"session_date": date, "open_utc": open_utc,
-                                                  "close_utc": open_utc + 10_000}])
+    return series_frame(ticks), sessions_frame(
+        [{"session_date": date, "open_utc": open_utc, "close_utc": open_utc + 10_000}]
+    )
 
 
 def params(**overrides) -> dict:
-    base = {"range_seconds": 10, "stop_distance": 0.5, "stop_count_limit": 3,
-            "stop_cooloff_period": 5, "limit_distance": 1.0}
+    base = {
+        "range_seconds": 10,
+        "stop_distance": 0.5,
+        "stop_count_limit": 3,
+        "stop_cooloff_period": 5,
+        "limit_distance": 1.0,
+    }
     base.update(overrides)
     return base

@@ -55,7 +55,9 @@ def trade_cost(costs: dict | None, entry_units: int, exit_units: int) -> int:
     if commission == 0.0 and slippage == 0.0:
         return 0
     if costs.get("slippage_unit", "dollars") == "bps":
-        dollars = 2.0 * commission + slippage / 10000.0 * (entry_units / 10000.0 + exit_units / 10000.0)
+        dollars = 2.0 * commission + slippage / 10000.0 * (
+            entry_units / 10000.0 + exit_units / 10000.0
+        )
     else:
         dollars = 2.0 * commission + 2.0 * slippage
     return round_half_away(dollars * 10000.0)
@@ -110,8 +112,18 @@ def run_session(ticks, open_utc, params, *, kind="dollars", expected_move=None, 
         else:
             continue
         net = gross - trade_cost(costs, entry_p, p)
-        trades.append({"side": state, "entry_utc": entry_t, "entry_units": entry_p, "exit_utc": t,
-                       "exit_units": p, "exit_reason": reason, "gross": gross, "net": net})
+        trades.append(
+            {
+                "side": state,
+                "entry_utc": entry_t,
+                "entry_units": entry_p,
+                "exit_utc": t,
+                "exit_units": p,
+                "exit_reason": reason,
+                "gross": gross,
+                "net": net,
+            }
+        )
         if reason != "stop":
             break
         stops += 1
@@ -137,8 +149,17 @@ def window_sessions(ticks, sessions, kind="dollars"):
 def run_window(ticks, sessions, params, *, kind="dollars", costs=None):
     """Per session of the window (chronological, after exclusions): ``(session, trades)``."""
     return [
-        (s, run_session(session_ticks, s["open_utc"], params, kind=kind,
-                        expected_move=s.get("expected_move"), costs=costs))
+        (
+            s,
+            run_session(
+                session_ticks,
+                s["open_utc"],
+                params,
+                kind=kind,
+                expected_move=s.get("expected_move"),
+                costs=costs,
+            ),
+        )
         for s, session_ticks in window_sessions(ticks, sessions, kind)
     ]
 
@@ -170,7 +191,8 @@ def metrics(per_session_trades):
         "trade_win_rate_percent": 100 * len(wins) / len(all_trades) if all_trades else 0.0,
         "average_holding_period": (
             sum(tr["exit_utc"] - tr["entry_utc"] for tr in all_trades) / len(all_trades)
-            if all_trades else 0.0
+            if all_trades
+            else 0.0
         ),
         "max_drawdown": drawdown / 10000,
         "sharpe": sharpe,

@@ -19,10 +19,16 @@ from orb_pipeline_tests.engine.frames import day, series_frame, sessions_frame
 
 
 def test_opening_ranges_inclusive_window_and_empty_sessions():
-    ticks = [(day(0), 1000, 100.0), (day(0), 1005, 101.5), (day(0), 1010, 99.5),
-             (day(0), 1011, 200.0), (day(2), 3000, 50.0)]
-    sessions = sessions_frame([{"session_date": day(i), "open_utc": o}
-                               for i, o in ((2, 2000), (0, 1000), (1, 5000))])
+    ticks = [
+        (day(0), 1000, 100.0),
+        (day(0), 1005, 101.5),
+        (day(0), 1010, 99.5),
+        (day(0), 1011, 200.0),
+        (day(2), 3000, 50.0),
+    ]
+    sessions = sessions_frame(
+        [{"session_date": day(i), "open_utc": o} for i, o in ((2, 2000), (0, 1000), (1, 5000))]
+    )
     frame = opening_ranges(series_frame(ticks), sessions, 10)
     assert frame.rows() == [
         (day(0), 101.5, 99.5, 100.0, 3),
@@ -33,13 +39,26 @@ def test_opening_ranges_inclusive_window_and_empty_sessions():
 
 
 def _bars(rows):
-    return pl.DataFrame(rows, schema={"session_date": pl.Date, "timestamp_utc": pl.Int64,
-                                      "close": pl.Float64}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"session_date": pl.Date, "timestamp_utc": pl.Int64, "close": pl.Float64},
+        orient="row",
+    )
 
 
 def test_compress_series_by_hand():
-    bars = _bars([(day(0), 1, 10.0), (day(0), 2, 10.0), (day(0), 3, 10.5), (day(0), 4, 10.5),
-                  (day(0), 5, 10.5), (day(1), 10, 10.5), (day(1), 11, 10.5), (day(1), 12, 10.0)])
+    bars = _bars(
+        [
+            (day(0), 1, 10.0),
+            (day(0), 2, 10.0),
+            (day(0), 3, 10.5),
+            (day(0), 4, 10.5),
+            (day(0), 5, 10.5),
+            (day(1), 10, 10.5),
+            (day(1), 11, 10.5),
+            (day(1), 12, 10.0),
+        ]
+    )
     out = compress_series(bars)
     assert out.columns == ["session_date", "timestamp_utc", "price"]
     # Day 0: 1 (10.0), 3 (10.5), 5 (last bar kept). Day 1 starts fresh at 10 (same price as the
@@ -74,14 +93,27 @@ def test_default_grid_is_the_originals():
 
 
 def test_make_grid_order_and_size():
-    grid = make_grid(range_seconds=[30, 60], stop_distance=[0.1, 0.2], stop_count_limit=1,
-                     stop_cooloff_period=[0], limit_distance=[1.0, 2.0, 3.0])
-    assert grid.rows()[:4] == [(30, 0.1, 1, 0, 1.0), (30, 0.1, 1, 0, 2.0), (30, 0.1, 1, 0, 3.0),
-                               (30, 0.2, 1, 0, 1.0)]
+    grid = make_grid(
+        range_seconds=[30, 60],
+        stop_distance=[0.1, 0.2],
+        stop_count_limit=1,
+        stop_cooloff_period=[0],
+        limit_distance=[1.0, 2.0, 3.0],
+    )
+    assert grid.rows()[:4] == [
+        (30, 0.1, 1, 0, 1.0),
+        (30, 0.1, 1, 0, 2.0),
+        (30, 0.1, 1, 0, 3.0),
+        (30, 0.2, 1, 0, 1.0),
+    ]
     assert grid.height == 12
-    big = make_grid(range_seconds=list(range(1, 101)), stop_distance=inclusive_range(0.01, 1, 0.01),
-                    stop_count_limit=[1, 2, 3], stop_cooloff_period=[0, 60],
-                    limit_distance=inclusive_range(0.5, 10, 0.5))
+    big = make_grid(
+        range_seconds=list(range(1, 101)),
+        stop_distance=inclusive_range(0.01, 1, 0.01),
+        stop_count_limit=[1, 2, 3],
+        stop_cooloff_period=[0, 60],
+        limit_distance=inclusive_range(0.5, 10, 0.5),
+    )
     assert big.height == 100 * 100 * 3 * 2 * 20
     assert np.all(big["range_seconds"].to_numpy()[:-1] <= big["range_seconds"].to_numpy()[1:])
 

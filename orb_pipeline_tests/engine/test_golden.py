@@ -19,8 +19,16 @@ def trades_of(prices_by_time, **overrides):
     series, sessions = one_session(prices_by_time)
     kwargs = {k: overrides.pop(k) for k in ("costs", "distance_unit") if k in overrides}
     frame = ledger(series, sessions, params(**overrides), **kwargs)
-    return frame.select("side", "entry_utc", "entry_price", "exit_utc", "exit_price",
-                        "exit_reason", "profit", "holding_seconds").rows()
+    return frame.select(
+        "side",
+        "entry_utc",
+        "entry_price",
+        "exit_utc",
+        "exit_price",
+        "exit_reason",
+        "profit",
+        "holding_seconds",
+    ).rows()
 
 
 def metrics_of(series, sessions, **overrides):
@@ -88,8 +96,15 @@ def test_stop_then_cooloff_skips_and_t_equal_cool_until_is_allowed():
 
 
 def test_stop_count_limit_reached_stops_trading():
-    ticks = {**RANGE, 1011: 100.20, 1012: 100.10, 1020: 100.40, 1021: 100.30, 1026: 100.5,
-             1030: 100.60}
+    ticks = {
+        **RANGE,
+        1011: 100.20,
+        1012: 100.10,
+        1020: 100.40,
+        1021: 100.30,
+        1026: 100.5,
+        1030: 100.60,
+    }
     two_stops = [
         ("long", 1011, 100.20, 1012, 100.10, "stop", -0.1, 1),
         ("long", 1020, 100.40, 1021, 100.30, "stop", -0.1, 1),
@@ -117,15 +132,21 @@ def test_costs_are_net_and_do_not_change_trades():
 
 def test_expected_move_distances_and_skipped_sessions():
     ticks = [(day(0), t, p) for t, p in {**RANGE, 1011: 100.20, 1012: 100.45, 1030: 100.0}.items()]
-    ticks += [(day(1), 1000 + 86400, 100.0), (day(1), 1011 + 86400, 101.0),
-              (day(1), 1030 + 86400, 102.0)]
-    sessions = sessions_frame([
-        {"session_date": day(0), "open_utc": 1000, "expected_move": 0.5},
-        {"session_date": day(1), "open_utc": 1000 + 86400, "expected_move": None},
-    ])
+    ticks += [
+        (day(1), 1000 + 86400, 100.0),
+        (day(1), 1011 + 86400, 101.0),
+        (day(1), 1030 + 86400, 102.0),
+    ]
+    sessions = sessions_frame(
+        [
+            {"session_date": day(0), "open_utc": 1000, "expected_move": 0.5},
+            {"session_date": day(1), "open_utc": 1000 + 86400, "expected_move": None},
+        ]
+    )
     # limit 0.5 x expected move 0.5 = 0.25 -> 100.45 is the limit.
-    frame = ledger(series_frame(ticks), sessions, params(limit_distance=0.5),
-                   distance_unit="expected_move")
+    frame = ledger(
+        series_frame(ticks), sessions, params(limit_distance=0.5), distance_unit="expected_move"
+    )
     assert frame.select("exit_reason", "profit").rows() == [("limit", pytest.approx(0.25))]
     from orb_pipeline.engine import count_skipped_sessions
 
@@ -141,8 +162,11 @@ def _three_sessions(nets):
         base = 1000 + i * 86400
         sessions.append({"session_date": day(i), "open_utc": base})
         if net != 0:
-            ticks += [(day(i), base, 100.0), (day(i), base + 11, 100.5),
-                      (day(i), base + 20, 100.5 + net)]
+            ticks += [
+                (day(i), base, 100.0),
+                (day(i), base + 11, 100.5),
+                (day(i), base + 20, 100.5 + net),
+            ]
     return series_frame(ticks), sessions_frame(sessions)
 
 
@@ -185,12 +209,20 @@ def test_no_trades_gives_zero_rates_and_counts_flat_sessions():
 
 def test_single_session_sharpe_is_zero_and_aggregate_matches_sweep():
     series, sessions = _three_sessions([1.0, -0.5, 0])
-    grid = make_grid(range_seconds=[5, 10], stop_distance=[0.2, 5.0], stop_count_limit=[1, 2],
-                     stop_cooloff_period=[0, 30], limit_distance=[0.5, 5.0])
+    grid = make_grid(
+        range_seconds=[5, 10],
+        stop_distance=[0.2, 5.0],
+        stop_count_limit=[1, 2],
+        stop_cooloff_period=[0, 30],
+        limit_distance=[0.5, 5.0],
+    )
     stats = session_stats(series, sessions, grid)
     assert aggregate(stats).equals(sweep(series, sessions, grid))
     first = aggregate(stats, [0])
     assert (first["sharpe"] == 0.0).all()
-    assert first.filter(pl.col("limit_distance") == 5.0, pl.col("stop_distance") == 5.0)[
-        "total_profit"
-    ].to_list() == [1.0] * 8
+    assert (
+        first.filter(pl.col("limit_distance") == 5.0, pl.col("stop_distance") == 5.0)[
+            "total_profit"
+        ].to_list()
+        == [1.0] * 8
+    )

@@ -21,12 +21,25 @@ from orb_pipeline.engine import Costs, aggregate, api, ledger, session_stats, sw
 from orb_pipeline_tests.engine import reference
 from orb_pipeline_tests.engine.frames import day, series_frame, sessions_frame
 
-SETTINGS = settings(max_examples=120, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-METRIC_COLUMNS = ("total_profit", "trades", "stops", "days_traded", "win_rate_percent",
-                  "trade_win_rate_percent", "average_holding_period", "max_drawdown", "sharpe",
-                  "profit_factor")
+METRIC_COLUMNS = (
+    "total_profit",
+    "trades",
+    "stops",
+    "days_traded",
+    "win_rate_percent",
+    "trade_win_rate_percent",
+    "average_holding_period",
+    "max_drawdown",
+    "sharpe",
+    "profit_factor",
+)
 
 
 @st.composite
@@ -40,8 +53,11 @@ def windows(draw, expected_move=False, shared_seconds=False):
             session["expected_move"] = draw(st.sampled_from([None, 0.5, 1.0, 2.5]))
         sessions.append(session)
         n_ticks = draw(st.integers(0, 40))
-        offsets = draw(st.lists(st.integers(0, 120), min_size=n_ticks, max_size=n_ticks,
-                                unique=not shared_seconds))
+        offsets = draw(
+            st.lists(
+                st.integers(0, 120), min_size=n_ticks, max_size=n_ticks, unique=not shared_seconds
+            )
+        )
         if draw(st.booleans()):  # a halt: no tick in a stretch of the session
             gap_from = draw(st.integers(0, 100))
             offsets = [o for o in offsets if not gap_from <= o < gap_from + 40]
@@ -52,19 +68,28 @@ def windows(draw, expected_move=False, shared_seconds=False):
 
 
 distances = st.sampled_from([0.05, 0.1, 0.15, 0.2, 0.35])
-param_sets = st.fixed_dictionaries({
-    "range_seconds": st.sampled_from([1, 5, 10, 30]),
-    "stop_distance": distances,
-    "stop_count_limit": st.integers(1, 3),
-    "stop_cooloff_period": st.sampled_from([0, 1, 3, 10]),
-    "limit_distance": distances,
-})
+param_sets = st.fixed_dictionaries(
+    {
+        "range_seconds": st.sampled_from([1, 5, 10, 30]),
+        "stop_distance": distances,
+        "stop_count_limit": st.integers(1, 3),
+        "stop_cooloff_period": st.sampled_from([0, 1, 3, 10]),
+        "limit_distance": distances,
+    }
+)
 costs_strategy = st.one_of(
     st.none(),
-    st.builds(Costs, commission_per_share=st.sampled_from([0.0, 0.005, 0.01]),
-              slippage=st.sampled_from([0.0, 0.0049, 0.01])),
-    st.builds(Costs, commission_per_share=st.sampled_from([0.0, 0.005]),
-              slippage=st.sampled_from([0.5, 1.0, 2.5]), slippage_unit=st.just("bps")),
+    st.builds(
+        Costs,
+        commission_per_share=st.sampled_from([0.0, 0.005, 0.01]),
+        slippage=st.sampled_from([0.0, 0.0049, 0.01]),
+    ),
+    st.builds(
+        Costs,
+        commission_per_share=st.sampled_from([0.0, 0.005]),
+        slippage=st.sampled_from([0.5, 1.0, 2.5]),
+        slippage_unit=st.just("bps"),
+    ),
 )
 
 
@@ -80,17 +105,26 @@ def shrunk_kernel_limits(**limits):
 
 
 def _grid(rows):
-    return pl.DataFrame(rows, schema={"range_seconds": pl.Int64, "stop_distance": pl.Float64,
-                                      "stop_count_limit": pl.Int64,
-                                      "stop_cooloff_period": pl.Int64,
-                                      "limit_distance": pl.Float64})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "range_seconds": pl.Int64,
+            "stop_distance": pl.Float64,
+            "stop_count_limit": pl.Int64,
+            "stop_cooloff_period": pl.Int64,
+            "limit_distance": pl.Float64,
+        },
+    )
 
 
 def _costs_dict(costs):
     if costs is None:
         return None
-    return {"commission_per_share": costs.commission_per_share, "slippage": costs.slippage,
-            "slippage_unit": costs.slippage_unit}
+    return {
+        "commission_per_share": costs.commission_per_share,
+        "slippage": costs.slippage,
+        "slippage_unit": costs.slippage_unit,
+    }
 
 
 def assert_metrics_equal(row, expected):
@@ -111,33 +145,48 @@ def check_window(ticks, sessions, grid_rows, kind, costs):
     grid = _grid(grid_rows)
     result = sweep(series, frame, grid, costs=costs, distance_unit=kind)
     assert result.select(grid.columns).equals(grid)
-    per_combo = [reference.run_window(ticks, sessions, p, kind=kind, costs=_costs_dict(costs))
-                 for p in grid_rows]
+    per_combo = [
+        reference.run_window(ticks, sessions, p, kind=kind, costs=_costs_dict(costs))
+        for p in grid_rows
+    ]
     for row, window in zip(result.iter_rows(named=True), per_combo, strict=True):
         assert_metrics_equal(row, reference.metrics([trades for _, trades in window]))
     return series, frame, grid, result, per_combo
 
 
 @SETTINGS
-@given(window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=6),
-       costs=costs_strategy)
+@given(
+    window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=6), costs=costs_strategy
+)
 def test_sweep_and_ledger_match_reference_in_dollars(window, grid_rows, costs):
     ticks, sessions = window
     series, frame, _, _, per_combo = check_window(ticks, sessions, grid_rows, "dollars", costs)
     got = ledger(series, frame, grid_rows[0], costs=costs)
     expected = [
-        (s["session_date"], tr["side"], tr["entry_utc"], tr["entry_units"] / 10000,
-         tr["exit_utc"], tr["exit_units"] / 10000, tr["exit_reason"], tr["net"] / 10000,
-         tr["exit_utc"] - tr["entry_utc"])
-        for s, trades in per_combo[0] for tr in trades
+        (
+            s["session_date"],
+            tr["side"],
+            tr["entry_utc"],
+            tr["entry_units"] / 10000,
+            tr["exit_utc"],
+            tr["exit_units"] / 10000,
+            tr["exit_reason"],
+            tr["net"] / 10000,
+            tr["exit_utc"] - tr["entry_utc"],
+        )
+        for s, trades in per_combo[0]
+        for tr in trades
     ]
     assert got.rows() == expected
 
 
 @SETTINGS
-@given(window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=4),
-       costs=costs_strategy, percents=st.lists(st.sampled_from([0.05, 0.1, 0.2, 0.3]),
-                                              min_size=2, max_size=2))
+@given(
+    window=windows(),
+    grid_rows=st.lists(param_sets, min_size=1, max_size=4),
+    costs=costs_strategy,
+    percents=st.lists(st.sampled_from([0.05, 0.1, 0.2, 0.3]), min_size=2, max_size=2),
+)
 def test_percent_distances_match_reference(window, grid_rows, costs, percents):
     ticks, sessions = window
     for row in grid_rows:  # percent of a ~$100 price: 0.05 % = $0.05
@@ -146,8 +195,11 @@ def test_percent_distances_match_reference(window, grid_rows, costs, percents):
 
 
 @SETTINGS
-@given(window=windows(expected_move=True), grid_rows=st.lists(param_sets, min_size=1, max_size=4),
-       costs=costs_strategy)
+@given(
+    window=windows(expected_move=True),
+    grid_rows=st.lists(param_sets, min_size=1, max_size=4),
+    costs=costs_strategy,
+)
 def test_expected_move_distances_match_reference(window, grid_rows, costs):
     ticks, sessions = window
     if all(s["expected_move"] is None for s in sessions):
@@ -156,12 +208,17 @@ def test_expected_move_distances_match_reference(window, grid_rows, costs):
 
 
 @SETTINGS
-@given(window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=6),
-       costs=costs_strategy, data=st.data())
+@given(
+    window=windows(),
+    grid_rows=st.lists(param_sets, min_size=1, max_size=6),
+    costs=costs_strategy,
+    data=st.data(),
+)
 def test_session_stats_aggregate_on_subsets_match_reference(window, grid_rows, costs, data):
     ticks, sessions = window
-    series, frame, grid, result, per_combo = check_window(ticks, sessions, grid_rows, "dollars",
-                                                          costs)
+    series, frame, grid, result, per_combo = check_window(
+        ticks, sessions, grid_rows, "dollars", costs
+    )
     stats = session_stats(series, frame, grid, costs=costs)
     assert aggregate(stats).equals(result)
     n = len(sessions)
@@ -179,36 +236,66 @@ def test_session_stats_aggregate_on_subsets_match_reference(window, grid_rows, c
             assert stats.net_units[c, s] == sum(tr["net"] for tr in trades)
             assert stats.trades[c, s] == len(trades)
             assert stats.stops[c, s] == sum(tr["exit_reason"] == "stop" for tr in trades)
-            assert stats.holding_seconds[c, s] == sum(tr["exit_utc"] - tr["entry_utc"]
-                                                      for tr in trades)
+            assert stats.holding_seconds[c, s] == sum(
+                tr["exit_utc"] - tr["entry_utc"] for tr in trades
+            )
 
 
 @SETTINGS
-@given(window=windows(shared_seconds=True), grid_rows=st.lists(param_sets, min_size=1, max_size=4),
-       costs=costs_strategy)
+@given(
+    window=windows(shared_seconds=True),
+    grid_rows=st.lists(param_sets, min_size=1, max_size=4),
+    costs=costs_strategy,
+)
 def test_ticks_sharing_a_second_match_reference(window, grid_rows, costs):
     """Equal timestamps keep their order (SEMANTICS_EXTENSIONS 4): a breakout is the first tick
     of its second that breaks out, and a position exits at the first tick of the last second."""
     ticks, sessions = window
     series, frame, _, _, per_combo = check_window(ticks, sessions, grid_rows, "dollars", costs)
     got = ledger(series, frame, grid_rows[0], costs=costs)
-    expected = [(s["session_date"], tr["side"], tr["entry_utc"], tr["entry_units"] / 10000,
-                 tr["exit_utc"], tr["exit_units"] / 10000, tr["exit_reason"], tr["net"] / 10000,
-                 tr["exit_utc"] - tr["entry_utc"])
-                for s, trades in per_combo[0] for tr in trades]
+    expected = [
+        (
+            s["session_date"],
+            tr["side"],
+            tr["entry_utc"],
+            tr["entry_units"] / 10000,
+            tr["exit_utc"],
+            tr["exit_units"] / 10000,
+            tr["exit_reason"],
+            tr["net"] / 10000,
+            tr["exit_utc"] - tr["entry_utc"],
+        )
+        for s, trades in per_combo[0]
+        for tr in trades
+    ]
     assert got.rows() == expected
 
 
 def test_reference_keeps_the_order_of_ticks_sharing_a_second():
-    p = {"range_seconds": 10, "stop_distance": 0.5, "stop_count_limit": 1,
-         "stop_cooloff_period": 0, "limit_distance": 1.0}
+    p = {
+        "range_seconds": 10,
+        "stop_distance": 0.5,
+        "stop_count_limit": 1,
+        "stop_cooloff_period": 0,
+        "limit_distance": 1.0,
+    }
     sessions = [{"session_date": day(0), "open_utc": 1000}]
     # Two breakouts in one second: the first (up) enters long; a sort by price would go short.
-    ticks = [(day(0), 1000, 100.0), (day(0), 1020, 100.1), (day(0), 1020, 99.9), (day(0), 1100, 100.0)]
+    ticks = [
+        (day(0), 1000, 100.0),
+        (day(0), 1020, 100.1),
+        (day(0), 1020, 99.9),
+        (day(0), 1100, 100.0),
+    ]
     [(_, [trade])] = reference.run_window(ticks, sessions, p)
     assert (trade["side"], trade["entry_units"]) == ("long", 1_001_000)
     # Two ticks at the last second: the position exits at the first of them.
-    ticks = [(day(0), 1000, 100.0), (day(0), 1020, 100.1), (day(0), 1050, 100.2), (day(0), 1050, 100.05)]
+    ticks = [
+        (day(0), 1000, 100.0),
+        (day(0), 1020, 100.1),
+        (day(0), 1050, 100.2),
+        (day(0), 1050, 100.05),
+    ]
     [(_, [trade])] = reference.run_window(ticks, sessions, p)
     assert (trade["exit_units"], trade["exit_reason"]) == (1_002_000, "eod")
 
@@ -223,8 +310,12 @@ def test_reference_rounding_helper_is_half_away_from_zero():
     assert reference.round_half_away(2.0**52 + 1) == 2**52 + 1
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(window=windows(), grid_rows=st.lists(param_sets, min_size=2, max_size=8))
 def test_kernel_fallbacks_give_the_same_results(window, grid_rows):
     """A full exit memo (two-sided searches) and sessions too long for the second-to-tick table

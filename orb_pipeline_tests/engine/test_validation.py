@@ -21,8 +21,13 @@ from orb_pipeline.engine import (
 from orb_pipeline_tests.engine.frames import day, one_session, params, series_frame, sessions_frame
 
 SERIES, SESSIONS = one_session({1000: 100.0, 1011: 100.5, 1020: 100.2})
-GRID = make_grid(range_seconds=10, stop_distance=0.5, stop_count_limit=1, stop_cooloff_period=0,
-                 limit_distance=1.0)
+GRID = make_grid(
+    range_seconds=10,
+    stop_distance=0.5,
+    stop_count_limit=1,
+    stop_cooloff_period=0,
+    limit_distance=1.0,
+)
 
 
 def raises(match, fn, *args, **kwargs):
@@ -36,7 +41,8 @@ def test_missing_series_column(column):
 
 
 @pytest.mark.parametrize(
-    "column, dtype", [("timestamp_utc", pl.Float64), ("price", pl.String), ("session_date", pl.String)]
+    "column, dtype",
+    [("timestamp_utc", pl.Float64), ("price", pl.String), ("session_date", pl.String)],
 )
 def test_mistyped_series_column(column, dtype):
     raises(column, sweep, SERIES.with_columns(pl.col(column).cast(dtype)), SESSIONS, GRID)
@@ -48,10 +54,12 @@ def test_missing_sessions_column(column):
 
 
 def test_mistyped_sessions_columns():
-    raises("open_utc", sweep, SERIES, SESSIONS.with_columns(pl.col("open_utc").cast(pl.Float64)),
-           GRID)
-    raises("close_utc", sweep, SERIES,
-           SESSIONS.with_columns(pl.col("close_utc").cast(pl.String)), GRID)
+    raises(
+        "open_utc", sweep, SERIES, SESSIONS.with_columns(pl.col("open_utc").cast(pl.Float64)), GRID
+    )
+    raises(
+        "close_utc", sweep, SERIES, SESSIONS.with_columns(pl.col("close_utc").cast(pl.String)), GRID
+    )
     raises("session_date", sweep, SERIES, pl.concat([SESSIONS, SESSIONS]), GRID)
 
 
@@ -61,14 +69,22 @@ def test_unsorted_timestamps():
 
 @pytest.mark.parametrize("price", [0.0, -1.0, float("nan"), float("inf")])
 def test_bad_prices(price):
-    bad = SERIES.with_columns(pl.when(pl.col("timestamp_utc") == 1011).then(price)
-                              .otherwise(pl.col("price")).alias("price"))
+    bad = SERIES.with_columns(
+        pl.when(pl.col("timestamp_utc") == 1011)
+        .then(price)
+        .otherwise(pl.col("price"))
+        .alias("price")
+    )
     raises("price", sweep, bad, SESSIONS, GRID)
 
 
 def test_null_price():
-    bad = SERIES.with_columns(pl.when(pl.col("timestamp_utc") == 1011).then(None)
-                              .otherwise(pl.col("price")).alias("price"))
+    bad = SERIES.with_columns(
+        pl.when(pl.col("timestamp_utc") == 1011)
+        .then(None)
+        .otherwise(pl.col("price"))
+        .alias("price")
+    )
     raises("price", sweep, bad, SESSIONS, GRID)
 
 
@@ -85,9 +101,15 @@ def test_ticks_outside_their_session():
 
 @pytest.mark.parametrize(
     "column, value",
-    [("range_seconds", 0), ("stop_distance", 0.0), ("stop_distance", -0.1),
-     ("limit_distance", 0.0), ("limit_distance", float("nan")), ("stop_count_limit", 0),
-     ("stop_cooloff_period", -1)],
+    [
+        ("range_seconds", 0),
+        ("stop_distance", 0.0),
+        ("stop_distance", -0.1),
+        ("limit_distance", 0.0),
+        ("limit_distance", float("nan")),
+        ("stop_count_limit", 0),
+        ("stop_cooloff_period", -1),
+    ],
 )
 def test_parameters_outside_their_domain(column, value):
     bad = GRID.with_columns(pl.lit(value).cast(GRID.schema[column]).alias(column))
@@ -97,11 +119,21 @@ def test_parameters_outside_their_domain(column, value):
 
 def test_grid_columns_and_emptiness():
     raises("stop_count_limit", sweep, SERIES, SESSIONS, GRID.drop("stop_count_limit"))
-    raises("range_seconds", sweep, SERIES, SESSIONS,
-           GRID.with_columns(pl.col("range_seconds").cast(pl.Float64)))
+    raises(
+        "range_seconds",
+        sweep,
+        SERIES,
+        SESSIONS,
+        GRID.with_columns(pl.col("range_seconds").cast(pl.Float64)),
+    )
     raises("empty", sweep, SERIES, SESSIONS, GRID.clear())
-    raises("stop_cooloff_period", ledger, SERIES, SESSIONS,
-           {k: v for k, v in params().items() if k != "stop_cooloff_period"})
+    raises(
+        "stop_cooloff_period",
+        ledger,
+        SERIES,
+        SESSIONS,
+        {k: v for k, v in params().items() if k != "stop_cooloff_period"},
+    )
     raises("range_seconds", ledger, SERIES, SESSIONS, params(range_seconds=1.5))
 
 

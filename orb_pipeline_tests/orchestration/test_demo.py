@@ -29,7 +29,11 @@ FIRST, LAST = dt.date(2025, 9, 2), dt.date(2025, 11, 28)
 
 
 def _weekdays(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(n) for n in range((last - first).days + 1) if (first + dt.timedelta(n)).weekday() < 5]
+    return [
+        first + dt.timedelta(n)
+        for n in range((last - first).days + 1)
+        if (first + dt.timedelta(n)).weekday() < 5
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +47,11 @@ def demo(tmp_path_factory):
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "orb_pipeline.cli", "demo"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     print(f"orb-pipeline demo took {time.monotonic() - started:.0f} s")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -99,9 +107,20 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
     port = free_port()
     log = home.parent / "webserver.log"
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-webserver")), "-h", "127.0.0.1", "-p", str(port),
-         "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(Path(sys.executable).with_name("dagster-webserver")),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(REPO / "workspace.yaml"),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     query = """{
       assetNodes { assetKey { path } dependencyKeys { path } assetMaterializations(limit: 1) { runId } }
@@ -121,24 +140,44 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
             if time.monotonic() > deadline:
                 pytest.fail(f"web server did not answer:\n{log.read_text()[-3000:]}")
             time.sleep(1)
-        payload = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=120).json()
+        payload = requests.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=120
+        ).json()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert "errors" not in payload, payload.get("errors")
     nodes = {"/".join(n["assetKey"]["path"]): n for n in payload["data"]["assetNodes"]}
-    for asset in ("cached_bars", "opening_ranges", "compressed_series", "staged_window",
-                  "sweep_results", "leaderboard", "walk_forward", "monte_carlo"):
+    for asset in (
+        "cached_bars",
+        "opening_ranges",
+        "compressed_series",
+        "staged_window",
+        "sweep_results",
+        "leaderboard",
+        "walk_forward",
+        "monte_carlo",
+    ):
         assert nodes[asset]["assetMaterializations"], f"{asset} shows no materialization"
     # The asset graph's edges, as the lineage in docs/ARCHITECTURE.md draws them.
-    depends_on = {name: {"/".join(d["path"]) for d in node["dependencyKeys"]} for name, node in nodes.items()}
-    assert "cached_bars" in depends_on["compressed_series"] or "cached_bars" in depends_on["opening_ranges"]
+    depends_on = {
+        name: {"/".join(d["path"]) for d in node["dependencyKeys"]} for name, node in nodes.items()
+    }
+    assert (
+        "cached_bars" in depends_on["compressed_series"]
+        or "cached_bars" in depends_on["opening_ranges"]
+    )
     assert "compressed_series" in depends_on["staged_window"]
     assert "staged_window" in depends_on["sweep_results"]
     assert "sweep_results" in depends_on["leaderboard"]
     (repository,) = payload["data"]["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "orb_pipeline"
     assert {j["name"] for j in repository["jobs"]} >= {
-        "daily_data_job", "stage_window_job", "sweep_job", "leaderboard_job", "validation_job"}
+        "daily_data_job",
+        "stage_window_job",
+        "sweep_job",
+        "leaderboard_job",
+        "validation_job",
+    }
     assert {s["name"] for s in repository["schedules"]} == {"daily_after_close"}
     assert {s["name"] for s in repository["sensors"]} >= {"ticker_sensor", "research_sensor"}

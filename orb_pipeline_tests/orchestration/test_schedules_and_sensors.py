@@ -30,7 +30,9 @@ def instance():
 
 
 def _materialize(instance, asset: str, partition: str) -> None:
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=asset, partition=partition)
+    )
 
 
 def _tick_after(session: dt.date) -> dt.datetime:
@@ -41,7 +43,9 @@ def _tick_after(session: dt.date) -> dt.datetime:
 def _evaluate_schedule(instance, session: dt.date):
     tick = _tick_after(session)
     assert daily_after_close.cron_schedule == "0 18 * * 1-5"
-    result = daily_after_close(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+    result = daily_after_close(
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+    )
     if not isinstance(result, dg.SkipReason):
         # Every requested session has closed (16:00 New York at the latest) and its partition
         # exists at the tick (the current weekday's partition exists from its midnight).
@@ -51,13 +55,23 @@ def _evaluate_schedule(instance, session: dt.date):
                 session_key = key.keys_by_dimension["session"]
                 window = session_partitions.time_window_for_partition_key(session_key)
                 assert window.start <= tick
-                close = dt.datetime.combine(dt.date.fromisoformat(session_key), dt.time(16), NEW_YORK)
+                close = dt.datetime.combine(
+                    dt.date.fromisoformat(session_key), dt.time(16), NEW_YORK
+                )
                 assert close <= tick
     return result
 
 
 # XNYS sessions of Nov 2025 before Thanksgiving week's Wednesday (hand-listed from the calendar).
-WEEK = ["2025-11-17", "2025-11-18", "2025-11-19", "2025-11-20", "2025-11-21", "2025-11-24", "2025-11-25"]
+WEEK = [
+    "2025-11-17",
+    "2025-11-18",
+    "2025-11-19",
+    "2025-11-20",
+    "2025-11-21",
+    "2025-11-24",
+    "2025-11-25",
+]
 
 
 def test_holiday_is_skipped_with_the_reason(instance):
@@ -81,7 +95,10 @@ def test_up_to_date_day_is_one_run_for_every_ticker(instance):
     result = _evaluate_schedule(instance, dt.date(2025, 11, 28))
     (request,) = result
     assert request.run_key == "daily-2025-11-28"
-    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2025-11-28|SPY", "2025-11-28|IWM")
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (
+        "2025-11-28|SPY",
+        "2025-11-28|IWM",
+    )
 
 
 def test_missed_sessions_are_caught_up_in_one_more_run(instance):
@@ -96,7 +113,10 @@ def test_missed_sessions_are_caught_up_in_one_more_run(instance):
     assert (today.tags[RANGE_START], today.tags[RANGE_END]) == ("2025-11-26|SPY", "2025-11-26|QQQ")
     # Both gaps in one rectangle: first missed session .. last missed session x every ticker.
     assert catch_up.run_key == "catch-up-2025-11-19-2025-11-21"
-    assert (catch_up.tags[RANGE_START], catch_up.tags[RANGE_END]) == ("2025-11-19|SPY", "2025-11-21|QQQ")
+    assert (catch_up.tags[RANGE_START], catch_up.tags[RANGE_END]) == (
+        "2025-11-19|SPY",
+        "2025-11-21|QQQ",
+    )
 
 
 def test_catch_up_looks_back_only_the_configured_days(instance, monkeypatch):
@@ -115,7 +135,11 @@ def test_schedule_and_sensors_are_registered_with_their_jobs():
     # Both sensors are registered in the code location (by the warehouse stage and orchestration).
     assert defs.resolve_sensor_def("ticker_sensor").job_name == "daily_data_job"
     assert {job.name for job in defs.resolve_sensor_def("research_sensor").jobs} == {
-        "stage_window_job", "sweep_job", "leaderboard_job", "validation_job"}
+        "stage_window_job",
+        "sweep_job",
+        "leaderboard_job",
+        "validation_job",
+    }
 
 
 # ------------------------------------------------------------------ research sensor
@@ -132,7 +156,13 @@ def test_several_partitions_in_one_tick_stage_each_ticker_once(instance, monkeyp
     sensor = build_research_sensor(build_jobs(SETTINGS), SETTINGS)
     instance.add_dynamic_partitions("tickers", ["SPY", "QQQ"])
     # Five partitions land between two ticks; QQQ misses 2025-11-21.
-    for partition in ["2025-11-20|SPY", "2025-11-21|SPY", "2025-11-24|SPY", "2025-11-20|QQQ", "2025-11-24|QQQ"]:
+    for partition in [
+        "2025-11-20|SPY",
+        "2025-11-21|SPY",
+        "2025-11-24|SPY",
+        "2025-11-20|QQQ",
+        "2025-11-24|QQQ",
+    ]:
         _materialize(instance, "compressed_series", partition)
     result = _research_tick(instance, sensor, "{}")  # a cursor at the start of the event log
     stage = {r.partition_key: r for r in result.run_requests}
@@ -222,9 +252,12 @@ def test_ticker_sensor_adds_configured_universe_and_requests_history(instance, m
 def test_ticker_sensor_reads_the_warehouse(instance, tmp_path, monkeypatch):
     monkeypatch.delenv("ORB_TICKERS", raising=False)
     path = tmp_path / "warehouse.sqlite"
-    build_demo_warehouse(path, tickers=("SPY", "QQQ"), first_session="2025-09-02", last_session="2025-09-02")
+    build_demo_warehouse(
+        path, tickers=("SPY", "QQQ"), first_session="2025-09-02", last_session="2025-09-02"
+    )
     context = dg.build_sensor_context(
-        instance=instance, resources={"warehouse": SQLiteWarehouse(path=str(path), build_demo_if_missing=False)}
+        instance=instance,
+        resources={"warehouse": SQLiteWarehouse(path=str(path), build_demo_if_missing=False)},
     )
     result = ticker_sensor(context)
     (add,) = result.dynamic_partitions_requests

@@ -23,9 +23,15 @@ SESSION = pl.DataFrame({"session_date": [DAY], "open_utc": [OPEN], "close_utc": 
 
 def prints(rows):
     return pl.DataFrame(
-        rows, orient="row",
-        schema={"row_order": pl.Int64, "timestamp_utc": pl.Int64, "price": pl.Float64,
-                "delta": pl.Float64, "implied_volatility": pl.Float64},
+        rows,
+        orient="row",
+        schema={
+            "row_order": pl.Int64,
+            "timestamp_utc": pl.Int64,
+            "price": pl.Float64,
+            "delta": pl.Float64,
+            "implied_volatility": pl.Float64,
+        },
     )
 
 
@@ -34,15 +40,28 @@ def series_of(bars):
 
 
 def test_hand_computed_window_is_inclusive_and_iv_needs_two_rows():
-    bars = bars_from_prints(prints([
-        (1, OPEN, 10.00, 0.50, 0.20),
-        (2, OPEN + 10, 10.40, 0.45, 0.30),
-        (3, OPEN + 30, 9.80, 0.90, 0.99),  # at open + 30: inside the 30 s range; delta not ATM
-        (4, OPEN + 31, 20.00, -0.50, 0.50),  # outside the 30 s range
-        (5, OPEN + 60, 5.00, 0.55, 0.40),
-    ]), DAY)
+    bars = bars_from_prints(
+        prints(
+            [
+                (1, OPEN, 10.00, 0.50, 0.20),
+                (2, OPEN + 10, 10.40, 0.45, 0.30),
+                (
+                    3,
+                    OPEN + 30,
+                    9.80,
+                    0.90,
+                    0.99,
+                ),  # at open + 30: inside the 30 s range; delta not ATM
+                (4, OPEN + 31, 20.00, -0.50, 0.50),  # outside the 30 s range
+                (5, OPEN + 60, 5.00, 0.55, 0.40),
+            ]
+        ),
+        DAY,
+    )
     ranges = session_ranges(series_of(bars), bars, SESSION, [1, 30, 60])
-    assert ranges.select("range_seconds", "range_high", "range_low", "open_price", "tick_count").rows() == [
+    assert ranges.select(
+        "range_seconds", "range_high", "range_low", "open_price", "tick_count"
+    ).rows() == [
         (1, 10.0, 10.0, 10.0, 1),
         (30, 10.4, 9.8, 10.0, 3),
         (60, 20.0, 5.0, 10.0, 5),
@@ -57,24 +76,43 @@ def test_no_tick_in_the_range_is_untraded():
     bars = bars_from_prints(prints([(1, OPEN + 100, 10.0, 0.5, 0.2)]), DAY)
     ranges = session_ranges(series_of(bars), bars, SESSION, [30])
     assert ranges.row(0, named=True)["tick_count"] == 0
-    assert ranges.row(0, named=True)["range_high"] is None and ranges.row(0, named=True)["atm_iv"] is None
+    assert (
+        ranges.row(0, named=True)["range_high"] is None
+        and ranges.row(0, named=True)["atm_iv"] is None
+    )
     assert ranges_problems(ranges) == []
-    broken = ranges.with_columns(pl.lit(3, dtype=pl.Int64).alias("tick_count"), pl.lit(2.0).alias("range_high"),
-                                 pl.lit(1.0).alias("range_low"), pl.lit(5.0).alias("open_price"))
+    broken = ranges.with_columns(
+        pl.lit(3, dtype=pl.Int64).alias("tick_count"),
+        pl.lit(2.0).alias("range_high"),
+        pl.lit(1.0).alias("range_low"),
+        pl.lit(5.0).alias("open_price"),
+    )
     assert ranges_problems(broken) == ["open_price outside [range_low, range_high]"]
 
 
 def reference_range(rows: pl.DataFrame, ticker: str, open_utc: int, seconds: int) -> dict:
     """From the raw warehouse rows: per-second last print (id order), then max/min/first; IV mean."""
     inside = rows.with_row_index("id").filter(
-        (pl.col("ticker") == ticker) & pl.col("timestamp_utc").is_between(open_utc, open_utc + seconds))
+        (pl.col("ticker") == ticker)
+        & pl.col("timestamp_utc").is_between(open_utc, open_utc + seconds)
+    )
     closes: dict[int, float] = {}
-    for _id, t, price in sorted(inside.select("id", "timestamp_utc", "underlying").iter_rows(), key=lambda r: (r[1], r[0])):
+    for _id, t, price in sorted(
+        inside.select("id", "timestamp_utc", "underlying").iter_rows(), key=lambda r: (r[1], r[0])
+    ):
         closes[t] = price
     prices = [closes[t] for t in sorted(closes)]
-    ivs = [iv for d, iv in inside.select("delta", "implied_volatility").iter_rows() if 0.4 < abs(d) < 0.6]
-    return {"range_high": max(prices), "range_low": min(prices), "open_price": prices[0],
-            "atm_iv": sum(ivs) / len(ivs) if len(ivs) >= 2 else None}
+    ivs = [
+        iv
+        for d, iv in inside.select("delta", "implied_volatility").iter_rows()
+        if 0.4 < abs(d) < 0.6
+    ]
+    return {
+        "range_high": max(prices),
+        "range_low": min(prices),
+        "open_price": prices[0],
+        "atm_iv": sum(ivs) / len(ivs) if len(ivs) >= 2 else None,
+    }
 
 
 def test_stored_ranges_match_the_raw_rows(sqlite_warehouse, seeded_frame, tmp_path):
@@ -91,13 +129,20 @@ def test_stored_ranges_match_the_raw_rows(sqlite_warehouse, seeded_frame, tmp_pa
     assert result.success
     ranges = read_opening_ranges(store, "SPY", "2025-11-26", "2025-11-28")
     assert ranges.select("session_date", "range_seconds").rows() == [
-        (dt.date(2025, 11, 26), 30), (dt.date(2025, 11, 26), 300), (dt.date(2025, 11, 28), 30), (dt.date(2025, 11, 28), 300)]
+        (dt.date(2025, 11, 26), 30),
+        (dt.date(2025, 11, 26), 300),
+        (dt.date(2025, 11, 28), 30),
+        (dt.date(2025, 11, 28), 300),
+    ]
     sessions = session_table("2025-11-26", "2025-11-28")
     for row in ranges.iter_rows(named=True):
         open_utc = sessions.filter(pl.col("session_date") == row["session_date"])["open_utc"][0]
         assert row["open_utc"] == open_utc
         expected = reference_range(seeded_frame, "SPY", open_utc, row["range_seconds"])
-        assert row["range_high"] == expected["range_high"] and row["range_low"] == expected["range_low"]
+        assert (
+            row["range_high"] == expected["range_high"]
+            and row["range_low"] == expected["range_low"]
+        )
         assert row["open_price"] == expected["open_price"]
         assert row["atm_iv"] == pytest.approx(expected["atm_iv"])
     only_30 = read_opening_ranges(store, "SPY", "2025-11-26", "2025-11-28", range_seconds=30)

@@ -21,9 +21,17 @@ from websockets.sync.client import connect
 from orb_pipeline_tests.services import free_port
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def wait_for_http(url: str, timeout: float = 90.0) -> None:
@@ -51,10 +59,17 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="orb-chromium-")
         port = free_port()
         self.process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, "--user-data-dir=" + self.profile,
-             f"--window-size={self.width},{self.height}", f"--remote-debugging-port={port}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                CHROMIUM,
+                *FLAGS,
+                "--user-data-dir=" + self.profile,
+                f"--window-size={self.width},{self.height}",
+                f"--remote-debugging-port={port}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_http(f"http://127.0.0.1:{port}/json/version", timeout=60)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as response:  # noqa: S310
             pages = [t for t in json.load(response) if t["type"] == "page"]
@@ -78,13 +93,19 @@ class Browser:
                 return message.get("result", {})
 
     def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True)
+        result = self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         return result.get("result", {}).get("value")
 
     def open(self, url: str) -> None:
-        self.call("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
-                  deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=self.height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         self.call("Page.enable")
         self.call("Page.navigate", url=url)
 

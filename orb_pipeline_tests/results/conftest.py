@@ -14,7 +14,11 @@ def results_store(request, tmp_path):
     else:
         settings = request.getfixturevalue("mysql_database")
         store = MySqlResultsStore(
-            host=settings["host"], port=settings["port"], user=settings["user"],
-            password=settings["password"], database=settings["database"])
+            host=settings["host"],
+            port=settings["port"],
+            user=settings["user"],
+            password=settings["password"],
+            database=settings["database"],
+        )
     yield store
     store.dispose()

@@ -18,15 +18,24 @@ from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain
 def test_ledger_command_writes_the_ledger_and_its_plot(tmp_path, monkeypatch, capsys):
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
     write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
-    chain = Chain({"ticker": "SPY", "grid": {**SMALL_GRID, "chunks": 1},
-                   "cache_dir": str(tmp_path / "cache"), "staging_dir": str(tmp_path / "staging"),
-                   "sqlite_path": str(tmp_path / "results.sqlite")})
+    chain = Chain(
+        {
+            "ticker": "SPY",
+            "grid": {**SMALL_GRID, "chunks": 1},
+            "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"),
+            "sqlite_path": str(tmp_path / "results.sqlite"),
+        }
+    )
     instance = chain.instance()
     chain.stage(instance)
     chain.sweep(instance, "000")
     store = chain.resources()["results"]
-    best = store.read(sa.select(schema.results).order_by(
-        schema.results.c.trades.desc(), schema.results.c.backtest_id).limit(1)).row(0, named=True)
+    best = store.read(
+        sa.select(schema.results)
+        .order_by(schema.results.c.trades.desc(), schema.results.c.backtest_id)
+        .limit(1)
+    ).row(0, named=True)
     assert best["trades"] > 0
 
     monkeypatch.setenv("ORB_DATA_DIR", str(tmp_path))

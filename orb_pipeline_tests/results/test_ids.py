@@ -9,8 +9,13 @@ from hypothesis import strategies as st
 from orb_pipeline.results.ids import backtest_id, backtest_ids, price_units, window_id_range
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 12, 31)
-PARAMS = {"range_seconds": 30, "stop_distance": 0.3, "stop_count_limit": 2,
-          "stop_cooloff_period": 60, "limit_distance": 4.0}
+PARAMS = {
+    "range_seconds": 30,
+    "stop_distance": 0.3,
+    "stop_count_limit": 2,
+    "stop_cooloff_period": 60,
+    "limit_distance": 4.0,
+}
 
 
 def test_same_inputs_same_id_and_known_shape():
@@ -40,8 +45,13 @@ def test_every_component_changes_the_id():
         backtest_id("SPY", START, END, PARAMS, "2"),
     ] + [
         backtest_id("SPY", START, END, {**PARAMS, name: PARAMS[name] + step}, "1")
-        for name, step in [("range_seconds", 1), ("stop_distance", 0.0001), ("stop_count_limit", 1),
-                           ("stop_cooloff_period", 1), ("limit_distance", 0.0001)]
+        for name, step in [
+            ("range_seconds", 1),
+            ("stop_distance", 0.0001),
+            ("stop_count_limit", 1),
+            ("stop_cooloff_period", 1),
+            ("limit_distance", 0.0001),
+        ]
     ]
     assert len(set(variants + [base])) == len(variants) + 1
 
@@ -53,25 +63,63 @@ def test_price_units_round_half_away_from_zero():
     assert price_units(0.1 + 0.2) == 3000
 
 
-@given(st.lists(st.tuples(st.integers(1, 3600), st.integers(1, 50000), st.integers(1, 10),
-                          st.integers(0, 3600), st.integers(1, 50000)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 3600),
+            st.integers(1, 50000),
+            st.integers(1, 10),
+            st.integers(0, 3600),
+            st.integers(1, 50000),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_vectorized_ids_match_the_scalar_definition(rows):
     grid = pl.DataFrame(
         [(r, s / 10000, c, o, li / 10000) for r, s, c, o, li in rows],
-        schema=["range_seconds", "stop_distance", "stop_count_limit", "stop_cooloff_period",
-                "limit_distance"], orient="row")
+        schema=[
+            "range_seconds",
+            "stop_distance",
+            "stop_count_limit",
+            "stop_cooloff_period",
+            "limit_distance",
+        ],
+        orient="row",
+    )
     vectorized = backtest_ids(grid, "SPY", START, END, "1").to_list()
-    assert vectorized == [backtest_id("SPY", START, END, row, "1") for row in grid.iter_rows(named=True)]
+    assert vectorized == [
+        backtest_id("SPY", START, END, row, "1") for row in grid.iter_rows(named=True)
+    ]
 
 
-@given(st.lists(st.tuples(st.integers(1, 3600), st.integers(1, 50000), st.integers(1, 10),
-                          st.integers(0, 3600), st.integers(1, 50000)), min_size=1, max_size=30),
-       st.sampled_from(["SPY", "QQQ", "IWM"]))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 3600),
+            st.integers(1, 50000),
+            st.integers(1, 10),
+            st.integers(0, 3600),
+            st.integers(1, 50000),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(["SPY", "QQQ", "IWM"]),
+)
 def test_window_id_range_holds_every_id_of_its_window(rows, ticker):
     grid = pl.DataFrame(
         [(r, s / 10000, c, o, li / 10000) for r, s, c, o, li in rows],
-        schema=["range_seconds", "stop_distance", "stop_count_limit", "stop_cooloff_period",
-                "limit_distance"], orient="row")
+        schema=[
+            "range_seconds",
+            "stop_distance",
+            "stop_count_limit",
+            "stop_cooloff_period",
+            "limit_distance",
+        ],
+        orient="row",
+    )
     low, high = window_id_range(ticker, START, END, "1")
     ids = backtest_ids(grid, ticker, START, END, "1")
     assert ids.is_between(low, high).all()

@@ -4,16 +4,29 @@ from orb_pipeline.results.leaderboard import backtest_label
 
 
 def test_label_names_rank_and_every_parameter():
-    row = {"rank": 2, "range_seconds": 30, "stop_distance": 0.4, "limit_distance": 1.0,
-           "stop_count_limit": 3, "stop_cooloff_period": 270, "backtest_id": "5254c4c7" + "0" * 24}
+    row = {
+        "rank": 2,
+        "range_seconds": 30,
+        "stop_distance": 0.4,
+        "limit_distance": 1.0,
+        "stop_count_limit": 3,
+        "stop_cooloff_period": 270,
+        "backtest_id": "5254c4c7" + "0" * 24,
+    }
     assert backtest_label(row) == "#2 R30s stop 0.4 limit 1 x3 cool 270s"
 
 
 def test_labels_of_one_window_differ_where_shortened_ids_would_not():
-    base = {"range_seconds": 30, "stop_distance": 1.9, "limit_distance": 3.0,
-            "stop_count_limit": 2, "backtest_id": "91e3a3c0" + "1c" + "a" * 22}
+    base = {
+        "range_seconds": 30,
+        "stop_distance": 1.9,
+        "limit_distance": 3.0,
+        "stop_count_limit": 2,
+        "backtest_id": "91e3a3c0" + "1c" + "a" * 22,
+    }
     first = backtest_label({**base, "rank": 1, "stop_cooloff_period": 30})
-    third = backtest_label({**base, "rank": 3, "stop_cooloff_period": 120,
-                            "backtest_id": "91e3a3c0" + "1c" + "b" * 22})
+    third = backtest_label(
+        {**base, "rank": 3, "stop_cooloff_period": 120, "backtest_id": "91e3a3c0" + "1c" + "b" * 22}
+    )
     assert first != third
-    assert first[len("#1 "):] != third[len("#3 "):]
+    assert first[len("#1 ") :] != third[len("#3 ") :]

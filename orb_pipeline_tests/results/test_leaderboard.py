@@ -23,18 +23,23 @@ def two_windows(store) -> pl.DataFrame:
     other = result_rows(400, profit_offset=100.0).with_columns(  # better rows that must not leak in
         backtest_id=pl.col("backtest_id").str.slice(0, 8)
         + pl.col("backtest_id").str.slice(8).str.reverse(),
-        window_end=pl.lit(OTHER_END), sharpe=pl.col("sharpe") + 5.0)
+        window_end=pl.lit(OTHER_END),
+        sharpe=pl.col("sharpe") + 5.0,
+    )
     store.upsert(schema.results, pl.concat([mine, other]))
     return mine
 
 
 def test_top_backtests_ranks_only_the_window_by_sharpe(results_store):
     mine = two_windows(results_store)
-    top = top_backtests(results_store, "SPY", 5, window_start=START, window_end=END,
-                        engine_version="test-1")
-    expected = (mine.filter(pl.col("days_traded") >= 1, pl.col("sharpe").is_finite())
-                .sort(["sharpe", "backtest_profit", "backtest_id"],
-                      descending=[True, True, False]).head(5))
+    top = top_backtests(
+        results_store, "SPY", 5, window_start=START, window_end=END, engine_version="test-1"
+    )
+    expected = (
+        mine.filter(pl.col("days_traded") >= 1, pl.col("sharpe").is_finite())
+        .sort(["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False])
+        .head(5)
+    )
     assert top["rank"].to_list() == [1, 2, 3, 4, 5]
     assert top["backtest_id"].to_list() == expected["backtest_id"].to_list()
 
@@ -43,9 +48,11 @@ def test_window_query_uses_the_primary_key_range(mysql_database):
     store = mysql_store(mysql_database)
     two_windows(store)
     statement = sa.select(schema.results.c.backtest_id).where(
-        *window_filter("SPY", START, END, "test-1"))
-    compiled = statement.compile(dialect=store.engine().dialect,
-                                 compile_kwargs={"literal_binds": True})
+        *window_filter("SPY", START, END, "test-1")
+    )
+    compiled = statement.compile(
+        dialect=store.engine().dialect, compile_kwargs={"literal_binds": True}
+    )
     with store.engine().connect() as connection:
         plan = connection.exec_driver_sql("EXPLAIN " + str(compiled)).mappings().all()
     assert [row["key"] for row in plan] == ["PRIMARY"]
@@ -59,6 +66,7 @@ def test_the_readme_sql_prefix_matches_window_id_range(mysql_database):
     with store.engine().connect() as connection:
         prefix = connection.exec_driver_sql(
             "SELECT LEFT(SHA2(CONCAT_WS('|', 'orb-backtest-v1', %s, %s, %s, %s), 256), 8)",
-            ("SPY", START.isoformat(), END.isoformat(), "test-1")).scalar_one()
+            ("SPY", START.isoformat(), END.isoformat(), "test-1"),
+        ).scalar_one()
     assert window_id_range("SPY", START, END, "test-1") == (prefix + "0" * 24, prefix + "f" * 24)
     store.dispose()

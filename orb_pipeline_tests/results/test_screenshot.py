@@ -32,7 +32,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def _region(png: bytes, box: dict) -> np.ndarray:
     pixels = (mpimg.imread(io.BytesIO(png), format="png")[..., :3] * 255).round().astype(int)
     top, left = int(box["top"]), int(box["left"])
-    return pixels[top:top + int(box["height"]), left:left + int(box["width"])]
+    return pixels[top : top + int(box["height"]), left : left + int(box["width"])]
 
 
 def equity_visible(png: bytes, box: dict) -> bool:
@@ -62,12 +62,19 @@ def dagster_home(tmp_path, monkeypatch) -> Path:
 
 def test_leaderboard_pictures_show_on_the_asset_page(tmp_path, dagster_home):
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (scripts/test.sh "
-                    "does when it runs as root); this test never skips")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package (scripts/test.sh "
+            "does when it runs as root); this test never skips"
+        )
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
     write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
-    spec = {"ticker": "SPY", "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache"),
-            "staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")}
+    spec = {
+        "ticker": "SPY",
+        "grid": SMALL_GRID,
+        "cache_dir": str(tmp_path / "cache"),
+        "staging_dir": str(tmp_path / "staging"),
+        "sqlite_path": str(tmp_path / "r.sqlite"),
+    }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     chain = Chain(spec)
     instance = dg.DagsterInstance.get()
@@ -79,10 +86,22 @@ def test_leaderboard_pictures_show_on_the_asset_page(tmp_path, dagster_home):
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
-         "-m", "orb_pipeline_tests.results.screenshot_defs"],
-        cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "ORB_SCREENSHOT_SPEC": str(tmp_path / "spec.json")})
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "orb_pipeline_tests.results.screenshot_defs",
+        ],
+        cwd=REPOSITORY,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "ORB_SCREENSHOT_SPEC": str(tmp_path / "spec.json")},
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/server_info", timeout=120)
         with Browser(width=1600, height=1200) as browser:
@@ -95,14 +114,19 @@ def test_leaderboard_pictures_show_on_the_asset_page(tmp_path, dagster_home):
                     [...row.querySelectorAll('a, button')]
                         .find(e => e.innerText.includes('Show Markdown')).click();
                 }})()""")
-                shown = ("[...document.querySelectorAll('[role=dialog] img')].find(i => "
-                         "i.src.startsWith('data:image/png') && i.complete && i.naturalWidth > 0)")
+                shown = (
+                    "[...document.querySelectorAll('[role=dialog] img')].find(i => "
+                    "i.src.startsWith('data:image/png') && i.complete && i.naturalWidth > 0)"
+                )
                 browser.wait_for(shown)
-                box = browser.evaluate("JSON.parse(JSON.stringify(" + shown
-                                       + ".getBoundingClientRect()))")
+                box = browser.evaluate(
+                    "JSON.parse(JSON.stringify(" + shown + ".getBoundingClientRect()))"
+                )
                 # The dialog fades in: screenshot until the picture is solid (or give up).
                 for _ in range(20):
-                    browser.wait_for("document.getAnimations().every(a => a.playState != 'running')")
+                    browser.wait_for(
+                        "document.getAnimations().every(a => a.playState != 'running')"
+                    )
                     png = browser.screenshot(tmp_path / (key + ".png"))
                     if visible(png, box):
                         break
@@ -111,8 +135,10 @@ def test_leaderboard_pictures_show_on_the_asset_page(tmp_path, dagster_home):
                     shutil.copy(tmp_path / (key + ".png"), os.environ["ORB_SCREENSHOT_DIR"])
                 assert box["width"] > 400 and box["height"] > 200, box
                 assert visible(png, box), key + " not visible in the screenshot"
-                browser.evaluate("[...document.querySelectorAll('[role=dialog] button')]"
-                                 ".find(b => b.innerText.trim() == 'Close').click()")
+                browser.evaluate(
+                    "[...document.querySelectorAll('[role=dialog] button')]"
+                    ".find(b => b.innerText.trim() == 'Close').click()"
+                )
                 browser.wait_for("!document.querySelector('[role=dialog] img')")
     finally:
         server.terminate()

@@ -24,13 +24,15 @@ START, END = dt.date(2024, 1, 2), dt.date(2024, 6, 28)
 
 
 def result_rows(count: int, run_id: str = "run-a", profit_offset: float = 0.0) -> pl.DataFrame:
-    grid = pl.DataFrame({
-        "range_seconds": [30] * count,
-        "stop_distance": [round(0.1 * (1 + i % 19), 1) for i in range(count)],
-        "stop_count_limit": [1 + (i // 19) % 3 for i in range(count)],
-        "stop_cooloff_period": [30 * (1 + (i // 57) % 9) for i in range(count)],
-        "limit_distance": [float(1 + (i // 513)) for i in range(count)],
-    })
+    grid = pl.DataFrame(
+        {
+            "range_seconds": [30] * count,
+            "stop_distance": [round(0.1 * (1 + i % 19), 1) for i in range(count)],
+            "stop_count_limit": [1 + (i // 19) % 3 for i in range(count)],
+            "stop_cooloff_period": [30 * (1 + (i // 57) % 9) for i in range(count)],
+            "limit_distance": [float(1 + (i // 513)) for i in range(count)],
+        }
+    )
     return grid.with_columns(
         backtest_id=backtest_ids(grid, "SPY", START, END, "test-1"),
         ticker=pl.lit("SPY"),
@@ -71,13 +73,21 @@ def test_upsert_round_trips_exactly_and_stores_non_finite_as_null(results_store)
     stored = read_results(results_store)
     expected = rows.sort("backtest_id")
     assert stored.height == 500
-    for name in ["backtest_profit", "average_holding_period", "trade_win_rate_percent",
-                 "stop_distance", "limit_distance", "max_drawdown"]:
+    for name in [
+        "backtest_profit",
+        "average_holding_period",
+        "trade_win_rate_percent",
+        "stop_distance",
+        "limit_distance",
+        "max_drawdown",
+    ]:
         assert stored[name].to_list() == expected[name].to_list(), name
     sharpe = stored["sharpe"].to_list()
     assert [v is None for v in sharpe] == [math.isnan(v) for v in expected["sharpe"]]
-    assert stored["profit_factor"].null_count() == expected.filter(
-        pl.col("profit_factor").is_infinite()).height
+    assert (
+        stored["profit_factor"].null_count()
+        == expected.filter(pl.col("profit_factor").is_infinite()).height
+    )
     assert stored["window_start"].cast(pl.String).unique().to_list() == ["2024-01-02"]
 
 
@@ -94,8 +104,10 @@ def test_rerun_replaces_rows_without_duplicates(results_store):
 
 def test_multi_row_path_matches_load_data_path(mysql_database):
     stores = [
-        MySqlResultsStore(**{k: mysql_database[k] for k in ("host", "port", "user", "password",
-                                                            "database")}, use_load_data=flag)
+        MySqlResultsStore(
+            **{k: mysql_database[k] for k in ("host", "port", "user", "password", "database")},
+            use_load_data=flag,
+        )
         for flag in (True, False)
     ]
     frames = []
@@ -127,13 +139,21 @@ def test_replace_rows_swaps_a_ledger_atomically(results_store):
     results_store.ensure_tables()
 
     def ledger(count: int) -> pl.DataFrame:
-        return pl.DataFrame({
-            "backtest_id": ["b" * 32] * count, "trade_index": list(range(count)),
-            "session_date": [dt.date(2024, 1, 2)] * count, "side": ["long"] * count,
-            "entry_utc": [1] * count, "entry_price": [1.0] * count, "exit_utc": [2] * count,
-            "exit_price": [1.5] * count, "exit_reason": ["limit"] * count, "profit": [0.5] * count,
-            "holding_seconds": [1] * count,
-        })
+        return pl.DataFrame(
+            {
+                "backtest_id": ["b" * 32] * count,
+                "trade_index": list(range(count)),
+                "session_date": [dt.date(2024, 1, 2)] * count,
+                "side": ["long"] * count,
+                "entry_utc": [1] * count,
+                "entry_price": [1.0] * count,
+                "exit_utc": [2] * count,
+                "exit_price": [1.5] * count,
+                "exit_reason": ["limit"] * count,
+                "profit": [0.5] * count,
+                "holding_seconds": [1] * count,
+            }
+        )
 
     results_store.replace_rows(schema.trades, "backtest_id", ["b" * 32], ledger(5))
     results_store.replace_rows(schema.trades, "backtest_id", ["b" * 32], ledger(3))
@@ -142,8 +162,9 @@ def test_replace_rows_swaps_a_ledger_atomically(results_store):
 
 def test_unreachable_mysql_fails_naming_the_server():
     port = free_port()  # nothing listens there
-    store = MySqlResultsStore(host="127.0.0.1", port=port, database="results",
-                              connect_timeout_seconds=2)
+    store = MySqlResultsStore(
+        host="127.0.0.1", port=port, database="results", connect_timeout_seconds=2
+    )
     with pytest.raises(ResultsStoreUnavailable, match="MySQL 127.0.0.1:" + str(port) + "/results"):
         store.ensure_tables()
 
@@ -159,8 +180,9 @@ def test_upsert_replaces_whole_rows(results_store):
 
 
 def mysql_store(settings: dict, **options) -> MySqlResultsStore:
-    return MySqlResultsStore(**{k: settings[k] for k in ("host", "port", "user", "password",
-                                                          "database")}, **options)
+    return MySqlResultsStore(
+        **{k: settings[k] for k in ("host", "port", "user", "password", "database")}, **options
+    )
 
 
 @pytest.mark.parametrize("too_long", ["every_row", "one_row"])  # SET parameter / CSV field
@@ -169,8 +191,11 @@ def test_load_data_warning_fails_the_batch_instead_of_truncating(mysql_database,
     store.ensure_tables()
     rows = result_rows(20)
     long_name = pl.lit("A_TICKER_NAME_TOO_LONG_FOR_16")
-    rows = rows.with_columns(ticker=long_name if too_long == "every_row" else
-                             pl.when(pl.int_range(20) == 7).then(long_name).otherwise(pl.lit("SPY")))
+    rows = rows.with_columns(
+        ticker=long_name
+        if too_long == "every_row"
+        else pl.when(pl.int_range(20) == 7).then(long_name).otherwise(pl.lit("SPY"))
+    )
     with pytest.raises(ResultsStoreError, match="results.*(too long|truncated|warning)"):
         store.upsert(schema.results, rows)
     assert read_results(store).height == 0
@@ -188,8 +213,10 @@ def test_parallel_connections_write_exactly_the_rows(mysql_database, tmp_path):
     assert report.rows == 1000
     written = read_results(store)
     assert written.height == 1000 and written["run_id"].unique().to_list() == ["again"]
-    assert_frame_equal(written.drop("window_start", "window_end"),
-                       read_results(reference).drop("window_start", "window_end"))
+    assert_frame_equal(
+        written.drop("window_start", "window_end"),
+        read_results(reference).drop("window_start", "window_end"),
+    )
     store.dispose()
     reference.dispose()
 
@@ -199,7 +226,8 @@ def test_a_failed_batch_stops_every_connection_and_a_rerun_completes(mysql_datab
     store.ensure_tables()
     rows = result_rows(1000).sort("backtest_id")
     bad = rows.with_columns(  # row 30 sits in the first connection's first batch
-        ticker=pl.when(pl.int_range(1000) == 30).then(pl.lit("X" * 40)).otherwise(pl.col("ticker")))
+        ticker=pl.when(pl.int_range(1000) == 30).then(pl.lit("X" * 40)).otherwise(pl.col("ticker"))
+    )
     with pytest.raises(ResultsStoreError, match="too long for column 'ticker'"):
         store.upsert(schema.results, bad)
     # The second connection stopped after the batch it was writing (500 rows if it had gone on;
@@ -212,18 +240,25 @@ def test_a_failed_batch_stops_every_connection_and_a_rerun_completes(mysql_datab
 
 def test_boolean_columns_round_trip_on_every_path(results_store):
     flags = sa.Table(
-        "flag_rows", sa.MetaData(),
+        "flag_rows",
+        sa.MetaData(),
         sa.Column("row_id", sa.String(8), primary_key=True),
         sa.Column("promotion_ready", sa.Boolean, nullable=False),
         sa.Column("maybe", sa.Boolean, nullable=True),
     )
     results_store.ensure_tables(flags)
-    frame = pl.DataFrame({
-        "row_id": ["a", "b", "c"],
-        "promotion_ready": [True, False, True],
-        "maybe": [None, True, False],
-    })
+    frame = pl.DataFrame(
+        {
+            "row_id": ["a", "b", "c"],
+            "promotion_ready": [True, False, True],
+            "maybe": [None, True, False],
+        }
+    )
     results_store.upsert(flags, frame)
     stored = results_store.read(sa.select(flags).order_by(flags.c.row_id))
     assert [bool(v) for v in stored["promotion_ready"].to_list()] == [True, False, True]
-    assert [None if v is None else bool(v) for v in stored["maybe"].to_list()] == [None, True, False]
+    assert [None if v is None else bool(v) for v in stored["maybe"].to_list()] == [
+        None,
+        True,
+        False,
+    ]

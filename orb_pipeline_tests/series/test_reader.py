@@ -20,11 +20,15 @@ def reference_series(rows: pl.DataFrame, ticker: str, sessions: pl.DataFrame) ->
     """Plain Python: per session, per-second last print in id order, then drop repeats, keep last."""
     out = []
     indexed = rows.with_row_index("id").filter(pl.col("ticker") == ticker)
-    for day, open_utc, close_utc in sessions.select("session_date", "open_utc", "close_utc").iter_rows():
+    for day, open_utc, close_utc in sessions.select(
+        "session_date", "open_utc", "close_utc"
+    ).iter_rows():
         inside = indexed.filter(pl.col("timestamp_utc").is_between(open_utc, close_utc))
         closes: dict[int, float] = {}
-        for _id, t, price in sorted(inside.select("id", "timestamp_utc", "underlying").iter_rows(),
-                                   key=lambda r: (r[1], r[0])):
+        for _id, t, price in sorted(
+            inside.select("id", "timestamp_utc", "underlying").iter_rows(),
+            key=lambda r: (r[1], r[0]),
+        ):
             closes[t] = price
         bars = sorted(closes.items())
         for index, (t, price) in enumerate(bars):
@@ -55,11 +59,16 @@ def test_window_has_every_session_and_the_reference_series(materialized, seeded_
     assert sessions.columns == ["session_date", "open_utc", "close_utc", "early_close"]
     assert sessions["session_date"].to_list() == [dt.date(2025, 11, d) for d in (24, 25, 26, 28)]
     assert sessions.equals(session_table("2025-11-24", "2025-11-28"))
-    assert series.schema == pl.Schema({"session_date": pl.Date, "timestamp_utc": pl.Int64, "price": pl.Float64})
+    assert series.schema == pl.Schema(
+        {"session_date": pl.Date, "timestamp_utc": pl.Int64, "price": pl.Float64}
+    )
     # 24th and 25th have no data: in sessions, not in series.
     assert set(series["session_date"].unique()) == {dt.date(2025, 11, 26), dt.date(2025, 11, 28)}
     assert series.rows() == reference_series(seeded_frame, "SPY", sessions)
-    assert len(version) == 64 and read_window(materialized, "SPY", "2025-11-24", "2025-11-28").data_version == version
+    assert (
+        len(version) == 64
+        and read_window(materialized, "SPY", "2025-11-24", "2025-11-28").data_version == version
+    )
 
 
 def test_data_version_follows_file_contents(materialized, tmp_path):
@@ -74,7 +83,9 @@ def test_data_version_follows_file_contents(materialized, tmp_path):
 
 
 def test_missing_sessions_and_bad_arguments_are_named(materialized):
-    with pytest.raises(MissingPartitionsError, match=r"SPY .* 2 session\(s\) .*2025-11-20, 2025-11-21"):
+    with pytest.raises(
+        MissingPartitionsError, match=r"SPY .* 2 session\(s\) .*2025-11-20, 2025-11-21"
+    ):
         read_window(materialized, "SPY", "2025-11-20", "2025-11-26")
     with pytest.raises(MissingPartitionsError, match="QQQ"):
         read_window(materialized, "QQQ", "2025-11-26", "2025-11-26")
@@ -84,11 +95,17 @@ def test_missing_sessions_and_bad_arguments_are_named(materialized):
         read_window(materialized, "spy", "2025-11-26", "2025-11-28")
 
 
-def test_s3_cache_through_dagster_matches_the_local_one(materialized, sqlite_warehouse, s3_endpoint):
+def test_s3_cache_through_dagster_matches_the_local_one(
+    materialized, sqlite_warehouse, s3_endpoint
+):
     import boto3
 
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="orb-cache")
-    store = ParquetStore(url="s3://orb-cache/orb", s3_endpoint_url=s3_endpoint, s3_region="us-east-1")
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket="orb-cache"
+    )
+    store = ParquetStore(
+        url="s3://orb-cache/orb", s3_endpoint_url=s3_endpoint, s3_region="us-east-1"
+    )
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["SPY"])
         [result] = materialize_requests(

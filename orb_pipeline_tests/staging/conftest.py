@@ -8,9 +8,13 @@ from orb_pipeline.staging.store import LocalStaging, RedisStaging
 
 
 def redis_staging(redis_settings: dict, **options) -> RedisStaging:
-    return RedisStaging(host=redis_settings["host"], port=redis_settings["port"],
-                        password=redis_settings["password"], key_prefix=redis_settings["key_prefix"],
-                        **options)
+    return RedisStaging(
+        host=redis_settings["host"],
+        port=redis_settings["port"],
+        password=redis_settings["password"],
+        key_prefix=redis_settings["key_prefix"],
+        **options,
+    )
 
 
 @pytest.fixture(params=["local", "redis"])

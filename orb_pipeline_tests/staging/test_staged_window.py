@@ -16,11 +16,18 @@ from orb_pipeline_tests.staging.window_data import make_window, write_cached_win
 def _run(tmp_path, config: dict):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(TICKERS_PARTITIONS_NAME, ["SPY"])
-    resources = {"staging": LocalStaging(directory=str(tmp_path / "staging")),
-                 "cache": ParquetStore(url=str(tmp_path / "cache"))}
-    return dg.materialize([staged_window], instance=instance, resources=resources,
-                          partition_key="SPY", raise_on_error=False,
-                          run_config={"ops": {"staged_window": {"config": config}}})
+    resources = {
+        "staging": LocalStaging(directory=str(tmp_path / "staging")),
+        "cache": ParquetStore(url=str(tmp_path / "cache")),
+    }
+    return dg.materialize(
+        [staged_window],
+        instance=instance,
+        resources=resources,
+        partition_key="SPY",
+        raise_on_error=False,
+        run_config={"ops": {"staged_window": {"config": config}}},
+    )
 
 
 def test_stages_the_cached_window_exactly(tmp_path):
@@ -31,7 +38,8 @@ def test_stages_the_cached_window_exactly(tmp_path):
     assert result.success
     metadata = result.asset_materializations_for_node("staged_window")[0].metadata
     staged = LocalStaging(directory=str(tmp_path / "staging")).get(
-        "SPY", metadata["data_version"].value)
+        "SPY", metadata["data_version"].value
+    )
     assert staged.series.equals(series)
     assert staged.sessions.select(sessions.columns).equals(sessions)
     assert metadata["window_end"].value == last and metadata["parts"].value == 2

@@ -22,8 +22,10 @@ def test_round_trip_is_exact(make_staging, compression):
     window = staging.get("SPY", "v1")
     assert window.series.equals(series) and window.series.schema == series.schema
     assert window.sessions.equals(sessions)
-    assert (window.window_start, window.window_end) == (sessions["session_date"].min(),
-                                                        sessions["session_date"].max())
+    assert (window.window_start, window.window_end) == (
+        sessions["session_date"].min(),
+        sessions["session_date"].max(),
+    )
     assert staging.current_version("SPY") == "v1"
     assert report.parts == 2 and report.payload_bytes > 0
 
@@ -34,8 +36,11 @@ def test_large_payloads_are_split_into_parts_no_bigger_than_the_limit(make_stagi
     report = staging.put("SPY", "v1", series, sessions)
     assert report.parts >= 3
     manifest = staging._read_manifest("SPY", "v1")
-    sizes = [int(manifest[key].split(" ")[0]) for key in manifest if key.startswith("series.")
-             and key.split(".")[1].isdigit()]
+    sizes = [
+        int(manifest[key].split(" ")[0])
+        for key in manifest
+        if key.startswith("series.") and key.split(".")[1].isdigit()
+    ]
     assert len(sizes) == int(manifest["series.parts"]) >= 2
     assert max(sizes) <= 1024 * 1024 and sum(sizes) == int(manifest["series.bytes"])
     assert staging.get("SPY", "v1").series.equals(series)
@@ -69,8 +74,10 @@ def _damage(staging, how: str) -> None:
             staging.client().setrange(key, 0, b"x")
 
 
-@pytest.mark.parametrize("how,message", [("drop", "series.1 .* is missing"),
-                                         ("corrupt", "series.1 .* fails its size/checksum")])
+@pytest.mark.parametrize(
+    "how,message",
+    [("drop", "series.1 .* is missing"), ("corrupt", "series.1 .* fails its size/checksum")],
+)
 def test_partial_or_corrupt_data_is_never_returned(make_staging, how, message):
     staging = make_staging(part_megabytes=1, compression="uncompressed")
     series, sessions = make_window(n_sessions=40, ticks_per_session=2000)
@@ -93,12 +100,19 @@ def test_redis_keys_carry_ticker_version_and_ttl(redis_settings):
     staging = redis_staging(redis_settings, ttl_seconds=600)
     series, sessions = make_window(n_sessions=2)
     staging.put("SPY", "abc123", series, sessions)
-    client = redis.Redis(host=redis_settings["host"], port=redis_settings["port"],
-                         password=redis_settings["password"])
+    client = redis.Redis(
+        host=redis_settings["host"],
+        port=redis_settings["port"],
+        password=redis_settings["password"],
+    )
     keys = sorted(k.decode() for k in client.scan_iter(match=redis_settings["key_prefix"] + "*"))
     prefix = redis_settings["key_prefix"] + "orb:staged:SPY:"
-    assert keys == [prefix + "abc123:manifest", prefix + "abc123:part:series.0",
-                    prefix + "abc123:part:sessions.0", prefix + "current"]
+    assert keys == [
+        prefix + "abc123:manifest",
+        prefix + "abc123:part:series.0",
+        prefix + "abc123:part:sessions.0",
+        prefix + "current",
+    ]
     assert all(0 < client.ttl(key) <= 600 for key in keys)
     assert client.type(prefix + "abc123:manifest") == b"hash"
     # The payload is an Arrow IPC stream (continuation marker, then a flatbuffer schema message),
@@ -108,10 +122,13 @@ def test_redis_keys_carry_ticker_version_and_ttl(redis_settings):
     assert pl.from_arrow(pyarrow.ipc.open_stream(payload).read_all()).equals(series)
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"part_megabytes": 65}, "part_megabytes must be between 1 and 64"),
-    ({"compression": "gzip"}, "compression must be lz4, zstd or uncompressed"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"part_megabytes": 65}, "part_megabytes must be between 1 and 64"),
+        ({"compression": "gzip"}, "compression must be lz4, zstd or uncompressed"),
+    ],
+)
 def test_bad_configuration_is_rejected(options, message):
     with pytest.raises(Exception, match=message):
         RedisStaging(**options)

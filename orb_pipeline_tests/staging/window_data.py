@@ -12,8 +12,12 @@ from orb_pipeline.calendar import session_table
 from orb_pipeline.storage import SERIES_PREFIX, ParquetStore, partition_path
 
 
-def make_window(n_sessions: int = 20, ticks_per_session: int = 400, seed: int = 7,
-                start: dt.date = dt.date(2025, 1, 2)) -> tuple[pl.DataFrame, pl.DataFrame]:
+def make_window(
+    n_sessions: int = 20,
+    ticks_per_session: int = 400,
+    seed: int = 7,
+    start: dt.date = dt.date(2025, 1, 2),
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(series, sessions)`` for the first ``n_sessions`` XNYS sessions from ``start``: a random
     walk in $0.01 steps, strictly increasing times inside [open, close], no two consecutive equal
     prices within a session; the window reader's column types."""
@@ -23,21 +27,30 @@ def make_window(n_sessions: int = 20, ticks_per_session: int = 400, seed: int = 
     frames = []
     price = 400.0
     for date, open_utc, close_utc in sessions.select(
-            "session_date", "open_utc", "close_utc").iter_rows():
-        times = open_utc + np.sort(rng.choice(close_utc - open_utc + 1, size=ticks_per_session,
-                                              replace=False))
+        "session_date", "open_utc", "close_utc"
+    ).iter_rows():
+        times = open_utc + np.sort(
+            rng.choice(close_utc - open_utc + 1, size=ticks_per_session, replace=False)
+        )
         steps = rng.choice([-3, -2, -1, 1, 2, 3], size=ticks_per_session) * 0.01
         prices = np.round(price + np.cumsum(steps), 2)
         price = float(prices[-1])
-        frames.append(pl.DataFrame({"session_date": [date] * ticks_per_session,
-                                    "timestamp_utc": times.astype(np.int64), "price": prices},
-                                   schema={"session_date": pl.Date, "timestamp_utc": pl.Int64,
-                                           "price": pl.Float64}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "session_date": [date] * ticks_per_session,
+                    "timestamp_utc": times.astype(np.int64),
+                    "price": prices,
+                },
+                schema={"session_date": pl.Date, "timestamp_utc": pl.Int64, "price": pl.Float64},
+            )
+        )
     return pl.concat(frames), sessions
 
 
-def write_cached_window(store: ParquetStore, ticker: str, series: pl.DataFrame,
-                        sessions: pl.DataFrame) -> None:
+def write_cached_window(
+    store: ParquetStore, ticker: str, series: pl.DataFrame, sessions: pl.DataFrame
+) -> None:
     """One compressed-series file per session, where the data stages put them."""
     for (date,) in sessions.select("session_date").iter_rows():
         day = series.filter(pl.col("session_date") == date)

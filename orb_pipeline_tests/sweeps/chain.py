@@ -19,13 +19,15 @@ from orb_pipeline.sweeps.assets import build_sweep_results
 from orb_pipeline.sweeps.grid import SweepSettings, parse_settings
 
 SMALL_GRID = {
-    "blocks": [{
-        "range_seconds": [30, 60],
-        "stop_distance": [0.05, 0.1, 0.2],
-        "stop_count_limit": [1, 2],
-        "stop_cooloff_period": [0, 60],
-        "limit_distance": [0.1, 0.2, 0.5],
-    }],
+    "blocks": [
+        {
+            "range_seconds": [30, 60],
+            "stop_distance": [0.05, 0.1, 0.2],
+            "stop_count_limit": [1, 2],
+            "stop_cooloff_period": [0, 60],
+            "limit_distance": [0.1, 0.2, 0.5],
+        }
+    ],
     "chunks": 3,
 }
 FIRST, LAST = "2025-01-02", "2025-01-31"
@@ -49,7 +51,10 @@ def chain_for(request, tmp_path, ticker: str) -> Chain:
     ``servers`` (the real MySQL + Redis), over the cache ``tmp_path / "cache"``."""
     spec = {"ticker": ticker, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache")}
     if request.param == "embedded":
-        spec |= {"staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")}
+        spec |= {
+            "staging_dir": str(tmp_path / "staging"),
+            "sqlite_path": str(tmp_path / "r.sqlite"),
+        }
     else:
         mysql = request.getfixturevalue("mysql_database")
         redis_settings = request.getfixturevalue("redis_settings")
@@ -80,7 +85,11 @@ class Chain:
             results = MySqlResultsStore(**spec["mysql"])
         else:
             results = SqliteResultsStore(path=spec["sqlite_path"], **spec.get("sqlite_options", {}))
-        return {"staging": staging, "results": results, "cache": ParquetStore(url=spec["cache_dir"])}
+        return {
+            "staging": staging,
+            "results": results,
+            "cache": ParquetStore(url=spec["cache_dir"]),
+        }
 
     def instance(self) -> dg.DagsterInstance:
         instance = dg.DagsterInstance.ephemeral()
@@ -89,22 +98,33 @@ class Chain:
 
     def stage(self, instance: dg.DagsterInstance) -> dg.ExecuteInJobResult:
         return dg.materialize(
-            [staged_window], instance=instance, resources=self.resources(),
+            [staged_window],
+            instance=instance,
+            resources=self.resources(),
             partition_key=self.spec["ticker"],
-            run_config={"ops": {"staged_window": {"config": {"first_session": FIRST,
-                                                             "last_session": LAST}}}})
+            run_config={
+                "ops": {"staged_window": {"config": {"first_session": FIRST, "last_session": LAST}}}
+            },
+        )
 
     def sweep(self, instance: dg.DagsterInstance, chunk: str, raise_on_error: bool = True):
         key = dg.MultiPartitionKey({"ticker": self.spec["ticker"], "chunk": chunk})
         return dg.materialize(
-            [build_sweep_results(self.settings)], instance=instance, resources=self.resources(),
-            partition_key=str(key), raise_on_error=raise_on_error)
+            [build_sweep_results(self.settings)],
+            instance=instance,
+            resources=self.resources(),
+            partition_key=str(key),
+            raise_on_error=raise_on_error,
+        )
 
     def leaderboard(self, instance: dg.DagsterInstance, **config):
         return dg.materialize(
-            [leaderboard], instance=instance, resources=self.resources(),
+            [leaderboard],
+            instance=instance,
+            resources=self.resources(),
             partition_key=self.spec["ticker"],
-            run_config={"ops": {"leaderboard": {"config": config}}} if config else None)
+            run_config={"ops": {"leaderboard": {"config": config}}} if config else None,
+        )
 
 
 if __name__ == "__main__":

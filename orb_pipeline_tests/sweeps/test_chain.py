@@ -34,9 +34,15 @@ def expected_rows(series, sessions) -> pl.DataFrame:
     """The engine on the whole grid at once, with the ids the store should hold."""
     grid = Chain({"grid": SMALL_GRID}).settings.grid()
     metrics = engine.sweep(series, sessions, grid)
-    return metrics.with_columns(backtest_id=backtest_ids(
-        metrics, TICKER, dt.date.fromisoformat(FIRST), dt.date.fromisoformat(LAST),
-        engine.ENGINE_VERSION)).sort("backtest_id")
+    return metrics.with_columns(
+        backtest_id=backtest_ids(
+            metrics,
+            TICKER,
+            dt.date.fromisoformat(FIRST),
+            dt.date.fromisoformat(LAST),
+            engine.ENGINE_VERSION,
+        )
+    ).sort("backtest_id")
 
 
 def stored_results(chain: Chain) -> pl.DataFrame:
@@ -69,8 +75,9 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
         assert metadata["rebuilt_from_cache"].value is False
         assert metadata["data_version"].value == stage_metadata["data_version"].value
         # 24 rows: MySQL writes them over its 2 connections, SQLite over its one.
-        assert metadata["upsert_connections"].value == (2 if "MySQL" in
-                                                         metadata["results_store"].value else 1)
+        assert metadata["upsert_connections"].value == (
+            2 if "MySQL" in metadata["results_store"].value else 1
+        )
     stored = stored_results(chain)
     assert_matches_engine(stored, expected_rows(*cached_window))
     assert set(stored["data_version"]) == {stage_metadata["data_version"].value}
@@ -81,7 +88,8 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
     assert metadata["profit_heatmap"].value.startswith("![profit heatmap](data:image/png;base64,")
     assert "| rank | backtest_id | score |" in metadata["leaderboard"].value
     ranked = stored.filter(pl.col("sharpe").is_not_null()).sort(
-        ["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False])
+        ["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False]
+    )
     assert metadata["best_backtest_id"].value == ranked["backtest_id"][0]
 
     store = chain.resources()["results"]
@@ -114,7 +122,9 @@ def test_sweep_after_staged_data_vanished_rebuilds_and_is_correct(chain, cached_
     instance = chain.instance()
     chain.stage(instance)
     staging = chain.resources()["staging"]
-    if isinstance(staging, RedisStaging):  # every key of this test (its own prefix), as a flush would
+    if isinstance(
+        staging, RedisStaging
+    ):  # every key of this test (its own prefix), as a flush would
         keys = list(staging.client().scan_iter(match=staging.key_prefix + "*"))
         assert keys
         staging.client().delete(*keys)
@@ -122,8 +132,11 @@ def test_sweep_after_staged_data_vanished_rebuilds_and_is_correct(chain, cached_
         shutil.rmtree(staging.directory)
     assert staging.current_version(TICKER) is None
     for chunk in chain.settings.chunk_keys():
-        metadata = chain.sweep(instance, chunk).asset_materializations_for_node(
-            "sweep_results")[0].metadata
+        metadata = (
+            chain.sweep(instance, chunk)
+            .asset_materializations_for_node("sweep_results")[0]
+            .metadata
+        )
         assert metadata["rebuilt_from_cache"].value is (chunk == "000")
     assert_matches_engine(stored_results(chain), expected_rows(*cached_window))
 
@@ -137,10 +150,20 @@ def test_sweep_without_any_staging_names_what_to_do(chain):
 
 def test_mysql_down_fails_naming_the_server_and_records_nothing(tmp_path, cached_window):
     port = free_port()  # nothing listens there
-    chain = Chain({"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache"),
-                   "staging_dir": str(tmp_path / "staging"),
-                   "mysql": {"host": "127.0.0.1", "port": port, "database": "results",
-                             "connect_timeout_seconds": 2}})
+    chain = Chain(
+        {
+            "ticker": TICKER,
+            "grid": SMALL_GRID,
+            "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"),
+            "mysql": {
+                "host": "127.0.0.1",
+                "port": port,
+                "database": "results",
+                "connect_timeout_seconds": 2,
+            },
+        }
+    )
     instance = chain.instance()
     chain.stage(instance)
     result = chain.sweep(instance, "000", raise_on_error=False)
@@ -148,5 +171,6 @@ def test_mysql_down_fails_naming_the_server_and_records_nothing(tmp_path, cached
     failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
     assert "results store MySQL 127.0.0.1:" + str(port) + "/results" in failure
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("sweep_results")), limit=10).records
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("sweep_results")), limit=10
+    ).records
     assert records == []

@@ -14,8 +14,9 @@ LOAD = "import orb_pipeline.definitions as d; print(sorted(d.defs.resources))"
 
 def load_definitions(tmp_path, **env) -> subprocess.CompletedProcess:
     environment = {**os.environ, "ORB_DATA_DIR": str(tmp_path), **env}
-    return subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True,
-                          env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", LOAD], capture_output=True, text=True, env=environment, timeout=120
+    )
 
 
 def test_bad_grid_fails_when_definitions_load(tmp_path):
@@ -23,7 +24,8 @@ def test_bad_grid_fails_when_definitions_load(tmp_path):
     path = tmp_path / "grid.toml"
     path.write_text(
         "chunks = 2\n[[blocks]]\nrange_seconds = [30]\nstop_distance = [-0.5]\n"
-        "stop_count_limit = [1]\nstop_cooloff_period = [0]\nlimit_distance = [1.0]\n")
+        "stop_count_limit = [1]\nstop_cooloff_period = [0]\nlimit_distance = [1.0]\n"
+    )
     loaded = load_definitions(tmp_path, ORB_SWEEP_GRID=str(path))
     assert loaded.returncode != 0
     assert "GridConfigError: invalid ORB_SWEEP_GRID file " + str(path) in loaded.stderr

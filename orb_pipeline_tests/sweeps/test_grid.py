@@ -25,7 +25,9 @@ def test_default_is_the_original_grid_of_9747():
 
 
 def test_blocks_union_without_duplicates_and_chunks_cover_the_grid_exactly_once():
-    settings = parse_settings({"blocks": [BLOCK, {**BLOCK, "range_seconds": [60, 300]}], "chunks": 7})
+    settings = parse_settings(
+        {"blocks": [BLOCK, {**BLOCK, "range_seconds": [60, 300]}], "chunks": 7}
+    )
     grid = settings.grid()
     # 2 x 5 x 2 x 2 x 3 = 120 per block; range 60 appears in both blocks.
     assert grid.height == 180
@@ -40,24 +42,42 @@ def test_settings_come_from_files_and_environment(tmp_path):
     path = tmp_path / "grid.toml"
     path.write_text(
         "chunks = 3\n[[blocks]]\nrange_seconds = [30]\nstop_distance = [0.5]\n"
-        "stop_count_limit = [1]\nstop_cooloff_period = [0]\nlimit_distance = [1.0, 2.0, 3.0, 4.0]\n")
+        "stop_count_limit = [1]\nstop_cooloff_period = [0]\nlimit_distance = [1.0, 2.0, 3.0, 4.0]\n"
+    )
     settings = load_settings({"ORB_SWEEP_GRID": str(path)})
     assert settings.grid().height == 4 and settings.chunks == 3
     assert load_settings({"ORB_SWEEP_GRID": str(path), "ORB_SWEEP_CHUNKS": "2"}).chunks == 2
 
 
-@pytest.mark.parametrize("raw,message", [
-    ({"blocks": [{**BLOCK, "stop_distance": [-0.1, 0.2]}]}, "'stop_distance' must be finite and > 0"),
-    ({"blocks": [{**BLOCK, "limit_distance": []}]}, "'limit_distance' has no values"),
-    ({"blocks": []}, "blocks is empty"),
-    ({"blocks": [{**BLOCK, "stop_size": [1]}]}, "blocks.0.stop_size: Extra inputs are not permitted"),
-    ({"blocks": [{k: v for k, v in BLOCK.items() if k != "range_seconds"}]},
-     "blocks.0.range_seconds: Field required"),
-    ({"blocks": [{**BLOCK, "stop_count_limit": [0]}]}, "'stop_count_limit' must be integers >= 1"),
-    ({"blocks": [{**BLOCK, "stop_distance": {"start": 1, "stop": 2, "step": 0}}]}, "step must be > 0"),
-    ({"blocks": [BLOCK], "chunks": 0}, "chunks must be >= 1"),
-    ({"blocks": [BLOCK], "chunks": 1000}, "chunks = 1000 is more than the grid's 120 rows"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (
+            {"blocks": [{**BLOCK, "stop_distance": [-0.1, 0.2]}]},
+            "'stop_distance' must be finite and > 0",
+        ),
+        ({"blocks": [{**BLOCK, "limit_distance": []}]}, "'limit_distance' has no values"),
+        ({"blocks": []}, "blocks is empty"),
+        (
+            {"blocks": [{**BLOCK, "stop_size": [1]}]},
+            "blocks.0.stop_size: Extra inputs are not permitted",
+        ),
+        (
+            {"blocks": [{k: v for k, v in BLOCK.items() if k != "range_seconds"}]},
+            "blocks.0.range_seconds: Field required",
+        ),
+        (
+            {"blocks": [{**BLOCK, "stop_count_limit": [0]}]},
+            "'stop_count_limit' must be integers >= 1",
+        ),
+        (
+            {"blocks": [{**BLOCK, "stop_distance": {"start": 1, "stop": 2, "step": 0}}]},
+            "step must be > 0",
+        ),
+        ({"blocks": [BLOCK], "chunks": 0}, "chunks must be >= 1"),
+        ({"blocks": [BLOCK], "chunks": 1000}, "chunks = 1000 is more than the grid's 120 rows"),
+    ],
+)
 def test_bad_configuration_fails_naming_the_field(raw, message):
     with pytest.raises(GridConfigError, match=message):
         parse_settings(raw)

@@ -41,18 +41,25 @@ def test_killed_partition_rerun_gives_exactly_the_clean_rows(tmp_path, mysql_dat
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
     write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
     mysql = {k: mysql_database[k] for k in ("host", "port", "user", "password", "database")}
-    chain = Chain({
-        "ticker": "SPY", "grid": DEFAULT_GRID_ONE_CHUNK, "cache_dir": str(tmp_path / "cache"),
-        "staging_dir": str(tmp_path / "staging"),
-        # Small batches: many transactions, so the kill lands between and inside them.
-        "mysql": {**mysql, "batch_rows": 50},
-    })
+    chain = Chain(
+        {
+            "ticker": "SPY",
+            "grid": DEFAULT_GRID_ONE_CHUNK,
+            "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"),
+            # Small batches: many transactions, so the kill lands between and inside them.
+            "mysql": {**mysql, "batch_rows": 50},
+        }
+    )
     chain.stage(chain.instance())
     total = chain.settings.grid().height
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "orb_pipeline_tests.sweeps.chain", json.dumps(chain.spec), "000"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
     seen = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and worker.poll() is None:
@@ -61,7 +68,8 @@ def test_killed_partition_rerun_gives_exactly_the_clean_rows(tmp_path, mysql_dat
             break
         time.sleep(0.002)
     assert worker.poll() is None, "the sweep finished before it could be killed: " + str(
-        worker.stderr.read()[-2000:])
+        worker.stderr.read()[-2000:]
+    )
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
     worker.stderr.close()
@@ -76,9 +84,15 @@ def test_killed_partition_rerun_gives_exactly_the_clean_rows(tmp_path, mysql_dat
     stored = store.read(sa.select(schema.results).order_by(schema.results.c.backtest_id))
     grid = chain.settings.grid()
     clean = engine.sweep(series, sessions, grid)
-    clean = clean.with_columns(backtest_id=backtest_ids(
-        clean, "SPY", dt.date.fromisoformat(FIRST), dt.date.fromisoformat(LAST),
-        engine.ENGINE_VERSION)).sort("backtest_id")
+    clean = clean.with_columns(
+        backtest_id=backtest_ids(
+            clean,
+            "SPY",
+            dt.date.fromisoformat(FIRST),
+            dt.date.fromisoformat(LAST),
+            engine.ENGINE_VERSION,
+        )
+    ).sort("backtest_id")
     assert stored.height == total == 9747
     assert stored["backtest_id"].to_list() == clean["backtest_id"].to_list()
     for metric, column in schema.METRIC_COLUMNS.items():

@@ -31,8 +31,12 @@ def window_metrics(nets: list[float], traded: list[bool]) -> dict[str, float]:
     }
 
 
-def score(metrics: dict[str, float], sessions: int, drawdown_weight=1.0, win_rate_weight=1.0) -> float:
-    annual = 252.0 * (metrics["total_profit"] - drawdown_weight * metrics["max_drawdown"]) / sessions
+def score(
+    metrics: dict[str, float], sessions: int, drawdown_weight=1.0, win_rate_weight=1.0
+) -> float:
+    annual = (
+        252.0 * (metrics["total_profit"] - drawdown_weight * metrics["max_drawdown"]) / sessions
+    )
     return annual + win_rate_weight * (metrics["win_rate_percent"] - 50.0) / 100.0
 
 

@@ -19,8 +19,12 @@ from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain, chain_for, write_
 from orb_pipeline_tests.validation import reference
 
 TICKER = "QQQ"
-WALK_CONFIG = {"train_sessions": 8, "test_sessions": 4, "min_test_win_rate": 40.0,
-               "max_generalization_gap": 1.5}
+WALK_CONFIG = {
+    "train_sessions": 8,
+    "test_sessions": 4,
+    "min_test_win_rate": 40.0,
+    "max_generalization_gap": 1.5,
+}
 
 
 @pytest.fixture
@@ -35,9 +39,13 @@ def chain(request, tmp_path, window) -> Chain:
 
 def run_walk_forward(chain, instance, config=WALK_CONFIG, raise_on_error=True):
     return dg.materialize(
-        [build_walk_forward(chain.settings.grid())], instance=instance,
-        resources=chain.resources(), partition_key=TICKER,
-        run_config={"ops": {"walk_forward": {"config": config}}}, raise_on_error=raise_on_error)
+        [build_walk_forward(chain.settings.grid())],
+        instance=instance,
+        resources=chain.resources(),
+        partition_key=TICKER,
+        run_config={"ops": {"walk_forward": {"config": config}}},
+        raise_on_error=raise_on_error,
+    )
 
 
 def read(chain, table) -> pl.DataFrame:
@@ -50,7 +58,9 @@ def test_walk_forward_stores_folds_equity_and_picture(chain, window):
     chain.stage(instance)
     result = run_walk_forward(chain, instance)
     metadata = result.asset_materializations_for_node("walk_forward")[0].metadata
-    assert metadata["equity"].value.startswith("![in-sample vs out-of-sample equity](data:image/png;base64,")
+    assert metadata["equity"].value.startswith(
+        "![in-sample vs out-of-sample equity](data:image/png;base64,"
+    )
     assert metadata["folds"].value == 3 and metadata["combinations"].value == 72
     assert "| fold | train_start |" in metadata["folds_table"].value
     [check] = result.get_asset_check_evaluations()
@@ -65,11 +75,16 @@ def test_walk_forward_stores_folds_equity_and_picture(chain, window):
     for fold in folds.iter_rows(named=True):
         # Independent pick: fresh sweeps of the training sessions, scored by the reference.
         index = fold["fold"]
-        train_dates = dates[index * 4: index * 4 + 8]
-        test_dates = dates[index * 4 + 8: index * 4 + 12]
-        assert str(fold["train_start"]) == str(train_dates[0]) and str(fold["test_end"]) == str(test_dates[-1])
-        swept = engine.sweep(series.filter(pl.col("session_date").is_in(train_dates)),
-                             sessions.filter(pl.col("session_date").is_in(train_dates)), grid)
+        train_dates = dates[index * 4 : index * 4 + 8]
+        test_dates = dates[index * 4 + 8 : index * 4 + 12]
+        assert str(fold["train_start"]) == str(train_dates[0]) and str(fold["test_end"]) == str(
+            test_dates[-1]
+        )
+        swept = engine.sweep(
+            series.filter(pl.col("session_date").is_in(train_dates)),
+            sessions.filter(pl.col("session_date").is_in(train_dates)),
+            grid,
+        )
         scores = [reference.score(row, 8) for row in swept.iter_rows(named=True)]
         assert fold["combination"] == int(np.argmax(scores))
         assert fold["stop_distance"] == grid["stop_distance"][fold["combination"]]
@@ -80,7 +95,7 @@ def test_walk_forward_stores_folds_equity_and_picture(chain, window):
     for fold in folds.iter_rows(named=True):
         params = {k: grid[k][fold["combination"]] for k in engine.GRID_COLUMNS}
         trades = engine.ledger(series, sessions, params)
-        for date in dates[8 + fold["fold"] * 4: 12 + fold["fold"] * 4]:
+        for date in dates[8 + fold["fold"] * 4 : 12 + fold["fold"] * 4]:
             expected.append(trades.filter(pl.col("session_date") == date)["profit"].sum())
     assert equity["oos_net"].to_list() == pytest.approx(expected, abs=1e-9)
     assert equity["oos_equity"].to_list() == pytest.approx(np.cumsum(expected).tolist(), abs=1e-9)
@@ -103,8 +118,12 @@ def test_monte_carlo_matches_slow_bootstrap_of_the_ledgers(chain, window):
         chain.sweep(instance, chunk)
     chain.leaderboard(instance, top=3, plotted=1, plots_dir=str(chain.spec["cache_dir"]) + "/plots")
     result = dg.materialize(
-        [monte_carlo], instance=instance, resources=chain.resources(), partition_key=TICKER,
-        run_config={"ops": {"monte_carlo": {"config": {"top": 3, "samples": 300, "seed": 9}}}})
+        [monte_carlo],
+        instance=instance,
+        resources=chain.resources(),
+        partition_key=TICKER,
+        run_config={"ops": {"monte_carlo": {"config": {"top": 3, "samples": 300, "seed": 9}}}},
+    )
     metadata = result.asset_materializations_for_node("monte_carlo")[0].metadata
     assert metadata["bootstrap"].value.startswith("![bootstrap percentiles](data:image/png;base64,")
     stored = read(chain, schema.monte_carlo).sort("rank")
@@ -115,32 +134,48 @@ def test_monte_carlo_matches_slow_bootstrap_of_the_ledgers(chain, window):
     for row in stored.iter_rows(named=True):
         backtest = backtests.filter(pl.col("backtest_id") == row["backtest_id"]).row(0, named=True)
         trades = engine.ledger(series, sessions, {k: backtest[k] for k in engine.GRID_COLUMNS})
-        nets = [trades.filter(pl.col("session_date") == d)["profit"].sum() for d in sessions["session_date"]]
+        nets = [
+            trades.filter(pl.col("session_date") == d)["profit"].sum()
+            for d in sessions["session_date"]
+        ]
         slow = reference.bootstrap(nets, samples=300, seed=9)
         for key, value in slow.items():
             assert row[key] == pytest.approx(value, abs=1e-9), key
 
     # Asking for more backtests than the leaderboard keeps ledgers of: the ones with ledgers, said so.
     more = dg.materialize(
-        [monte_carlo], instance=instance, resources=chain.resources(), partition_key=TICKER,
-        run_config={"ops": {"monte_carlo": {"config": {"top": 5, "samples": 50, "seed": 9}}}})
+        [monte_carlo],
+        instance=instance,
+        resources=chain.resources(),
+        partition_key=TICKER,
+        run_config={"ops": {"monte_carlo": {"config": {"top": 5, "samples": 50, "seed": 9}}}},
+    )
     metadata = more.asset_materializations_for_node("monte_carlo")[0].metadata
     assert metadata["backtests"].value == 3 and metadata["backtests_without_ledger"].value == 2
     assert read(chain, schema.monte_carlo).height == 3
 
 
 def test_bad_configuration_is_named_before_any_run(tmp_path, window):
-    chain = Chain({"ticker": TICKER, "grid": SMALL_GRID, "cache_dir": str(tmp_path / "cache"),
-                   "staging_dir": str(tmp_path / "staging"), "sqlite_path": str(tmp_path / "r.sqlite")})
+    chain = Chain(
+        {
+            "ticker": TICKER,
+            "grid": SMALL_GRID,
+            "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"),
+            "sqlite_path": str(tmp_path / "r.sqlite"),
+        }
+    )
     instance = chain.instance()
     chain.stage(instance)
     with pytest.raises(dg.DagsterInvalidConfigError, match="min_test_sharpe"):
         run_walk_forward(chain, instance, {"min_test_sharpe": 1.0})
-    for config, name in (({"test_sessions": 0}, "test_sessions"),
-                         ({"distance_unit": "pips"}, "distance_unit"),
-                         ({"mode": "rolling"}, "mode"),
-                         ({"train_sessions": 15, "test_sessions": 4, "folds": 2}, "folds"),
-                         ({"train_sessions": 18, "test_sessions": 4}, "train_sessions")):
+    for config, name in (
+        ({"test_sessions": 0}, "test_sessions"),
+        ({"distance_unit": "pips"}, "distance_unit"),
+        ({"mode": "rolling"}, "mode"),
+        ({"train_sessions": 15, "test_sessions": 4, "folds": 2}, "folds"),
+        ({"train_sessions": 18, "test_sessions": 4}, "train_sessions"),
+    ):
         result = run_walk_forward(chain, instance, config, raise_on_error=False)
         assert not result.success
         events = result.get_step_failure_events()
@@ -157,15 +192,26 @@ def _has_table(chain) -> bool:
 
 def test_iv_scaled_grid_needs_iv():
     sessions = pl.DataFrame({"session_date": [dt.date(2025, 1, 2), dt.date(2025, 1, 3)]})
-    no_iv = pl.DataFrame({"session_date": sessions["session_date"], "range_seconds": [30, 30],
-                          "open_price": [100.0, 101.0], "atm_iv": [None, None]},
-                         schema_overrides={"atm_iv": pl.Float64})
+    no_iv = pl.DataFrame(
+        {
+            "session_date": sessions["session_date"],
+            "range_seconds": [30, 30],
+            "open_price": [100.0, 101.0],
+            "atm_iv": [None, None],
+        },
+        schema_overrides={"atm_iv": pl.Float64},
+    )
     config = WalkForwardConfig(distance_unit="expected_move")
-    grid = engine.make_grid(range_seconds=30, stop_distance=0.5, stop_count_limit=1,
-                            stop_cooloff_period=0, limit_distance=1.0)
+    grid = engine.make_grid(
+        range_seconds=30,
+        stop_distance=0.5,
+        stop_count_limit=1,
+        stop_cooloff_period=0,
+        limit_distance=1.0,
+    )
     with pytest.raises(ValueError, match="distance_unit='expected_move'"):
         sessions_for_grid(sessions, config, grid, lambda seconds: no_iv)
     half = no_iv.with_columns(atm_iv=pl.Series([0.2, None]))
     with_move, skipped = sessions_for_grid(sessions, config, grid, lambda seconds: half)
-    assert skipped == 1 and with_move["expected_move"][0] == pytest.approx(100 * 0.2 / 252 ** 0.5)
+    assert skipped == 1 and with_move["expected_move"][0] == pytest.approx(100 * 0.2 / 252**0.5)
     assert sessions_for_grid(sessions, WalkForwardConfig(), grid, None) == (sessions, 0)

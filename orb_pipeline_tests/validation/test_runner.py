@@ -22,22 +22,29 @@ def test_fold_metrics_equal_sweeps_of_the_fold_sessions():
     for fold in result.chosen.iter_rows(named=True):
         rows = result.evaluations.filter(pl.col("fold") == fold["fold"]).sort("combination")
         for side in ("train", "test"):
-            dates = table["session_date"][fold[f"{side}_start"]:fold[f"{side}_stop"]]
-            swept = engine.sweep(series.filter(pl.col("session_date").is_in(dates.to_list())),
-                                 table.filter(pl.col("session_date").is_in(dates.to_list())),
-                                 grid, costs=costs)
+            dates = table["session_date"][fold[f"{side}_start"] : fold[f"{side}_stop"]]
+            swept = engine.sweep(
+                series.filter(pl.col("session_date").is_in(dates.to_list())),
+                table.filter(pl.col("session_date").is_in(dates.to_list())),
+                grid,
+                costs=costs,
+            )
             for name in METRICS:
-                assert rows[f"{side}_{name}"].to_list() == pytest.approx(swept[name].to_list()), name
+                assert rows[f"{side}_{name}"].to_list() == pytest.approx(swept[name].to_list()), (
+                    name
+                )
     # The stitched curve is the chosen parameters' ledger, session by session.
     for fold in result.chosen.iter_rows(named=True):
         params = {k: grid.row(fold["combination"], named=True)[k] for k in engine.GRID_COLUMNS}
         trades = engine.ledger(series, table, params, costs=costs)
-        dates = table["session_date"][fold["test_start"]:fold["test_stop"]].to_list()
+        dates = table["session_date"][fold["test_start"] : fold["test_stop"]].to_list()
         expected = [trades.filter(pl.col("session_date") == d)["profit"].sum() for d in dates]
         got = result.equity.filter(pl.col("fold") == fold["fold"])["oos_net"].to_list()
         assert got == pytest.approx(expected, abs=1e-12)
     chosen = with_parameters(result.chosen, grid)
-    assert chosen["stop_distance"].to_list() == [grid["stop_distance"][c] for c in chosen["combination"]]
+    assert chosen["stop_distance"].to_list() == [
+        grid["stop_distance"][c] for c in chosen["combination"]
+    ]
 
 
 def test_train_test_mode_and_bad_split():
@@ -75,14 +82,21 @@ def test_fast_window_metrics_equal_engine_aggregate(distance_unit):
 
     rng = np.random.default_rng(23)
     series, table = frames(random_sessions(rng, count=9, ticks=120))
-    stats = engine.session_stats(series, table, small_grid(distance_unit),
-                                 costs=engine.Costs(0.001, 0.5, "bps"), distance_unit=distance_unit)
+    stats = engine.session_stats(
+        series,
+        table,
+        small_grid(distance_unit),
+        costs=engine.Costs(0.001, 0.5, "bps"),
+        distance_unit=distance_unit,
+    )
     for start, stop in ((0, 9), (0, 1), (3, 7), (8, 9), (2, 4)):
         fast = window_metrics(stats, start, stop)
         slow = engine.aggregate(stats, np.arange(start, stop))
         for name in ("total_profit", "max_drawdown", "win_rate_percent", "trades", "days_traded"):
             assert fast[name].to_list() == slow[name].to_list(), (name, start, stop)
-        assert fast["sharpe"].to_list() == pytest.approx(slow["sharpe"].to_list(), rel=1e-12, abs=1e-12)
+        assert fast["sharpe"].to_list() == pytest.approx(
+            slow["sharpe"].to_list(), rel=1e-12, abs=1e-12
+        )
     assert contiguous_range(np.array([3, 4, 5])) == (3, 6)
     assert contiguous_range(np.array([3, 5])) is None
     with pytest.raises(ValueError, match="outside"):

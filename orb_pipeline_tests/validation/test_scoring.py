@@ -36,7 +36,9 @@ def test_score_hand_case():
     # 252 * (3 - 1) / 126 = 4; win rate 75 % adds 0.25; win rate 0 % subtracts 0.5.
     result = score(np.array([3.0, 3.0]), np.array([1.0, 1.0]), np.array([75.0, 0.0]), 126)
     assert result.tolist() == [4.25, 3.5]
-    weighted = score(np.array([3.0]), np.array([1.0]), np.array([75.0]), 126, ScoreWeights(2.0, 0.0))
+    weighted = score(
+        np.array([3.0]), np.array([1.0]), np.array([75.0]), 126, ScoreWeights(2.0, 0.0)
+    )
     assert weighted.tolist() == [2.0]
 
 
@@ -79,7 +81,9 @@ def test_promotion_all_criteria_inclusive():
 
 
 def test_promotion_none_disables_and_defaults_merge():
-    criteria = PromotionCriteria.from_mapping({"max_generalization_gap": None, "min_test_win_rate": None})
+    criteria = PromotionCriteria.from_mapping(
+        {"max_generalization_gap": None, "min_test_win_rate": None}
+    )
     assert criteria.thresholds["min_test_profit"] == 0.0
     data = columns(profit=[0.0, -0.01], win_rate=[0, 0], drawdown=[99, 99], gap=[2, 2])
     assert criteria.promotion_ready(data).tolist() == [True, False]

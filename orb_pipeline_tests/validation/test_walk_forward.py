@@ -110,7 +110,12 @@ def test_train_test_split_single_fold():
     assert result.evaluations.height == 10
     assert result.equity.height == 9
     row = result.chosen.row(0, named=True)
-    assert (row["train_start"], row["train_stop"], row["test_start"], row["test_stop"]) == (0, 21, 21, 30)
+    assert (row["train_start"], row["train_stop"], row["test_start"], row["test_stop"]) == (
+        0,
+        21,
+        21,
+        30,
+    )
 
 
 def test_ties_go_to_lowest_combination():

@@ -29,15 +29,33 @@ def seeded_rows() -> pl.DataFrame:
     for ticker, days in (("SPY", SEEDED_SESSIONS), ("QQQ", ["2025-11-28"])):
         for day in days:
             bounds = session_table(day, day).row(0, named=True)
-            for timestamp in (bounds["open_utc"] - 1, bounds["close_utc"] + 1, bounds["close_utc"] + 3600):
+            for timestamp in (
+                bounds["open_utc"] - 1,
+                bounds["close_utc"] + 1,
+                bounds["close_utc"] + 3600,
+            ):
                 outside.append(
-                    {"timestamp_utc": timestamp, "ticker": ticker, "underlying": 1.0, "delta": 0.5,
-                     "implied_volatility": 9.9, "strike": 1.0, "option_type": "C"}
+                    {
+                        "timestamp_utc": timestamp,
+                        "ticker": ticker,
+                        "underlying": 1.0,
+                        "delta": 0.5,
+                        "implied_volatility": 9.9,
+                        "strike": 1.0,
+                        "option_type": "C",
+                    }
                 )
             # Exactly at the close: inside the session (inclusive bounds).
             outside.append(
-                {"timestamp_utc": bounds["close_utc"], "ticker": ticker, "underlying": 500.0, "delta": 0.5,
-                 "implied_volatility": 0.2, "strike": 500.0, "option_type": "C"}
+                {
+                    "timestamp_utc": bounds["close_utc"],
+                    "ticker": ticker,
+                    "underlying": 500.0,
+                    "delta": 0.5,
+                    "implied_volatility": 0.2,
+                    "strike": 500.0,
+                    "option_type": "C",
+                }
             )
     rows = pl.concat([*frames, pl.DataFrame(outside, schema=frames[0].schema)])
     # A deterministic insertion order that is not time order: ids follow this order.
@@ -124,7 +142,9 @@ def materialized_partitions(result, asset_name: str) -> set[str]:
 
 
 def check_results(result) -> dict[str, object]:
-    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    return {
+        evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()
+    }
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,12 @@ from orb_pipeline.warehouse.resource import warehouse_from_environment
 
 def test_build_is_deterministic_and_served_by_the_same_sql_path(tmp_path):
     paths = [tmp_path / "a.sqlite", tmp_path / "b.sqlite"]
-    counts = [build_demo_warehouse(p, tickers=("SPY", "IWM"), first_session="2025-10-14",
-                                   last_session="2025-10-15") for p in paths]
+    counts = [
+        build_demo_warehouse(
+            p, tickers=("SPY", "IWM"), first_session="2025-10-14", last_session="2025-10-15"
+        )
+        for p in paths
+    ]
     assert counts[0] == counts[1] > 15_000
     warehouses = [SQLiteWarehouse(path=str(p), build_demo_if_missing=False) for p in paths]
     sessions = session_table("2025-10-14", "2025-10-15")
@@ -25,27 +29,40 @@ def test_build_is_deterministic_and_served_by_the_same_sql_path(tmp_path):
     assert pulled[0].equals(pulled[1])
     assert warehouses[0].list_tickers() == ["IWM", "SPY"]
     digest = hashlib.sha256(pulled[0].write_ipc(None).getvalue()).hexdigest()
-    other = build_demo_warehouse(tmp_path / "c.sqlite", tickers=("IWM",), first_session="2025-10-14",
-                                 last_session="2025-10-15", seed=1)
+    other = build_demo_warehouse(
+        tmp_path / "c.sqlite",
+        tickers=("IWM",),
+        first_session="2025-10-14",
+        last_session="2025-10-15",
+        seed=1,
+    )
     assert other > 0
     changed = SQLiteWarehouse(path=str(tmp_path / "c.sqlite")).pull_sessions("IWM", sessions)
-    assert hashlib.sha256(changed.write_ipc(None).getvalue()).hexdigest() != digest  # the seed matters
+    assert (
+        hashlib.sha256(changed.write_ipc(None).getvalue()).hexdigest() != digest
+    )  # the seed matters
 
     # The halt: no IWM print for 10 minutes on 2025-10-15.
     halt_day = pulled[0].filter(pl.col("session_date") == sessions["session_date"][1])
     open_utc = sessions["open_utc"][1]
-    halted = halt_day.filter(pl.col("timestamp_utc").is_between(open_utc + HALT[2], open_utc + HALT[3] - 1))
+    halted = halt_day.filter(
+        pl.col("timestamp_utc").is_between(open_utc + HALT[2], open_utc + HALT[3] - 1)
+    )
     assert halted.is_empty() and halt_day.height > 3000
 
 
 def test_generated_session_is_realistic():
     bounds = session_table("2025-11-03", "2025-11-03").row(0, named=True)
-    data, close = generate_session("SPY", "2025-11-03", bounds["open_utc"], bounds["close_utc"], 640.0, 3)
+    data, close = generate_session(
+        "SPY", "2025-11-03", bounds["open_utc"], bounds["close_utc"], 640.0, 3
+    )
     times = data["timestamp_utc"]
     assert times[0] == bounds["open_utc"] and np.all(np.diff(times) >= 0)
     assert times[-1] <= bounds["close_utc"]
     first_minute = np.unique(times[times < bounds["open_utc"] + 60]).size
-    midday = np.unique(times[(times >= bounds["open_utc"] + 10_000) & (times < bounds["open_utc"] + 10_060)]).size
+    midday = np.unique(
+        times[(times >= bounds["open_utc"] + 10_000) & (times < bounds["open_utc"] + 10_060)]
+    ).size
     assert first_minute >= 50 and midday < first_minute  # dense at the open, sparser at midday
     cents = data["underlying"] * 100
     assert np.all(data["underlying"] > 0) and np.allclose(cents, np.round(cents), atol=1e-6)
@@ -61,7 +78,9 @@ def test_environment_picks_the_implementation(monkeypatch, tmp_path):
     for name in ("ORB_WAREHOUSE", "ORB_WAREHOUSE_PATH", "ORB_CACHE_URL"):
         monkeypatch.delenv(name, raising=False)
     embedded = warehouse_from_environment(tmp_path)
-    assert isinstance(embedded, SQLiteWarehouse) and embedded.path == str(tmp_path / "warehouse.sqlite")
+    assert isinstance(embedded, SQLiteWarehouse) and embedded.path == str(
+        tmp_path / "warehouse.sqlite"
+    )
     assert cache_from_environment(tmp_path).url == str(tmp_path / "cache")
     monkeypatch.setenv("ORB_WAREHOUSE", "mysql")
     monkeypatch.setenv("ORB_WAREHOUSE_DATABASE", "options")

@@ -16,14 +16,22 @@ from orb_pipeline_tests.warehouse.seeding import SEEDED_SESSIONS, mysql_warehous
 def expected_rows(frame: pl.DataFrame, ticker: str, sessions: pl.DataFrame) -> pl.DataFrame:
     """Independent expectation: rows inside [open, close] of any session, in insertion order
     within a second (insertion order = auto-increment id)."""
-    indexed = frame.with_row_index("row_order", offset=1).with_columns(pl.col("row_order").cast(pl.Int64))
+    indexed = frame.with_row_index("row_order", offset=1).with_columns(
+        pl.col("row_order").cast(pl.Int64)
+    )
     inside = pl.lit(False)
     for open_utc, close_utc in sessions.select("open_utc", "close_utc").iter_rows():
         inside = inside | pl.col("timestamp_utc").is_between(open_utc, close_utc)
     return (
         indexed.filter((pl.col("ticker") == ticker) & inside)
         .sort(["timestamp_utc", "row_order"])
-        .select("row_order", "timestamp_utc", pl.col("underlying").alias("price"), "delta", "implied_volatility")
+        .select(
+            "row_order",
+            "timestamp_utc",
+            pl.col("underlying").alias("price"),
+            "delta",
+            "implied_volatility",
+        )
     )
 
 
@@ -61,8 +69,14 @@ def test_tickers_outside_the_alphabet_never_reach_a_query(ticker):
 
 
 def test_bulk_query_text_holds_only_validated_values(mysql_warehouse):
-    statement = pull_query(mysql_warehouse.greeks_table(), "id", "BRK.B", [(1, 2), (5, 9)], ordered=False)
-    text = str(statement.compile(dialect=mysql_warehouse.engine().dialect, compile_kwargs={"literal_binds": True}))
+    statement = pull_query(
+        mysql_warehouse.greeks_table(), "id", "BRK.B", [(1, 2), (5, 9)], ordered=False
+    )
+    text = str(
+        statement.compile(
+            dialect=mysql_warehouse.engine().dialect, compile_kwargs={"literal_binds": True}
+        )
+    )
     assert "'BRK.B'" in text and "BETWEEN 1 AND 2" in text and "BETWEEN 5 AND 9" in text
     with pytest.raises(ValueError, match="start_utc"):
         pull_query(mysql_warehouse.greeks_table(), "id", "SPY", [("1 OR 1=1", 2)], ordered=False)
@@ -81,8 +95,13 @@ def _closed_port() -> int:
 
 def test_unreachable_warehouse_retries_then_names_host_and_database(caplog):
     warehouse = mysql_warehouse_for(
-        {"host": "127.0.0.1", "port": _closed_port(), "user": "orb", "password": "s3cret-Pa55",
-         "database": "options"},
+        {
+            "host": "127.0.0.1",
+            "port": _closed_port(),
+            "user": "orb",
+            "password": "s3cret-Pa55",
+            "database": "options",
+        },
         connect_attempts=3,
         retry_backoff_seconds=0.01,
     )
@@ -98,8 +117,9 @@ def test_unreachable_warehouse_retries_then_names_host_and_database(caplog):
 def test_missing_embedded_file_without_demo_build(tmp_path):
     from orb_pipeline.warehouse import SQLiteWarehouse
 
-    warehouse = SQLiteWarehouse(path=str(tmp_path / "absent.sqlite"), build_demo_if_missing=False,
-                                connect_attempts=1)
+    warehouse = SQLiteWarehouse(
+        path=str(tmp_path / "absent.sqlite"), build_demo_if_missing=False, connect_attempts=1
+    )
     with pytest.raises(WarehouseUnavailableError, match="absent.sqlite"):
         warehouse.list_tickers()
 
@@ -110,17 +130,22 @@ def test_table_and_order_column_are_configuration(mysql_database):
     warehouse = mysql_warehouse_for(mysql_database, table="option_snapshots", order_column="row_id")
     create_table(warehouse)
     bounds = session_table("2025-11-28", "2025-11-28").row(0, named=True)
-    rows = pl.DataFrame({
-        "timestamp_utc": [bounds["open_utc"] + 5, bounds["open_utc"], bounds["open_utc"] + 5],
-        "ticker": ["BRK.B"] * 3,
-        "underlying": [500.10, 500.00, 500.20],
-        "delta": [0.5, -0.5, 0.45],
-        "implied_volatility": [0.2, 0.25, 0.3],
-    })
+    rows = pl.DataFrame(
+        {
+            "timestamp_utc": [bounds["open_utc"] + 5, bounds["open_utc"], bounds["open_utc"] + 5],
+            "ticker": ["BRK.B"] * 3,
+            "underlying": [500.10, 500.00, 500.20],
+            "delta": [0.5, -0.5, 0.45],
+            "implied_volatility": [0.2, 0.25, 0.3],
+        }
+    )
     insert_rows(warehouse, rows)
     pulled = warehouse.pull_sessions("BRK.B", session_table("2025-11-28", "2025-11-28"))
     assert pulled.select("row_order", "timestamp_utc", "price").rows() == [
-        (2, bounds["open_utc"], 500.0), (1, bounds["open_utc"] + 5, 500.1), (3, bounds["open_utc"] + 5, 500.2)]
+        (2, bounds["open_utc"], 500.0),
+        (1, bounds["open_utc"] + 5, 500.1),
+        (3, bounds["open_utc"] + 5, 500.2),
+    ]
     assert warehouse.list_tickers() == ["BRK.B"]
     wrong = mysql_warehouse_for(mysql_database, table="greeks")
     with pytest.raises(ValueError, match="check the table and column names"):
