@@ -166,56 +166,24 @@ def _execute(defs, instance, job_name: str, progress: Progress, label: str, **kw
     return result
 
 
-SHOWN = (
-    ("rank", "rank", "{}"),
-    ("backtest_id", "backtest_id", "{}"),
-    ("score", "score", "{:.2f}"),
-    ("backtest_profit", "profit $/sh", "{:.2f}"),
-    ("trades", "trades", "{}"),
-    ("win_rate_percent", "win %", "{:.1f}"),
-    ("max_drawdown", "max dd", "{:.2f}"),
-    ("range_seconds", "range s", "{}"),
-    ("stop_distance", "stop", "{:g}"),
-    ("limit_distance", "limit", "{:g}"),
-    ("stop_count_limit", "stops/day", "{}"),
-    ("stop_cooloff_period", "cooloff s", "{}"),
-)
-
-
-def format_leaderboard(rows: list[dict], top: int = 5) -> str:
-    """A fixed-width table of the first ``top`` rows (columns of ``SHOWN`` that are present)."""
-    columns = [(key, title, fmt) for key, title, fmt in SHOWN if rows and key in rows[0]]
-    cells = [[title for _, title, _ in columns]]
-    for row in rows[:top]:
-        cells.append(
-            [fmt.format(row[key]) if row[key] is not None else "-" for key, _, fmt in columns]
-        )
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
-        for line in cells
-    )
-
-
-def _leaderboard_report(instance, ticker: str) -> str:
+def _ticker_report(instance, results, ticker: str) -> str:
+    """The ticker's leaderboard, where its pictures are, and whether its winner holds up."""
     import dagster as dg
 
+    from orb_pipeline.results.summary import leaderboard_text
+    from orb_pipeline.validation.verdict import ticker_verdict_text
+
+    first, last = _date(DEMO_FIRST_SESSION), _date(DEMO_LAST_SESSION)
+    lines = [leaderboard_text(results, ticker, first, last)]
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("leaderboard"), asset_partitions=[ticker]),
         limit=1,
     ).records
-    if not records:
-        return f"{ticker}: no leaderboard materialized"
-    metadata = records[0].asset_materialization.metadata
-    lines = [f"== {ticker}: top backtests by score =="]
-    if "top_backtests" in metadata:
-        rows = [dict(record.data) for record in metadata["top_backtests"].value.records]
-        lines.append(format_leaderboard(rows))
-    elif "leaderboard" in metadata:
-        lines.append(str(metadata["leaderboard"].value))
+    metadata = records[0].asset_materialization.metadata if records else {}
     for name in ("equity_png", "heatmap_png"):
         if name in metadata:
             lines.append(f"{name.replace('_png', '')} picture: {metadata[name].value}")
+    lines.append(ticker_verdict_text(results, ticker, first, last))
     return "\n".join(lines)
 
 
@@ -313,9 +281,13 @@ def run_demo(write: Callable[[str], None] = print) -> int:
                 )
 
         write("")
-        for ticker in ordered:
-            write(_leaderboard_report(instance, ticker))
-            write("")
+        results = deployments.resources()["results"].process_config_and_initialize()
+        try:
+            for ticker in ordered:
+                write(_ticker_report(instance, results, ticker))
+                write("")
+        finally:
+            results.dispose()
         progress(
             f"done. Pictures: {data / 'plots'}. Every run above is in the Dagster UI: "
             f"DAGSTER_HOME={home} dagster dev (then http://127.0.0.1:3000)"

@@ -12,7 +12,7 @@ from pydantic import Field
 from orb_pipeline import engine
 from orb_pipeline.deployments import data_dir
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
-from orb_pipeline.results import plots, schema
+from orb_pipeline.results import display, plots, schema
 from orb_pipeline.results.leaderboard import (
     backtest_label,
     ledger_rows,
@@ -30,21 +30,35 @@ from orb_pipeline.storage import ParquetStore
 from orb_pipeline.sweeps.assets import RESULTS_POOL, SWEEP_RESULTS, expected_window
 
 LEADERBOARD = dg.AssetKey("leaderboard")
+# The narrow table fits the asset page's metadata panel; the detail table holds every figure.
 TABLE_COLUMNS = (
     "rank",
-    "backtest_id",
-    "score",
+    "sharpe",
     "backtest_profit",
-    "risk_adjusted_win_rate",
-    "trades",
-    "win_rate_percent",
     "max_drawdown",
+    "win_rate_percent",
+    "trade_win_rate_percent",
+    "trades",
+    "parameters",
+)
+DETAIL_COLUMNS = (
+    "rank",
+    "backtest_id",
+    "sharpe",
+    "backtest_profit",
+    "max_drawdown",
+    "trades",
+    "days_traded",
+    "win_rate_percent",
+    "trade_win_rate_percent",
     "average_holding_period",
+    "profit_factor",
+    "risk_adjusted_win_rate",
+    "range_seconds",
     "stop_distance",
     "limit_distance",
     "stop_count_limit",
     "stop_cooloff_period",
-    "range_seconds",
 )
 
 
@@ -55,21 +69,6 @@ class LeaderboardConfig(dg.Config):
         default=1, ge=0, description="rank only backtests trading this often"
     )
     plots_dir: str = Field(default="", description="where PNGs go; default <ORB_DATA_DIR>/plots")
-
-
-def markdown_table(frame: pl.DataFrame) -> str:
-    """A Markdown table of ``frame`` (floats to 4 decimals, NULL as blank)."""
-
-    def cell(value) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, float):
-            return f"{value:.4f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join(lines)
 
 
 @dg.asset(
@@ -157,35 +156,26 @@ def leaderboard(
     (directory / "equity.png").write_bytes(equity_png)
     (directory / "heatmap.png").write_bytes(heatmap_png)
 
-    shown = top.select(TABLE_COLUMNS)
-    context.log.info(f"leaderboard of {span}: best {best['backtest_id']} score {best['score']:.3f}")
+    rows = [
+        {**row, "parameters": display.parameters_text(row)} for row in top.iter_rows(named=True)
+    ]
+    context.log.info(
+        f"leaderboard of {span}: best {best['backtest_id']} Sharpe {best['sharpe']:.2f}"
+    )
     return dg.MaterializeResult(
         metadata={
             "equity_curves": dg.MetadataValue.md(plots.markdown_image(equity_png, "equity curves")),
             "profit_heatmap": dg.MetadataValue.md(
                 plots.markdown_image(heatmap_png, "profit heatmap")
             ),
-            "leaderboard": dg.MetadataValue.md(markdown_table(shown)),
-            "top_backtests": dg.MetadataValue.table(
-                records=[dg.TableRecord(row) for row in shown.iter_rows(named=True)],
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn(
-                            name,
-                            "float"
-                            if dtype.is_float()
-                            else "int"
-                            if dtype.is_integer()
-                            else "string",
-                        )
-                        for name, dtype in shown.schema.items()
-                    ]
-                ),
-            ),
-            "score": "sharpe: annualized Sharpe of per-session net P&L (higher is better)",
+            "top_backtests": display.table_metadata(rows, TABLE_COLUMNS),
+            "top_backtests_detail": display.table_metadata(rows, DETAIL_COLUMNS),
+            "leaderboard": dg.MetadataValue.md(display.markdown_table(rows, DETAIL_COLUMNS)),
+            "ranked_by": "Sharpe (annualized): Sharpe ratio of per-session net P&L, higher is better",
             "best_backtest_id": best["backtest_id"],
-            "best_score": best["score"],
-            "best_total_profit": best["backtest_profit"],
+            "best_sharpe": display.rounded("sharpe", best["sharpe"]),
+            "best_total_profit": display.rounded("backtest_profit", best["backtest_profit"]),
+            "best_parameters": display.parameters_text(best),
             "ledger_trades_stored": trades.height,
             "equity_png": dg.MetadataValue.path(str(directory / "equity.png")),
             "heatmap_png": dg.MetadataValue.path(str(directory / "heatmap.png")),

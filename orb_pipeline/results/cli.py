@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ def add_ledger_command(subcommands) -> None:
 
 def run_ledger(args: argparse.Namespace) -> int:
     from orb_pipeline.deployments import data_dir, resources
+    from orb_pipeline.results import display
     from orb_pipeline.results.ledgers import LedgerError, regenerate_ledger, write_ledger_outputs
 
     chosen = resources()
@@ -46,16 +46,14 @@ def run_ledger(args: argparse.Namespace) -> int:
     csv_path, png_path = write_ledger_outputs(regenerated, args.output or data_dir() / "ledgers")
     row = regenerated.row
     print(
-        f"backtest {row['backtest_id']}: {row['ticker']} {row['window_start']}..{row['window_end']}"
-        f" stop {row['stop_distance']:g} limit {row['limit_distance']:g} "
-        f"stops/day {row['stop_count_limit']} cooloff {row['stop_cooloff_period']} s "
-        f"range {row['range_seconds']} s"
+        f"backtest {row['backtest_id']}: {row['ticker']} {row['window_start']}.."
+        f"{row['window_end']}, {display.parameters_text(row)}"
     )
     if regenerated.data_version != row["data_version"]:
         print(
             f"note: the cached data changed since the sweep (data version {row['data_version']} "
             f"-> {regenerated.data_version}); this ledger is on the current data"
         )
-    print(json.dumps(regenerated.stats, indent=2))
+    print(display.trade_stats_text(regenerated.stats))
     print(f"ledger: {csv_path}\nplot:   {png_path}")
     return 0

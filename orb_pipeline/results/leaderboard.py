@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.calendar import as_date
-from orb_pipeline.results import schema
+from orb_pipeline.results import display, schema
 from orb_pipeline.results.ids import window_id_range
 from orb_pipeline.results.store import ResultsStore
 
@@ -176,11 +176,7 @@ def params_of(row: dict) -> dict:
 
 
 def backtest_label(row: dict) -> str:
-    """A picture legend for a ranked backtest: its rank and parameters, e.g.
-    ``#1 R30s stop 0.4 limit 1 x3 cool 270s``. (Ids share their first 8 characters within a
-    window, so a shortened id would not tell the lines apart.)"""
-    return (
-        f"#{row['rank']} R{row['range_seconds']}s stop {row['stop_distance']:g} "
-        f"limit {row['limit_distance']:g} x{row['stop_count_limit']} "
-        f"cool {row['stop_cooloff_period']}s"
-    )
+    """A picture legend for a ranked backtest: its rank and parameters in words, e.g.
+    ``#1 30 s range, stop $0.40, limit $1.00, at most 3 stops a day, 4 min 30 s cooloff``. (Ids
+    share their first 8 characters within a window, so a shortened id would not tell lines apart.)"""
+    return f"#{row['rank']} {display.parameters_text(row)}"

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from orb_pipeline import engine
-from orb_pipeline.results import plots
+from orb_pipeline.results import display, plots
 from orb_pipeline.results.leaderboard import backtest_row, params_of, trade_stats
 from orb_pipeline.results.store import ResultsStore
 from orb_pipeline.staging.window import read_cached_window
@@ -85,8 +85,6 @@ def ledger_picture(regenerated: RegeneratedLedger) -> bytes:
     curve = plots.equity_curve(regenerated.ledger, sessions)
     title = (
         f"{row['ticker']} {row['window_start']}..{row['window_end']}  backtest {row['backtest_id']}"
-        f"\nstop {row['stop_distance']:g}  limit {row['limit_distance']:g}  "
-        f"stops/day {row['stop_count_limit']}  cooloff {row['stop_cooloff_period']} s  "
-        f"range {row['range_seconds']} s"
+        f"\n{display.parameters_text(row)}"
     )
     return plots.equity_figure(title, {"backtest": curve}, plots.underlying_move(series, sessions))

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from orb_pipeline import engine
 from orb_pipeline.calendar import session_table
 from orb_pipeline.partitions import ticker_partitions
+from orb_pipeline.results import display
 from orb_pipeline.results import schema as results_schema
-from orb_pipeline.results.assets import LEADERBOARD, markdown_table
+from orb_pipeline.results.assets import LEADERBOARD
 from orb_pipeline.results.leaderboard import backtest_label, top_backtests
 from orb_pipeline.results.store import ResultsStore
 from orb_pipeline.staging.assets import STAGED_WINDOW
@@ -105,7 +106,7 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         ],
         description=(
             "Walk-forward (or train/test) validation of the parameter grid over the ticker's staged "
-            "window: train/test metrics, score, generalization gap and promotion flag of every "
+            "window: train/test metrics, walk-forward score, generalization gap and promotion flag of every "
             "parameter set per fold, the parameters chosen per fold, the stitched out-of-sample "
             "equity (results store tables walk_forward_*)."
         ),
@@ -200,8 +201,8 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
             f"{span}: walk-forward out-of-sample vs the full-window pick ({len(folds)} folds)",
         )
         context.log.info(
-            f"{span}: out-of-sample profit {run_row['oos_total_profit']:.4f} vs in-sample pick "
-            f"{run_row['in_sample_total_profit']:.4f} over the same sessions; "
+            f"{span}: out-of-sample profit {run_row['oos_total_profit']:.2f} $/sh vs in-sample pick "
+            f"{run_row['in_sample_total_profit']:.2f} $/sh over the same sessions; "
             f"{run_row['promotion_ready_folds']}/{len(folds)} fold picks promotion-ready"
         )
         return dg.MaterializeResult(
@@ -221,7 +222,7 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
                     plots.markdown_image(png, "in-sample vs out-of-sample equity")
                 ),
                 "folds_table": dg.MetadataValue.md(
-                    markdown_table(folds_frame.select(FOLD_COLUMNS))
+                    display.markdown_table(folds_frame.to_dicts(), FOLD_COLUMNS)
                 ),
                 "validation_id": vid,
                 "mode": config.mode,
@@ -232,10 +233,10 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
                 "distance_unit": config.distance_unit,
                 "promotion_ready_folds": run_row["promotion_ready_folds"],
                 "promotion_ready_results": run_row["promotion_ready_results"],
-                "oos_total_profit": run_row["oos_total_profit"],
-                "oos_max_drawdown": run_row["oos_max_drawdown"],
-                "in_sample_total_profit": run_row["in_sample_total_profit"],
-                "score": (
+                "oos_total_profit": round(run_row["oos_total_profit"], 2),
+                "oos_max_drawdown": round(run_row["oos_max_drawdown"], 2),
+                "in_sample_total_profit": round(run_row["in_sample_total_profit"], 2),
+                "walk_forward_score": (
                     "252 x (total_profit - drawdown_weight x max_drawdown) / sessions + "
                     "win_rate_weight x (win_rate_percent - 50) / 100"
                 ),
@@ -363,15 +364,15 @@ def monte_carlo(
     return dg.MaterializeResult(
         metadata={
             "bootstrap": dg.MetadataValue.md(plots.markdown_image(png, "bootstrap percentiles")),
-            "percentiles": dg.MetadataValue.md(markdown_table(shown)),
+            "percentiles": dg.MetadataValue.md(display.markdown_table(shown.to_dicts())),
             "backtests": top.height,
             "backtests_without_ledger": without_ledger,
             "samples": config.samples,
             "seed": config.seed,
             "sessions": len(sessions),
             "window": f"{window_start}..{window_end}",
-            "best_profit_p5": rows[0]["profit_p5"],
-            "best_drawdown_p95": rows[0]["drawdown_p95"],
+            "best_profit_p5": round(rows[0]["profit_p5"], 2),
+            "best_drawdown_p95": round(rows[0]["drawdown_p95"], 2),
             "results_store": results.describe(),
             "seconds": round(time.perf_counter() - started, 3),
         }

@@ -62,7 +62,8 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
     _, data, _, stdout = demo
     assert "daily_data_job" in stdout and "research sensor tick" in stdout
     for ticker in TICKERS:
-        assert f"== {ticker}: top backtests by score ==" in stdout
+        assert f"== {ticker} {FIRST}..{LAST}: top backtests by Sharpe (annualized) ==" in stdout
+        assert f"== {ticker} {FIRST}..{LAST}: does the winner hold up? ==" in stdout
         for picture in ("equity", "heatmap"):
             path = data / "plots" / ticker / f"{picture}.png"
             assert f"{picture} picture: {path}" in stdout

@@ -44,7 +44,8 @@ def test_ledger_command_writes_the_ledger_and_its_plot(tmp_path, monkeypatch, ca
     monkeypatch.delenv("ORB_RESULTS", raising=False)
     assert main(["ledger", best["backtest_id"], "--output", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    assert best["backtest_id"] in printed and '"trades": ' + str(best["trades"]) in printed
+    assert best["backtest_id"] in printed and f"trades {best['trades']} (" in printed
+    assert "winning (" in printed and "average holding " in printed
 
     written = pl.read_csv(tmp_path / "out" / (best["backtest_id"] + ".csv"), try_parse_dates=True)
     expected = engine.ledger(series, sessions, {k: best[k] for k in engine.GRID_COLUMNS})

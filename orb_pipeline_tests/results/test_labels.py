@@ -13,7 +13,9 @@ def test_label_names_rank_and_every_parameter():
         "stop_cooloff_period": 270,
         "backtest_id": "5254c4c7" + "0" * 24,
     }
-    assert backtest_label(row) == "#2 R30s stop 0.4 limit 1 x3 cool 270s"
+    assert backtest_label(row) == (
+        "#2 30 s range, stop $0.40, limit $1.00, at most 3 stops a day, 4 min 30 s cooloff"
+    )
 
 
 def test_labels_of_one_window_differ_where_shortened_ids_would_not():

@@ -62,7 +62,7 @@ def test_walk_forward_stores_folds_equity_and_picture(chain, window):
         "![in-sample vs out-of-sample equity](data:image/png;base64,"
     )
     assert metadata["folds"].value == 3 and metadata["combinations"].value == 72
-    assert "| fold | train_start |" in metadata["folds_table"].value
+    assert "| fold | train from | test from |" in metadata["folds_table"].value
     [check] = result.get_asset_check_evaluations()
     assert check.check_name == "stored_rows_complete" and check.passed
     assert check.metadata["stored"].value["walk_forward_results"] == 3 * 72
