@@ -31,16 +31,7 @@ from orb_pipeline.sweeps.assets import RESULTS_POOL, SWEEP_RESULTS, expected_win
 
 LEADERBOARD = dg.AssetKey("leaderboard")
 # The narrow table fits the asset page's metadata panel; the detail table holds every figure.
-TABLE_COLUMNS = (
-    "rank",
-    "sharpe",
-    "backtest_profit",
-    "max_drawdown",
-    "win_rate_percent",
-    "trade_win_rate_percent",
-    "trades",
-    "parameters",
-)
+TABLE_COLUMNS = (*display.HEADLINE_COLUMNS, "parameters")
 DETAIL_COLUMNS = (
     "rank",
     "backtest_id",

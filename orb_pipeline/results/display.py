@@ -142,6 +142,18 @@ COLUMNS: Mapping[str, Shown] = {
 }
 
 
+# The figures a ranked backtest is first judged by (leaderboard tables, the demo, the report).
+HEADLINE_COLUMNS = (
+    "rank",
+    "sharpe",
+    "backtest_profit",
+    "max_drawdown",
+    "win_rate_percent",
+    "trade_win_rate_percent",
+    "trades",
+)
+
+
 def label(name: str) -> str:
     """The words shown for column ``name`` (the name itself when it has no entry)."""
     shown = COLUMNS.get(name)

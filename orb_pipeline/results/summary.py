@@ -8,17 +8,7 @@ from orb_pipeline.results import display
 from orb_pipeline.results.leaderboard import top_backtests
 from orb_pipeline.results.store import ResultsStore
 
-SUMMARY_COLUMNS = (
-    "rank",
-    "sharpe",
-    "backtest_profit",
-    "max_drawdown",
-    "win_rate_percent",
-    "trade_win_rate_percent",
-    "trades",
-    "average_holding_period",
-    "backtest_id",
-)
+SUMMARY_COLUMNS = (*display.HEADLINE_COLUMNS, "average_holding_period", "backtest_id")
 
 
 def leaderboard_text(
