@@ -11,9 +11,11 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True)
     demo = subcommands.add_parser("demo", help="run the whole lineage on embedded defaults")
     demo.set_defaults(handler=_demo)
+    from orb_pipeline.orchestration.sweep_plan import add_plan_command
     from orb_pipeline.results.cli import add_ledger_command
 
     add_ledger_command(subcommands)
+    add_plan_command(subcommands)
     return parser
 
 

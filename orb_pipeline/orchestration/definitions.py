@@ -12,4 +12,8 @@ defs = dg.Definitions(
     jobs=jobs,
     schedules=[daily_after_close],
     sensors=[build_research_sensor(jobs, settings)],
+    # Runs of the implicit asset job (`dagster asset materialize`, the UI's Materialize button)
+    # run their steps in the run's process too: one process per step cost a Python start-up
+    # and a definitions load each (docs/ARCHITECTURE.md, "Runs and launches").
+    executor=dg.in_process_executor,
 )

@@ -9,6 +9,7 @@ these tags on the sweep job (``dg.define_asset_job(tags=...)``) or on each ``dg.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 # Fargate's valid CPU units and, for each, the memory range (MiB) and its step.
@@ -61,11 +62,68 @@ def sweep_task_size(chunk_size: int) -> TaskSize:
 
 def sweep_run_tags(chunk_size: int) -> dict[str, str]:
     """Run tags that size a sweep run's ECS task and set numba's thread count to its vCPUs."""
-    size = sweep_task_size(chunk_size)
+    return _sized_tags(sweep_task_size(chunk_size), "sweep")
+
+
+# walk_forward keeps seven int64 arrays of shape (backtests, sessions) (engine.SessionStats) and
+# aggregates folds over them; 1.5x for the fold sums and the result frames built from them.
+VALIDATION_BYTES_PER_BACKTEST_SESSION = 7 * 8 * 3 // 2
+# Backtest-sessions per vCPU-second of the engine: 993,600 backtests x 252 sessions swept in
+# 18.6 s on 2 vCPUs (`python -m benchmarks.sweep_chain --grid large`) is 6.7 M; rounded down.
+BACKTEST_SESSIONS_PER_VCPU_SECOND = 6_000_000
+
+
+def validation_task_size(grid_rows: int, sessions: int) -> TaskSize:
+    """Smallest valid Fargate size for ``validation_job`` over ``grid_rows`` backtests and a
+    window of ``sessions`` sessions: memory for the per-session statistics, and one more vCPU
+    size per fourfold work above 25,000 backtests x 252 sessions (the sweep's table)."""
+    if grid_rows < 1 or sessions < 1:
+        raise ValueError(f"grid_rows and sessions must be positive, got {grid_rows}, {sessions}")
+    wanted = BASE_MEMORY_MIB + (grid_rows * sessions * VALIDATION_BYTES_PER_BACKTEST_SESSION) // (
+        1024 * 1024
+    )
+    work = grid_rows * sessions // 252
+    cpu = next((units for bound, units in BACKTESTS_PER_CPU_SIZE if work <= bound), 16384)
+    for units in sorted(FARGATE_MEMORY_MIB):
+        low, high, step = FARGATE_MEMORY_MIB[units]
+        if units >= cpu and wanted <= high:
+            return TaskSize(cpu_units=units, memory_mib=max(low, -(-wanted // step) * step))
+    raise ValueError(
+        f"validation of {grid_rows} backtests over {sessions} sessions needs {wanted} MiB, more "
+        f"than Fargate's largest task; validate a smaller grid (walk_forward's grid_file)"
+    )
+
+
+def _sized_tags(size: TaskSize, kind: str) -> dict[str, str]:
     environment = [{"name": "NUMBA_NUM_THREADS", "value": str(size.vcpus)}]
     return {
         "ecs/cpu": str(size.cpu_units),
         "ecs/memory": str(size.memory_mib),
         "ecs/container_overrides": json.dumps({"environment": environment}),
-        "orb/kind": "sweep",
+        "orb/kind": kind,
     }
+
+
+def validation_run_tags(grid_rows: int, sessions: int = 252) -> dict[str, str]:
+    """Run tags that size ``validation_job``'s ECS task from the grid and window length."""
+    return _sized_tags(validation_task_size(grid_rows, sessions), "validation")
+
+
+# Fargate Spot: up to 70% cheaper, but AWS may stop the task with two minutes' notice. Sweep runs
+# are safe on it (each chunk's rows are upserted by deterministic backtest_id, and the instance
+# resumes or retries an interrupted run: deploy/dagster.yaml run_monitoring / run_retries), so
+# they ask for it when ORB_SWEEP_FARGATE_SPOT is true and the cluster has the FARGATE_SPOT
+# capacity provider. Data and staging runs never do (the daily update has a deadline).
+FARGATE_SPOT_TAGS = {
+    "ecs/run_task_kwargs": json.dumps(
+        {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
+    )
+}
+
+
+def fargate_spot_requested() -> bool:
+    """``ORB_SWEEP_FARGATE_SPOT`` (true/false, default false)."""
+    raw = os.environ.get("ORB_SWEEP_FARGATE_SPOT", "false").strip().lower()
+    if raw not in {"true", "false", "1", "0", "yes", "no"}:
+        raise ValueError(f"ORB_SWEEP_FARGATE_SPOT must be true or false, got {raw!r}")
+    return raw in {"true", "1", "yes"}

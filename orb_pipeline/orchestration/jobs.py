@@ -4,16 +4,22 @@ covers a partition or a partition-key range of all of them.
 - ``daily_data_job`` (``cached_bars``, ``opening_ranges``, ``compressed_series``) [session x ticker]:
   ranged runs, one per rectangle of sessions x tickers (the daily schedule, the ticker sensor).
 - ``stage_window_job`` (``staged_window``) [ticker]: run config names the window.
-- ``sweep_job`` (``sweep_results``) [ticker x chunk]: carries the ECS sizing tags of one chunk.
+- ``sweep_job`` (``sweep_results``) [ticker x chunk]: a range of one ticker's chunks per run
+  (``orchestration/sweep_plan.py``), with the ECS sizing tags of its largest chunk.
 - ``leaderboard_job`` (``leaderboard``) [ticker].
-- ``validation_job`` (``walk_forward``, ``monte_carlo``) [ticker].
+- ``validation_job`` (``walk_forward``, ``monte_carlo``) [ticker]: ECS sizing tags from the grid.
+
+Every job runs its steps in the run's own process (``in_process_executor``): each job is one step
+or a short chain of dependent steps, so a process per step bought no parallelism and cost a
+Python start-up and a definitions load per step (see docs/ARCHITECTURE.md, "Runs and launches").
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orb_pipeline.orchestration.ecs import sweep_run_tags
+from orb_pipeline.orchestration.ecs import sweep_run_tags, validation_run_tags
+from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR, chunk_size
 from orb_pipeline.sweeps.grid import SweepSettings
 
 DATA_ASSETS = ("cached_bars", "opening_ranges", "compressed_series")
@@ -30,16 +36,12 @@ LEADERBOARD_JOB = "leaderboard_job"
 VALIDATION_JOB = "validation_job"
 
 
-def chunk_size(settings: SweepSettings) -> int:
-    """Backtests in the largest chunk (chunks differ by at most one row)."""
-    rows = settings.grid().height
-    return -(-rows // settings.chunks)
-
-
 def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]:
-    return [
+    size = chunk_size(settings)
+    jobs = [
         dg.define_asset_job(
             DAILY_DATA_JOB,
+            executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(*DATA_ASSETS),
             tags={"orb/kind": "daily"},
             description="Warehouse pull -> 1-second bars -> opening ranges -> compressed series, "
@@ -47,28 +49,35 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
         ),
         dg.define_asset_job(
             STAGE_WINDOW_JOB,
+            executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(STAGED_WINDOW),
             tags={"orb/kind": "staging"},
             description="Stage one ticker's window (run config: first_session, last_session).",
         ),
         dg.define_asset_job(
             SWEEP_JOB,
+            executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(SWEEP_RESULTS),
             # The run launcher reads run tags; job tags become every run's tags.
-            tags=sweep_run_tags(chunk_size(settings)),
-            description=f"Backtest one ticker x parameter chunk (up to {chunk_size(settings)} "
-            "backtests) and upsert the results; sized for one ECS task.",
+            tags=sweep_run_tags(size),
+            description=f"Backtest a range of one ticker's parameter chunks (up to {size} "
+            "backtests each, one after another) and upsert the results; sized for one ECS task.",
         ),
         dg.define_asset_job(
             LEADERBOARD_JOB,
+            executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(LEADERBOARD),
             tags={"orb/kind": "results"},
             description="Rank one ticker's backtests, write ledgers of the top ones and pictures.",
         ),
         dg.define_asset_job(
             VALIDATION_JOB,
+            executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(*VALIDATION_ASSETS),
-            tags={"orb/kind": "validation"},
+            # Sized for a year of the sweep's grid; the walk-forward keeps per-session statistics
+            # of every backtest in memory.
+            tags=validation_run_tags(settings.grid().height, SESSIONS_PER_YEAR),
             description="Walk-forward and Monte Carlo validation of one ticker's leaderboard.",
         ),
     ]
+    return jobs

@@ -7,8 +7,8 @@ asset), so any number of partitions landing between two ticks are handled togeth
 - ``compressed_series`` gained sessions for ticker T -> one ``stage_window_job`` run for T over its
   longest fully materialized window of exchange sessions ending at its newest session (starting
   no earlier than ``ORB_WINDOW_FIRST`` when set);
-- ``staged_window`` T materialized -> one ``sweep_job`` run per parameter chunk of T (each an ECS
-  task sized by the job's tags);
+- ``staged_window`` T materialized -> ``sweep_job`` runs that cover every parameter chunk of T,
+  each a range of chunks sized by work (``sweep_plan.plan_ticker``: the default grid is one run);
 - every chunk of T has ``sweep_results`` newer than T's latest staged window -> one
   ``leaderboard_job`` run for T;
 - ``leaderboard`` T materialized -> one ``validation_job`` run (walk-forward, Monte Carlo) for T.
@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.orchestration.ecs import fargate_spot_requested, validation_run_tags
 from orb_pipeline.orchestration.jobs import (
     COMPRESSED_SERIES,
     LEADERBOARD,
@@ -38,6 +39,7 @@ from orb_pipeline.orchestration.jobs import (
     VALIDATION_JOB,
 )
 from orb_pipeline.orchestration.materialized import materialized_partitions
+from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR, plan_ticker, sweep_run_request
 from orb_pipeline.partitions import (
     SESSION_DIMENSION,
     TICKER_DIMENSION,
@@ -98,6 +100,15 @@ def staged_window_bounds(
     return (start, newest) if start else None
 
 
+def window_sessions(staged: dg.EventLogRecord) -> int:
+    """Exchange sessions of the window a ``staged_window`` materialization recorded."""
+    metadata = staged.asset_materialization.metadata
+    first, last = (
+        dt.date.fromisoformat(metadata[name].value) for name in ("window_start", "window_end")
+    )
+    return max(1, session_table(first, last).height)
+
+
 def _latest_storage_id(
     instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
 ) -> int | None:
@@ -110,10 +121,11 @@ def _latest_storage_id(
 def research_requests(
     instance: dg.DagsterInstance,
     cursor: dict[str, int],
-    chunk_keys: Sequence[str],
-    sweep_def: dg.MultiPartitionsDefinition,
+    settings: SweepSettings,
 ) -> tuple[list[dg.RunRequest], dict[str, int], list[str]]:
     """Run requests for everything materialized since ``cursor``; returns (requests, cursor, notes)."""
+    chunk_keys = settings.chunk_keys()
+    sweep_def = sweep_partitions(settings)
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
     seen = {key: new_records(instance, key, cursor.get(key.to_user_string())) for key in WATCHED}
@@ -160,22 +172,16 @@ def research_requests(
             )
         )
 
-    # 2. A newly staged window -> sweep every chunk of it.
-    staged: dict[str, int] = {}
+    # 2. A newly staged window -> sweep every chunk of it, in runs sized by work.
+    staged: dict[str, dg.EventLogRecord] = {}
     for record in seen[STAGED_WINDOW]:
         if record.partition_key:
-            staged[record.partition_key] = record.storage_id
-    for ticker, storage_id in sorted(staged.items()):
-        for chunk in chunk_keys:
-            partition = dg.MultiPartitionKey({TICKER_DIMENSION: ticker, CHUNK_DIMENSION: chunk})
-            requests.append(
-                dg.RunRequest(
-                    job_name=SWEEP_JOB,
-                    partition_key=str(partition),
-                    run_key=f"sweep-{ticker}-{chunk}-{storage_id}",
-                    tags={"orb/ticker": ticker},
-                )
-            )
+            staged[record.partition_key] = record
+    spot = fargate_spot_requested()
+    for ticker, record in sorted(staged.items()):
+        for run in plan_ticker(settings, ticker, window_sessions(record)):
+            run_key = f"sweep-{ticker}-{run.chunks[0]}-{run.chunks[-1]}-{record.storage_id}"
+            requests.append(sweep_run_request(run, run_key, job_name=SWEEP_JOB, spot=spot))
 
     # 3. All chunks swept since the latest staging -> rank.
     swept = {
@@ -212,6 +218,7 @@ def research_requests(
             )
 
     # 4. A new leaderboard -> validate it out of sample.
+    validation_tags = validation_run_tags(settings.grid().height, SESSIONS_PER_YEAR)
     ranked: dict[str, int] = {}
     for record in seen[LEADERBOARD]:
         if record.partition_key:
@@ -222,7 +229,7 @@ def research_requests(
                 job_name=VALIDATION_JOB,
                 partition_key=ticker,
                 run_key=f"validation-{ticker}-{storage_id}",
-                tags={"orb/ticker": ticker},
+                tags={"orb/ticker": ticker, **validation_tags},
             )
         )
     return requests, next_cursor, notes
@@ -256,9 +263,6 @@ def latest_storage_ids(instance: dg.DagsterInstance) -> dict[str, int]:
 def build_research_sensor(
     jobs: Sequence[dg.UnresolvedAssetJobDefinition], settings: SweepSettings
 ) -> dg.SensorDefinition:
-    sweep_def = sweep_partitions(settings)
-    chunk_keys = settings.chunk_keys()
-
     @dg.sensor(
         name="research_sensor",
         jobs=[
@@ -281,9 +285,7 @@ def build_research_sensor(
                 skip_reason="started: reacting to materializations from now on",
             )
         cursor = json.loads(context.cursor)
-        requests, next_cursor, notes = research_requests(
-            context.instance, cursor, chunk_keys, sweep_def
-        )
+        requests, next_cursor, notes = research_requests(context.instance, cursor, settings)
         for note in notes:
             context.log.info(note)
         if not requests and next_cursor == cursor:

@@ -76,16 +76,19 @@ def result_rows(
 def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
     """The ``sweep_results`` asset for a validated grid configuration."""
     grid = settings.grid()
+    partitions_def = sweep_partitions(settings)
 
     @dg.asset(
         key=SWEEP_RESULTS,
-        partitions_def=sweep_partitions(settings),
+        partitions_def=partitions_def,
         deps=[ticker_dep(STAGED_WINDOW)],
         pool=RESULTS_POOL,
         kinds={"numba", "sql"},
         group_name="sweeps",
+        # A UI backfill of many chunks is one run per rectangle, like the sensor's ranged runs.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description=(
-            f"Backtests of one parameter chunk ({settings.chunks} chunks, {grid.height} "
+            f"Backtests of parameter chunks ({settings.chunks} chunks, {grid.height} "
             "backtests per ticker) over the staged window, upserted into the results store "
             "(one row per deterministic backtest_id; a re-run replaces its rows)."
         ),
@@ -96,76 +99,127 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
         results: ResultsStore,
         cache: ParquetStore,
     ) -> dg.MaterializeResult:
-        keys = context.partition_key.keys_by_dimension
-        ticker, chunk = keys[TICKER_DIMENSION], keys[CHUNK_DIMENSION]
-        chunk_grid = chunk_of(grid, settings.chunk_keys().index(chunk), settings.chunks)
+        chunk_keys = settings.chunk_keys()
+        by_ticker: dict[str, list[str]] = {}
+        for key in context.partition_keys:
+            if not isinstance(key, dg.MultiPartitionKey):
+                key = partitions_def.get_partition_key_from_str(key)
+            dims = key.keys_by_dimension
+            by_ticker.setdefault(dims[TICKER_DIMENSION], []).append(dims[CHUNK_DIMENSION])
         # Fail on an unreachable results store before spending the engine's time.
         results.ensure_tables()
 
-        started = time.perf_counter()
-        window, rebuilt = load_window(
-            staging, cache, ticker, expected_window(context.instance, ticker), context.log
-        )
-        load_seconds = time.perf_counter() - started
-
-        started = time.perf_counter()
-        metrics = engine.sweep(window.series, window.sessions, chunk_grid)
-        sweep_seconds = time.perf_counter() - started
-        context.log.info(
-            f"{ticker} chunk {chunk}: {metrics.height} backtests over {window.sessions.height} "
-            f"sessions in {sweep_seconds:.2f} s"
-        )
-
-        rows = result_rows(
-            metrics,
-            ticker,
-            window.window_start,
-            window.window_end,
-            window.data_version,
-            context.run.run_id,
-        )
-        report = results.upsert(schema.results, rows, log=context.log)
-
-        best = (
-            rows.lazy()  # sort + head runs as a top-k: 0.02 s instead of 0.5 s at 1 M rows
-            .sort(["backtest_profit", "backtest_id"], descending=[True, False], nulls_last=True)
-            .head(1)
-            .collect()
-            .row(0, named=True)
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "backtests": metrics.height,
-                "seconds": round(sweep_seconds, 3),
-                "backtests_per_second": round(metrics.height / sweep_seconds, 1)
-                if sweep_seconds
-                else None,
-                "load_seconds": round(load_seconds, 3),
-                "rebuilt_from_cache": rebuilt,
-                "upsert_seconds": round(report.seconds, 3),
-                "upsert_rows_per_second": round(report.rows_per_second, 1),
-                "upsert_method": report.method,
-                "upsert_connections": report.connections,
-                "results_store": results.describe(),
-                "best_backtest_id": best["backtest_id"],
-                "best_total_profit": best["backtest_profit"],
-                "best_result": dg.MetadataValue.json(
+        chunk_reports: list[dict] = []
+        bests: list[dict] = []
+        windows = []
+        for ticker, chunks in sorted(by_ticker.items()):
+            started = time.perf_counter()
+            window, rebuilt = load_window(
+                staging, cache, ticker, expected_window(context.instance, ticker), context.log
+            )
+            load_seconds = time.perf_counter() - started
+            windows.append((window, rebuilt, load_seconds))
+            # Chunk by chunk: a run's memory is one chunk's rows, however many chunks it covers.
+            for chunk in sorted(chunks):
+                chunk_grid = chunk_of(grid, chunk_keys.index(chunk), settings.chunks)
+                started = time.perf_counter()
+                metrics = engine.sweep(window.series, window.sessions, chunk_grid)
+                sweep_seconds = time.perf_counter() - started
+                context.log.info(
+                    f"{ticker} chunk {chunk}: {metrics.height} backtests over "
+                    f"{window.sessions.height} sessions in {sweep_seconds:.2f} s"
+                )
+                rows = result_rows(
+                    metrics,
+                    ticker,
+                    window.window_start,
+                    window.window_end,
+                    window.data_version,
+                    context.run.run_id,
+                )
+                report = results.upsert(schema.results, rows, log=context.log)
+                # sort + head runs as a top-k: 0.02 s instead of 0.5 s at 1 M rows
+                bests.append(
+                    rows.lazy()
+                    .sort(
+                        ["backtest_profit", "backtest_id"],
+                        descending=[True, False],
+                        nulls_last=True,
+                    )
+                    .head(1)
+                    .collect()
+                    .row(0, named=True)
+                )
+                chunk_reports.append(
                     {
-                        name: best[name]
-                        for name in (
-                            "backtest_id",
-                            "backtest_profit",
-                            "sharpe",
-                            "trades",
-                            "win_rate_percent",
-                            *engine.GRID_COLUMNS,
-                        )
+                        "ticker": ticker,
+                        "chunk": chunk,
+                        "backtests": metrics.height,
+                        "seconds": sweep_seconds,
+                        "report": report,
                     }
-                ),
-                "data_version": window.data_version,
-                "window": f"{window.window_start}..{window.window_end}",
-                "engine_version": engine.ENGINE_VERSION,
-            }
-        )
+                )
+        return dg.MaterializeResult(metadata=sweep_metadata(chunk_reports, bests, windows, results))
 
     return sweep_results
+
+
+def sweep_metadata(chunk_reports: list[dict], bests: list[dict], windows: list, results) -> dict:
+    """One run's metadata: totals over its chunks (a run covers one or more chunks of one or more
+    tickers; every chunk partition of the run carries the same metadata) and the best row."""
+    backtests = sum(r["backtests"] for r in chunk_reports)
+    sweep_seconds = sum(r["seconds"] for r in chunk_reports)
+    upsert_seconds = sum(r["report"].seconds for r in chunk_reports)
+    best = sorted(
+        bests,
+        key=lambda row: (
+            row["backtest_profit"] is None,
+            -(row["backtest_profit"] or 0.0),
+            row["backtest_id"],
+        ),
+    )[0]
+    window, _, _ = windows[0]
+    return {
+        "backtests": backtests,
+        "chunks": len(chunk_reports),
+        "seconds": round(sweep_seconds, 3),
+        "backtests_per_second": round(backtests / sweep_seconds, 1) if sweep_seconds else None,
+        "load_seconds": round(sum(seconds for _, _, seconds in windows), 3),
+        "rebuilt_from_cache": any(rebuilt for _, rebuilt, _ in windows),
+        "upsert_seconds": round(upsert_seconds, 3),
+        "upsert_rows_per_second": round(backtests / upsert_seconds, 1) if upsert_seconds else None,
+        "upsert_method": chunk_reports[0]["report"].method,
+        "upsert_connections": chunk_reports[0]["report"].connections,
+        "results_store": results.describe(),
+        "per_chunk": dg.MetadataValue.md(
+            "\n".join(
+                [
+                    "| ticker | chunk | backtests | sweep s | upsert s |",
+                    "| --- | --- | --- | --- | --- |",
+                ]
+                + [
+                    f"| {r['ticker']} | {r['chunk']} | {r['backtests']} | {r['seconds']:.2f} "
+                    f"| {r['report'].seconds:.2f} |"
+                    for r in chunk_reports
+                ]
+            )
+        ),
+        "best_backtest_id": best["backtest_id"],
+        "best_total_profit": best["backtest_profit"],
+        "best_result": dg.MetadataValue.json(
+            {
+                name: best[name]
+                for name in (
+                    "backtest_id",
+                    "backtest_profit",
+                    "sharpe",
+                    "trades",
+                    "win_rate_percent",
+                    *engine.GRID_COLUMNS,
+                )
+            }
+        ),
+        "data_version": window.data_version,
+        "window": f"{window.window_start}..{window.window_end}",
+        "engine_version": engine.ENGINE_VERSION,
+    }

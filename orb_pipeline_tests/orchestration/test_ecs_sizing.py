@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from orb_pipeline.orchestration.ecs import sweep_run_tags, sweep_task_size
-from orb_pipeline.orchestration.jobs import build_jobs, chunk_size
+from orb_pipeline.orchestration.ecs import (
+    sweep_run_tags,
+    sweep_task_size,
+    validation_run_tags,
+    validation_task_size,
+)
+from orb_pipeline.orchestration.jobs import build_jobs
+from orb_pipeline.orchestration.sweep_plan import chunk_size
 from orb_pipeline.sweeps.grid import parse_settings
 
 
@@ -48,3 +54,29 @@ def test_sweep_job_carries_the_tags_of_its_chunk_size():
     assert chunk_size(settings) == 3_249
     (sweep_job,) = [job for job in build_jobs(settings) if job.name == "sweep_job"]
     assert sweep_job.tags == sweep_run_tags(3_249)
+
+
+@pytest.mark.parametrize(
+    ("backtests", "sessions", "cpu", "memory"),
+    [
+        # 9,747 x 252 x 84 bytes = 197 MiB + 1,536 -> 1 vCPU's 2,048 minimum
+        (9_747, 252, 1024, 2048),
+        # 100,000 x 252 x 84 = 2,019 MiB + 1,536 = 3,555 -> 2 vCPU (work 100,000), 4,096 minimum
+        (100_000, 252, 2048, 4096),
+        # 1 M x 252 x 84 = 20,187 MiB + 1,536 = 21,723 -> 4 vCPU's range? work 1 M > 400,000: 8 vCPU,
+        # 16,384 minimum, 4 GiB steps -> 24,576
+        (1_000_000, 252, 8192, 24576),
+    ],
+)
+def test_validation_task_is_sized_by_grid_and_window(backtests, sessions, cpu, memory):
+    size = validation_task_size(backtests, sessions)
+    assert (size.cpu_units, size.memory_mib) == (cpu, memory)
+
+
+def test_validation_job_carries_tags_of_the_grid():
+    settings = parse_settings({})
+    (validation_job,) = [job for job in build_jobs(settings) if job.name == "validation_job"]
+    assert validation_job.tags == validation_run_tags(9_747, 252)
+    assert validation_job.tags["orb/kind"] == "validation"
+    with pytest.raises(ValueError, match="needs .* MiB, more than Fargate's largest task"):
+        validation_task_size(10_000_000, 2_520)

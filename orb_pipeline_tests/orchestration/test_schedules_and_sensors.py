@@ -13,6 +13,7 @@ import pytest
 from orb_pipeline.orchestration.jobs import build_jobs
 from orb_pipeline.orchestration.schedules import daily_after_close
 from orb_pipeline.orchestration.sensors import build_research_sensor
+from orb_pipeline.orchestration.sweep_plan import plan_ticker, runs_per_universe
 from orb_pipeline.partitions import session_partitions, session_ticker_partitions
 from orb_pipeline.sweeps.grid import parse_settings
 from orb_pipeline.warehouse.demo import build_demo_warehouse
@@ -29,10 +30,18 @@ def instance():
         yield test_instance
 
 
-def _materialize(instance, asset: str, partition: str) -> None:
+def _materialize(instance, asset: str, partition: str, metadata: dict | None = None) -> None:
     instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=asset, partition=partition)
+        dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata)
     )
+
+
+# The window a staged_window materialization records: 2025-11 has 19 XNYS sessions.
+NOVEMBER = {"window_start": "2025-11-03", "window_end": "2025-11-28"}
+
+
+def _stage(instance, ticker: str) -> None:
+    _materialize(instance, "staged_window", ticker, NOVEMBER)
 
 
 def _tick_after(session: dt.date) -> dt.datetime:
@@ -186,13 +195,16 @@ def test_several_partitions_in_one_tick_stage_each_ticker_once(instance, monkeyp
 def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(instance):
     sensor = build_research_sensor(build_jobs(SETTINGS), SETTINGS)
     instance.add_dynamic_partitions("tickers", ["SPY", "QQQ"])
-    _materialize(instance, "staged_window", "SPY")
-    _materialize(instance, "staged_window", "QQQ")
+    _stage(instance, "SPY")
+    _stage(instance, "QQQ")
     result = _research_tick(instance, sensor, "{}")
-    sweeps = sorted(r.partition_key for r in result.run_requests)
-    assert sweeps == ["000|QQQ", "000|SPY", "001|QQQ", "001|SPY", "002|QQQ", "002|SPY"]
+    # The default grid is one run per ticker: a range over its three chunk partitions.
+    ranges = sorted((r.tags[RANGE_START], r.tags[RANGE_END]) for r in result.run_requests)
+    assert ranges == [("000|QQQ", "002|QQQ"), ("000|SPY", "002|SPY")]
+    assert all(r.partition_key is None for r in result.run_requests)
     assert {r.job_name for r in result.run_requests} == {"sweep_job"}
-    assert len({r.run_key for r in result.run_requests}) == 6
+    assert len({r.run_key for r in result.run_requests}) == 2
+    assert not any("ecs/run_task_kwargs" in r.tags for r in result.run_requests)  # no Spot unasked
 
     cursor = result.cursor
     for chunk in ("000", "001"):
@@ -209,7 +221,7 @@ def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(
     assert (validate.job_name, validate.partition_key) == ("validation_job", "SPY")
 
     # A chunk swept before the latest staging does not count: restage, sweep 2 of 3 -> no rank.
-    _materialize(instance, "staged_window", "SPY")
+    _stage(instance, "SPY")
     restaged = _research_tick(instance, sensor, ranked.cursor)
     for chunk in ("000", "001"):
         _materialize(instance, "sweep_results", f"{chunk}|SPY")
@@ -218,13 +230,60 @@ def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(
     assert json.loads(stale.cursor)["sweep_results"] > json.loads(done.cursor)["sweep_results"]
 
 
+# 10 x 100 x 10 x 10 x 10 = 1,000,000 backtests in 16 chunks of 62,500 (2 vCPU tasks).
+MILLION = {
+    "chunks": 16,
+    "blocks": [
+        {
+            "range_seconds": list(range(30, 330, 30)),
+            "stop_distance": {"start": 0.01, "stop": 1.0, "step": 0.01},
+            "stop_count_limit": list(range(1, 11)),
+            "stop_cooloff_period": list(range(0, 100, 10)),
+            "limit_distance": list(range(1, 11)),
+        }
+    ],
+}
+
+
+def test_a_million_backtests_over_ten_years_is_one_run_and_may_ask_for_spot(instance, monkeypatch):
+    large = parse_settings(MILLION)
+    assert large.grid().height == 1_000_000
+    monkeypatch.setenv("ORB_SWEEP_FARGATE_SPOT", "true")
+    sensor = build_research_sensor(build_jobs(large), large)
+    instance.add_dynamic_partitions("tickers", ["SPY"])
+    # 2,516 sessions: 1 M x 2,516 / (6 M/s x 2 vCPU) = 209.7 s + 1 M / 150,000 rows/s = 6.7 s
+    # of upsert: 216 s, under the 900 s a run may take.
+    _materialize(
+        instance, "staged_window", "SPY", {"window_start": "2015-01-02", "window_end": "2024-12-31"}
+    )
+    (request,) = _research_tick(instance, sensor, "{}").run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("000|SPY", "015|SPY")
+    assert json.loads(request.tags["ecs/run_task_kwargs"]) == {
+        "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    }
+
+
+def test_more_work_than_a_run_takes_is_split_into_even_runs_of_whole_chunks():
+    large = parse_settings(MILLION)
+    # 216.3 s of work (as above) at most 60 s per run -> 4 runs of 4 chunks, 54.1 s each.
+    runs = plan_ticker(large, "SPY", sessions=2_516, max_run_seconds=60)
+    assert [run.chunks for run in runs] == [
+        tuple(f"{chunk:03d}" for chunk in range(first, first + 4)) for first in (0, 4, 8, 12)
+    ]
+    assert [run.backtests for run in runs] == [250_000] * 4
+    assert [round(run.estimated_seconds, 1) for run in runs] == [54.1] * 4
+    # The default grid over a year: one run, whatever the chunk count.
+    assert len(plan_ticker(parse_settings({"chunks": 7}), "SPY")) == 1
+    assert runs_per_universe(parse_settings({}), 500) == 500
+
+
 def test_first_tick_starts_from_now_without_replaying_history(instance):
     sensor = build_research_sensor(build_jobs(SETTINGS), SETTINGS)
     instance.add_dynamic_partitions("tickers", ["SPY"])
     _materialize(instance, "compressed_series", "2025-11-24|SPY")
     first = _research_tick(instance, sensor, None)
     assert not first.run_requests and first.skip_reason
-    _materialize(instance, "staged_window", "SPY")
+    _stage(instance, "SPY")
     second = _research_tick(instance, sensor, first.cursor)
     assert {r.job_name for r in second.run_requests} == {"sweep_job"}  # only the new event
 

@@ -117,6 +117,23 @@ class Chain:
             raise_on_error=raise_on_error,
         )
 
+    def sweep_range(self, instance: dg.DagsterInstance, first_chunk: str, last_chunk: str):
+        """One run over chunks ``first_chunk..last_chunk`` (Dagster's partition-range tags)."""
+        ticker = self.spec["ticker"]
+        bounds = [
+            str(dg.MultiPartitionKey({"ticker": ticker, "chunk": c}))
+            for c in (first_chunk, last_chunk)
+        ]
+        return dg.materialize(
+            [build_sweep_results(self.settings)],
+            instance=instance,
+            resources=self.resources(),
+            tags={
+                "dagster/asset_partition_range_start": bounds[0],
+                "dagster/asset_partition_range_end": bounds[1],
+            },
+        )
+
     def leaderboard(self, instance: dg.DagsterInstance, **config):
         return dg.materialize(
             [leaderboard],

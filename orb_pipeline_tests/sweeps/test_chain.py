@@ -106,6 +106,26 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
     assert sorted(with_stats["backtest_id"].to_list()) == sorted(top_ids)
 
 
+def test_one_run_over_every_chunk_stores_exactly_the_grid_and_marks_each_chunk(
+    chain, cached_window
+):
+    instance = chain.instance()
+    chain.stage(instance)
+    result = chain.sweep_range(instance, "000", "002")
+    materializations = result.asset_materializations_for_node("sweep_results")
+    assert sorted(m.partition for m in materializations) == ["000|SPY", "001|SPY", "002|SPY"]
+    metadata = materializations[0].metadata
+    assert (metadata["backtests"].value, metadata["chunks"].value) == (72, 3)
+    assert metadata["per_chunk"].value.count("| SPY |") == 3
+    stored = stored_results(chain)
+    assert_matches_engine(stored, expected_rows(*cached_window))
+    assert set(stored["run_id"]) == {result.run_id}
+    best = stored.sort(["backtest_profit", "backtest_id"], descending=[True, False]).row(
+        0, named=True
+    )
+    assert metadata["best_backtest_id"].value == best["backtest_id"]
+
+
 def test_rerunning_a_partition_replaces_its_rows(chain, cached_window):
     instance = chain.instance()
     chain.stage(instance)
