@@ -38,8 +38,8 @@ from benchmarks.walk_forward import synthetic_window
 from orb_pipeline import engine
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_id, backtest_ids
-from orb_pipeline.results.store import MySqlResultsStore
-from orb_pipeline.staging.store import RedisStaging
+from orb_pipeline.results.resource import MySqlResultsStore
+from orb_pipeline.staging.resource import RedisStagingStore
 from orb_pipeline.sweeps.assets import result_rows
 from orb_pipeline.sweeps.grid import parse_settings
 from orb_pipeline_tests import services
@@ -138,7 +138,7 @@ def main() -> None:
         read = timed(json_read, client, prefix, days)[1]
         rows_out.append(("per-session JSON (old way)", stage, read, None))
         for compression in ("lz4", "zstd", "uncompressed"):
-            staging = RedisStaging(
+            staging = RedisStagingStore(
                 host=settings["host"],
                 port=settings["port"],
                 password=settings["password"],

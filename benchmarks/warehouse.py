@@ -31,10 +31,10 @@ import pymysql
 
 from orb_pipeline.bars.build import bars_from_prints, check_prints
 from orb_pipeline.calendar import session_table
-from orb_pipeline.storage import BARS_PREFIX, ParquetStore, partition_path
+from orb_pipeline.core.cache_store import BARS_PREFIX, CacheStore, partition_path
 from orb_pipeline.warehouse.demo import DEMO_FIRST_SESSION, DEMO_LAST_SESSION, DEMO_TICKERS
 from orb_pipeline.warehouse.loading import create_table, demo_rows, insert_rows
-from orb_pipeline.warehouse.resource import PULL_SCHEMA, MySQLWarehouse, SQLiteWarehouse
+from orb_pipeline.warehouse.resource import PULL_SCHEMA, MySqlWarehouse, SqliteWarehouse
 from orb_pipeline.warehouse.schema import pull_query
 
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         tickers = DEMO_TICKERS[: max(1, min(3, args.tickers))]
         started = time.perf_counter()
         rows = demo_rows(tickers, DEMO_FIRST_SESSION, DEMO_LAST_SESSION)
-        warehouse = MySQLWarehouse(database=database, **settings)
+        warehouse = MySqlWarehouse(database=database, **settings)
         create_table(warehouse)
         insert_rows(warehouse, rows, batch_rows=50_000)
         print(
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{settings['port']}/{database} in {time.perf_counter() - started:.1f} s"
         )
         with tempfile.TemporaryDirectory() as scratch:
-            sqlite = SQLiteWarehouse(
+            sqlite = SqliteWarehouse(
                 path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False
             )
             create_table(sqlite)
@@ -151,7 +151,7 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
             f"{base / seconds:5.2f}x pymysql"
         )
 
-    store = ParquetStore(url=os.path.join(scratch, "cache"))
+    store = CacheStore(url=os.path.join(scratch, "cache"))
     print(
         "\ncached_bars computation per ticker (bulk pull + bars + one Parquet file per session, no Dagster)"
     )
@@ -186,7 +186,7 @@ def demo_lineage() -> None:
         start = time.perf_counter()
         rows = build_demo_warehouse(os.path.join(scratch, "warehouse.sqlite"))
         built = time.perf_counter() - start
-        warehouse = SQLiteWarehouse(
+        warehouse = SqliteWarehouse(
             path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False
         )
         instance = dg.DagsterInstance.ephemeral()
@@ -200,7 +200,7 @@ def demo_lineage() -> None:
             assets=[cached_bars, compressed_series, opening_ranges],
             resources={
                 "warehouse": warehouse,
-                "cache": ParquetStore(url=os.path.join(scratch, "cache")),
+                "cache": CacheStore(url=os.path.join(scratch, "cache")),
             },
             instance=instance,
         )

@@ -7,7 +7,7 @@ holds more than one ``Definitions`` object at module scope.
 
 import dagster as dg
 
-from orb_pipeline import deployments
+from orb_pipeline import resources
 from orb_pipeline.bars import definitions as bars
 from orb_pipeline.orchestration import definitions as orchestration
 from orb_pipeline.ranges import definitions as ranges
@@ -28,5 +28,5 @@ defs = dg.Definitions.merge(
     results.defs,
     validation.defs,
     orchestration.defs,
-    dg.Definitions(resources=deployments.resources()),
+    dg.Definitions(resources=resources.resources()),
 )

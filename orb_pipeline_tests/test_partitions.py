@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import (
     keys_by_ticker,
     materialize_requests,
@@ -14,7 +15,6 @@ from orb_pipeline.partitions import (
     ticker_range_run_requests,
     weekdays,
 )
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.warehouse.seeding import (  # noqa: F401 - pytest fixtures
     data_assets,
     materialized_partitions,
@@ -79,7 +79,7 @@ def test_keys_are_grouped_by_dimension_not_by_string_splitting():
 
 
 def test_runs_materialize_exactly_their_partitions(request, tmp_path):
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     resources = {"warehouse": request.getfixturevalue("sqlite_warehouse"), "cache": store}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["SPY"])

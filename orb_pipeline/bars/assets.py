@@ -17,8 +17,8 @@ import polars as pl
 
 from orb_pipeline.bars.build import bars_from_prints, bars_problems, check_prints
 from orb_pipeline.calendar import DEFAULT_EXCHANGE, session_table
+from orb_pipeline.core.cache_store import BARS_PREFIX, CacheStore, partition_path
 from orb_pipeline.partitions import backfill_policy, keys_by_ticker, session_ticker_partitions
-from orb_pipeline.storage import BARS_PREFIX, ParquetStore, partition_path
 from orb_pipeline.warehouse.assets import warehouse_greeks
 from orb_pipeline.warehouse.resource import Warehouse
 
@@ -171,7 +171,7 @@ def has_data_check(asset_key: dg.AssetKey, outcomes: list[PartitionOutcome]) -> 
     ],
 )
 def cached_bars(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, cache: ParquetStore
+    context: dg.AssetExecutionContext, warehouse: Warehouse, cache: CacheStore
 ) -> dg.MaterializeResult:
     outcomes: list[PartitionOutcome] = []
     for ticker, days in keys_by_ticker(context.partition_keys).items():

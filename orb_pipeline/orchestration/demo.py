@@ -194,11 +194,11 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         f"Dagster instance: {home} (dagster.yaml {'found' if (home / 'dagster.yaml').exists() else 'missing: defaults'})"
     )
 
-    from orb_pipeline import deployments
+    from orb_pipeline import resources
     from orb_pipeline.warehouse.demo import build_demo_warehouse
     from orb_pipeline.warehouse.resource import list_warehouse_tickers, warehouse_from_environment
 
-    data = deployments.data_dir()
+    data = resources.data_dir()
     data.mkdir(parents=True, exist_ok=True)
     warm_up = _start_numba_warm_up(data, progress)
     warehouse = warehouse_from_environment(data)
@@ -281,7 +281,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
                 )
 
         write("")
-        results = deployments.resources()["results"].process_config_and_initialize()
+        results = resources.resources()["results"].process_config_and_initialize()
         try:
             for ticker in ordered:
                 write(_ticker_report(instance, results, ticker))

@@ -19,16 +19,16 @@ from orb_pipeline.bars.assets import (
     problems_check,
     sessions_by_date,
 )
-from orb_pipeline.partitions import backfill_policy, keys_by_ticker, session_ticker_partitions
-from orb_pipeline.ranges.build import RANGES_SCHEMA, ranges_problems, session_ranges
-from orb_pipeline.series.assets import COMPRESSED_SERIES
-from orb_pipeline.storage import (
+from orb_pipeline.core.cache_store import (
     BARS_PREFIX,
     RANGES_PREFIX,
     SERIES_PREFIX,
-    ParquetStore,
+    CacheStore,
     partition_path,
 )
+from orb_pipeline.partitions import backfill_policy, keys_by_ticker, session_ticker_partitions
+from orb_pipeline.ranges.build import RANGES_SCHEMA, ranges_problems, session_ranges
+from orb_pipeline.series.assets import COMPRESSED_SERIES
 
 OPENING_RANGES = dg.AssetKey("opening_ranges")
 
@@ -70,7 +70,7 @@ class OpeningRangesConfig(dg.Config):
     ],
 )
 def opening_ranges(
-    context: dg.AssetExecutionContext, config: OpeningRangesConfig, cache: ParquetStore
+    context: dg.AssetExecutionContext, config: OpeningRangesConfig, cache: CacheStore
 ) -> dg.MaterializeResult:
     lengths = sorted(set(config.range_seconds))
     if not lengths or any(isinstance(s, bool) or s < 1 for s in lengths):

@@ -7,13 +7,13 @@ import datetime as dt
 import polars as pl
 
 from orb_pipeline.calendar import DEFAULT_EXCHANGE
+from orb_pipeline.core.cache_store import RANGES_PREFIX, CacheStore
 from orb_pipeline.ranges.build import RANGES_SCHEMA
 from orb_pipeline.series.reader import read_stage_files
-from orb_pipeline.storage import RANGES_PREFIX, ParquetStore
 
 
 def read_opening_ranges(
-    store: ParquetStore,
+    store: CacheStore,
     ticker: str,
     first_session: dt.date | str,
     last_session: dt.date | str,

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from orb_pipeline import engine
-from orb_pipeline.deployments import data_dir
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
+from orb_pipeline.resources import data_dir
 from orb_pipeline.results import display, plots, schema
 from orb_pipeline.results.leaderboard import (
     backtest_label,
@@ -23,10 +24,9 @@ from orb_pipeline.results.leaderboard import (
     window_filter,
 )
 from orb_pipeline.results.ledgers import check_ledger_total
-from orb_pipeline.results.store import ResultsStore
-from orb_pipeline.staging.store import StagingStore
+from orb_pipeline.results.resource import ResultsStore
+from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline.sweeps.assets import RESULTS_POOL, SWEEP_RESULTS, expected_window
 
 LEADERBOARD = dg.AssetKey("leaderboard")
@@ -75,7 +75,7 @@ def leaderboard(
     config: LeaderboardConfig,
     staging: StagingStore,
     results: ResultsStore,
-    cache: ParquetStore,
+    cache: CacheStore,
 ) -> dg.MaterializeResult:
     """The ticker's top backtests over its staged window, ranked by ``score`` (= annualized
     per-session Sharpe; see orb_pipeline/results/leaderboard.py), with the original

@@ -29,7 +29,7 @@ def add_ledger_command(subcommands) -> None:
 
 
 def run_ledger(args: argparse.Namespace) -> int:
-    from orb_pipeline.deployments import data_dir, resources
+    from orb_pipeline.resources import data_dir, resources
     from orb_pipeline.results import display
     from orb_pipeline.results.ledgers import LedgerError, regenerate_ledger, write_ledger_outputs
 

@@ -23,7 +23,7 @@ from orb_pipeline import engine
 from orb_pipeline.calendar import as_date
 from orb_pipeline.results import display, schema
 from orb_pipeline.results.ids import window_id_range
-from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.results.resource import ResultsStore
 
 RESULTS = schema.results
 

@@ -11,7 +11,7 @@ import polars as pl
 from orb_pipeline import engine
 from orb_pipeline.results import display, plots
 from orb_pipeline.results.leaderboard import backtest_row, params_of, trade_stats
-from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.window import read_cached_window
 
 

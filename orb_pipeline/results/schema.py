@@ -14,7 +14,7 @@ are one primary-key range instead (:func:`orb_pipeline.results.ids.window_id_ran
 the leaderboard and every stage read them. Ad-hoc queries across windows scan the table.
 
 Other stages add their own tables to :data:`metadata` (or their own ``MetaData``) and create them
-with :meth:`orb_pipeline.results.store.ResultsStore.ensure_tables`.
+with :meth:`orb_pipeline.results.resource.ResultsStore.ensure_tables`.
 """
 
 from __future__ import annotations

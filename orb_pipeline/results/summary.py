@@ -6,7 +6,7 @@ import datetime as dt
 
 from orb_pipeline.results import display
 from orb_pipeline.results.leaderboard import top_backtests
-from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.results.resource import ResultsStore
 
 SUMMARY_COLUMNS = (*display.HEADLINE_COLUMNS, "average_holding_period", "backtest_id")
 

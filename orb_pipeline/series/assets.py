@@ -17,9 +17,9 @@ from orb_pipeline.bars.assets import (
     problems_check,
     sessions_by_date,
 )
+from orb_pipeline.core.cache_store import BARS_PREFIX, SERIES_PREFIX, CacheStore, partition_path
 from orb_pipeline.partitions import backfill_policy, keys_by_ticker, session_ticker_partitions
 from orb_pipeline.series.frames import SERIES_SCHEMA, series_problems
-from orb_pipeline.storage import BARS_PREFIX, SERIES_PREFIX, ParquetStore, partition_path
 
 COMPRESSED_SERIES = dg.AssetKey("compressed_series")
 
@@ -47,9 +47,7 @@ COMPRESSED_SERIES = dg.AssetKey("compressed_series")
         ),
     ],
 )
-def compressed_series(
-    context: dg.AssetExecutionContext, cache: ParquetStore
-) -> dg.MaterializeResult:
+def compressed_series(context: dg.AssetExecutionContext, cache: CacheStore) -> dg.MaterializeResult:
     outcomes: list[PartitionOutcome] = []
     end_problems: list[str] = []
     for ticker, days in keys_by_ticker(context.partition_keys).items():

@@ -22,8 +22,8 @@ from typing import NamedTuple
 import polars as pl
 
 from orb_pipeline.calendar import DEFAULT_EXCHANGE, as_date, session_table
+from orb_pipeline.core.cache_store import SERIES_PREFIX, CacheStore, partition_path
 from orb_pipeline.series.frames import SERIES_SCHEMA
-from orb_pipeline.storage import SERIES_PREFIX, ParquetStore, partition_path
 from orb_pipeline.warehouse.schema import validate_ticker
 
 
@@ -38,7 +38,7 @@ class SeriesWindow(NamedTuple):
 
 
 def read_stage_files(
-    store: ParquetStore,
+    store: CacheStore,
     prefix: str,
     asset_name: str,
     ticker: str,
@@ -81,7 +81,7 @@ def read_stage_files(
 
 
 def read_window(
-    store: ParquetStore,
+    store: CacheStore,
     ticker: str,
     first_session: dt.date | str,
     last_session: dt.date | str,

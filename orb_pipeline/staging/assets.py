@@ -7,10 +7,10 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
-from orb_pipeline.staging.store import StagingStore
+from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import stage_from_cache
-from orb_pipeline.storage import ParquetStore
 
 STAGED_WINDOW = dg.AssetKey("staged_window")
 
@@ -58,7 +58,7 @@ def staged_window(
     context: dg.AssetExecutionContext,
     config: StagedWindowConfig,
     staging: StagingStore,
-    cache: ParquetStore,
+    cache: CacheStore,
 ) -> dg.MaterializeResult:
     """A ticker's compressed series and sessions over the configured window, staged as Arrow IPC
     parts (Redis in production, a local directory by default), keyed by ticker and data version."""

@@ -15,7 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orb_pipeline.staging.store import StagedDataMissing, StagedWindow, StageReport, StagingStore
+from orb_pipeline.staging.resource import (
+    StagedDataMissingError,
+    StagedWindow,
+    StageReport,
+    StagingStore,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -60,12 +65,12 @@ def load_window(
     if version:
         try:
             return staging.get(ticker, version), False
-        except StagedDataMissing as missing:
+        except StagedDataMissingError as missing:
             reason = str(missing)
     else:
         reason = "nothing staged for " + ticker + " in " + staging.describe()
     if expected is None:
-        raise StagedDataMissing(
+        raise StagedDataMissingError(
             reason
             + "; no window is known to rebuild it from: materialize staged_window for "
             + ticker

@@ -8,14 +8,14 @@ import dagster as dg
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import TICKER_DIMENSION, ticker_dep, ticker_partitions
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
-from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.assets import STAGED_WINDOW
-from orb_pipeline.staging.store import StagingStore
+from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import WindowRef, load_window
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline.sweeps.grid import SweepSettings, chunk_of
 
 SWEEP_RESULTS = dg.AssetKey("sweep_results")
@@ -97,7 +97,7 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         staging: StagingStore,
         results: ResultsStore,
-        cache: ParquetStore,
+        cache: CacheStore,
     ) -> dg.MaterializeResult:
         chunk_keys = settings.chunk_keys()
         by_ticker: dict[str, list[str]] = {}

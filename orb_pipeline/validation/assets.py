@@ -16,29 +16,29 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import display
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.assets import LEADERBOARD
 from orb_pipeline.results.leaderboard import backtest_label, top_backtests
-from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.assets import STAGED_WINDOW
-from orb_pipeline.staging.store import StagingStore
+from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline.sweeps.assets import RESULTS_POOL, expected_window
 from orb_pipeline.validation import plots, schema
 from orb_pipeline.validation.bootstrap import bootstrap
 from orb_pipeline.validation.config import MonteCarloConfig, WalkForwardConfig
 from orb_pipeline.validation.expected_move import sessions_without_iv, with_expected_move
-from orb_pipeline.validation.runner import walk_forward_on_stats
-from orb_pipeline.validation.store import (
+from orb_pipeline.validation.rows import (
     per_session_nets,
     store_walk_forward,
     stored_counts,
     validation_id,
     walk_forward_rows,
 )
+from orb_pipeline.validation.runner import walk_forward_on_stats
 
 WALK_FORWARD = dg.AssetKey("walk_forward")
 MONTE_CARLO = dg.AssetKey("monte_carlo")
@@ -116,7 +116,7 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         config: WalkForwardConfig,
         staging: StagingStore,
         results: ResultsStore,
-        cache: ParquetStore,
+        cache: CacheStore,
     ) -> dg.MaterializeResult:
         ticker = context.partition_key
         grid = config.grid(default_grid)

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from orb_pipeline import engine
 from orb_pipeline.results import display
 from orb_pipeline.results.leaderboard import top_backtests
-from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.validation import schema
 
 # Selection-bias columns of a leaderboard row, when the results store has them (issue 11).

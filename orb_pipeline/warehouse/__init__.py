@@ -1,8 +1,8 @@
 """Warehouse stage: the intraday option-snapshot source (MySQL or the embedded demo SQLite), its resource, the demo generator and the ticker sensor."""
 
 from orb_pipeline.warehouse.resource import (
-    MySQLWarehouse,
-    SQLiteWarehouse,
+    MySqlWarehouse,
+    SqliteWarehouse,
     UnknownTickerError,
     Warehouse,
     WarehouseUnavailableError,
@@ -10,8 +10,8 @@ from orb_pipeline.warehouse.resource import (
 )
 
 __all__ = [
-    "MySQLWarehouse",
-    "SQLiteWarehouse",
+    "MySqlWarehouse",
+    "SqliteWarehouse",
     "UnknownTickerError",
     "Warehouse",
     "WarehouseUnavailableError",

@@ -214,7 +214,7 @@ class Warehouse(dg.ConfigurableResource):
         return pl.concat(parts)
 
 
-class SQLiteWarehouse(Warehouse):
+class SqliteWarehouse(Warehouse):
     """The embedded warehouse: a SQLite file in the same schema (built by the demo generator)."""
 
     path: str = Field(description="SQLite file")
@@ -242,7 +242,7 @@ class SQLiteWarehouse(Warehouse):
         return "sqlite://" + str(Path(self.path).resolve())
 
 
-class MySQLWarehouse(Warehouse):
+class MySqlWarehouse(Warehouse):
     """A MySQL/MariaDB warehouse (the old system used database ``options``, table ``greeks``)."""
 
     host: str = Field(description="server host")
@@ -306,13 +306,13 @@ def warehouse_from_environment(data_dir: Path) -> Warehouse:
     table = os.environ.get("ORB_WAREHOUSE_TABLE", "greeks")
     order_column = os.environ.get("ORB_WAREHOUSE_ORDER_COLUMN", "id")
     if kind == "sqlite":
-        return SQLiteWarehouse(
+        return SqliteWarehouse(
             path=os.environ.get("ORB_WAREHOUSE_PATH", str(data_dir / "warehouse.sqlite")),
             table=table,
             order_column=order_column,
         )
     if kind == "mysql":
-        return MySQLWarehouse(
+        return MySqlWarehouse(
             host=dg.EnvVar("ORB_WAREHOUSE_HOST"),
             port=int(os.environ.get("ORB_WAREHOUSE_PORT", "3306")),
             user=dg.EnvVar("ORB_WAREHOUSE_USER"),

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import (
     materialize_requests,
     session_ticker_key,
     ticker_range_run_requests,
 )
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.warehouse.seeding import check_results, data_assets, materialized_partitions
 
 
@@ -37,7 +37,7 @@ def run_range(instance, warehouse, store, ticker, first, last):
 
 
 def test_dst_holiday_and_early_close_through_dagster(instance, mysql_warehouse, tmp_path):
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     result = run_range(instance, mysql_warehouse, store, "SPY", "2025-11-26", "2025-11-28")
     assert result.success
     expected = {"2025-11-26|SPY", "2025-11-27|SPY", "2025-11-28|SPY"}
@@ -76,7 +76,7 @@ def test_mysql_and_embedded_warehouses_give_identical_bars(
 ):
     stores = {}
     for name, warehouse in (("mysql", mysql_warehouse), ("sqlite", sqlite_warehouse)):
-        stores[name] = ParquetStore(url=str(tmp_path / name))
+        stores[name] = CacheStore(url=str(tmp_path / name))
         assert run_range(
             instance, warehouse, stores[name], "SPY", "2025-03-07", "2025-03-10"
         ).success
@@ -90,7 +90,7 @@ def test_mysql_and_embedded_warehouses_give_identical_bars(
 def test_regular_session_without_data_warns_naming_ticker_and_session(
     instance, sqlite_warehouse, tmp_path
 ):
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     result = run_range(instance, sqlite_warehouse, store, "QQQ", "2025-11-25", "2025-11-28")
     assert result.success  # not a failure
     checks = check_results(result)
@@ -121,7 +121,7 @@ def test_bad_warehouse_rows_fail_before_anything_downstream(
             )
         )
     engine.dispose()
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     result = run_range(instance, mysql_warehouse, store, "SPY", "2025-11-26", "2025-11-28")
     assert not result.success
     failure = result.failure_data_for_node("cached_bars")
@@ -132,7 +132,7 @@ def test_bad_warehouse_rows_fail_before_anything_downstream(
 
 def test_unknown_ticker_fails_naming_it(instance, sqlite_warehouse, tmp_path):
     instance.add_dynamic_partitions("tickers", ["IWM"])
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     result = run_range(instance, sqlite_warehouse, store, "IWM", "2025-11-26", "2025-11-26")
     assert not result.success
     assert (
@@ -142,7 +142,7 @@ def test_unknown_ticker_fails_naming_it(instance, sqlite_warehouse, tmp_path):
 
 def test_series_check_blocks_ranges_on_bad_bars(instance, sqlite_warehouse, tmp_path):
     """A bars file corrupted after the fact: compressed_series refuses it, opening_ranges never runs."""
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     assert run_range(instance, sqlite_warehouse, store, "SPY", "2025-11-26", "2025-11-26").success
     path = "bars/SPY/2025-11-26.parquet"
     bars = store.read_frame(path)
@@ -183,7 +183,7 @@ def test_unreachable_warehouse_fails_the_run_naming_host_and_database(instance, 
     result = run_range(
         instance,
         warehouse,
-        ParquetStore(url=str(tmp_path / "cache")),
+        CacheStore(url=str(tmp_path / "cache")),
         "SPY",
         "2025-11-26",
         "2025-11-26",
@@ -207,7 +207,7 @@ def test_a_session_that_has_not_closed_is_refused(
 
     # The clock of the asset only: 16:00 UTC on 2025-11-28, two hours before the early close.
     monkeypatch.setattr(bars_assets, "time", types.SimpleNamespace(time=lambda: 1764345600.0))
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     result = run_range(instance, sqlite_warehouse, store, "SPY", "2025-11-26", "2025-11-28")
     assert not result.success
     assert (

@@ -17,7 +17,7 @@ from orb_pipeline.orchestration.sweep_plan import plan_ticker, runs_per_universe
 from orb_pipeline.partitions import session_partitions, session_ticker_partitions
 from orb_pipeline.sweeps.grid import parse_settings
 from orb_pipeline.warehouse.demo import build_demo_warehouse
-from orb_pipeline.warehouse.resource import SQLiteWarehouse
+from orb_pipeline.warehouse.resource import SqliteWarehouse
 from orb_pipeline.warehouse.sensors import ticker_sensor, ticker_sensor_result
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -316,7 +316,7 @@ def test_ticker_sensor_reads_the_warehouse(instance, tmp_path, monkeypatch):
     )
     context = dg.build_sensor_context(
         instance=instance,
-        resources={"warehouse": SQLiteWarehouse(path=str(path), build_demo_if_missing=False)},
+        resources={"warehouse": SqliteWarehouse(path=str(path), build_demo_if_missing=False)},
     )
     result = ticker_sensor(context)
     (add,) = result.dynamic_partitions_requests

@@ -10,10 +10,10 @@ import pytest
 
 from orb_pipeline.bars.build import bars_from_prints
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import materialize_requests, ticker_range_run_requests
 from orb_pipeline.ranges import read_opening_ranges
 from orb_pipeline.ranges.build import ranges_problems, session_ranges
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.warehouse.seeding import data_assets
 
 DAY = dt.date(2025, 3, 10)
@@ -116,7 +116,7 @@ def reference_range(rows: pl.DataFrame, ticker: str, open_utc: int, seconds: int
 
 
 def test_stored_ranges_match_the_raw_rows(sqlite_warehouse, seeded_frame, tmp_path):
-    store = ParquetStore(url=str(tmp_path / "cache"))
+    store = CacheStore(url=str(tmp_path / "cache"))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["SPY"])
         [result] = materialize_requests(

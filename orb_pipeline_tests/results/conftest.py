@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orb_pipeline.results.store import MySqlResultsStore, SqliteResultsStore
+from orb_pipeline.results.resource import MySqlResultsStore, SqliteResultsStore
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

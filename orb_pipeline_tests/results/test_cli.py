@@ -9,15 +9,15 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.cli import main
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.results import schema
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
 from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain
 
 
 def test_ledger_command_writes_the_ledger_and_its_plot(tmp_path, monkeypatch, capsys):
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
-    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
+    write_cached_window(CacheStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
     chain = Chain(
         {
             "ticker": "SPY",

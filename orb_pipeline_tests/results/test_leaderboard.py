@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import window_id_range
 from orb_pipeline.results.leaderboard import top_backtests, window_filter
-from orb_pipeline_tests.results.test_store import END, START, mysql_store, result_rows
+from orb_pipeline_tests.results.test_resource import END, START, mysql_store, result_rows
 
 OTHER_END = dt.date(2024, 7, 31)
 

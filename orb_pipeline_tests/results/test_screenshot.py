@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.results.browser import CHROMIUM, Browser, wait_for_http
 from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
@@ -67,7 +67,7 @@ def test_leaderboard_pictures_show_on_the_asset_page(tmp_path, dagster_home):
             "does when it runs as root); this test never skips"
         )
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
-    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
+    write_cached_window(CacheStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
     spec = {
         "ticker": "SPY",
         "grid": SMALL_GRID,

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import materialize_requests, ticker_range_run_requests
 from orb_pipeline.series import MissingPartitionsError, read_window
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.warehouse.seeding import data_assets
 
 
@@ -40,7 +40,7 @@ def reference_series(rows: pl.DataFrame, ticker: str, sessions: pl.DataFrame) ->
 @pytest.fixture(scope="module")
 def materialized(sqlite_warehouse, tmp_path_factory):
     """One run for the module; tests that change files work on a copy."""
-    store = ParquetStore(url=str(tmp_path_factory.mktemp("series") / "cache"))
+    store = CacheStore(url=str(tmp_path_factory.mktemp("series") / "cache"))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["SPY"])
         results = materialize_requests(
@@ -73,7 +73,7 @@ def test_window_has_every_session_and_the_reference_series(materialized, seeded_
 
 def test_data_version_follows_file_contents(materialized, tmp_path):
     shutil.copytree(materialized.url, tmp_path / "copy")
-    materialized = ParquetStore(url=str(tmp_path / "copy"))
+    materialized = CacheStore(url=str(tmp_path / "copy"))
     before = read_window(materialized, "SPY", "2025-11-26", "2025-11-28").data_version
     assert read_window(materialized, "SPY", "2025-11-26", "2025-11-26").data_version != before
     path = "series/SPY/2025-11-28.parquet"
@@ -103,9 +103,7 @@ def test_s3_cache_through_dagster_matches_the_local_one(
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
         Bucket="orb-cache"
     )
-    store = ParquetStore(
-        url="s3://orb-cache/orb", s3_endpoint_url=s3_endpoint, s3_region="us-east-1"
-    )
+    store = CacheStore(url="s3://orb-cache/orb", s3_endpoint_url=s3_endpoint, s3_region="us-east-1")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["SPY"])
         [result] = materialize_requests(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from orb_pipeline.staging.store import LocalStaging, RedisStaging
+from orb_pipeline.staging.resource import LocalStagingStore, RedisStagingStore
 
 
-def redis_staging(redis_settings: dict, **options) -> RedisStaging:
-    return RedisStaging(
+def redis_staging(redis_settings: dict, **options) -> RedisStagingStore:
+    return RedisStagingStore(
         host=redis_settings["host"],
         port=redis_settings["port"],
         password=redis_settings["password"],
@@ -21,6 +21,6 @@ def redis_staging(redis_settings: dict, **options) -> RedisStaging:
 def make_staging(request, tmp_path):
     """A factory of staging stores of one kind, with options (``part_megabytes=1``...)."""
     if request.param == "local":
-        return lambda **options: LocalStaging(directory=str(tmp_path / "staging"), **options)
+        return lambda **options: LocalStagingStore(directory=str(tmp_path / "staging"), **options)
     settings = request.getfixturevalue("redis_settings")
     return lambda **options: redis_staging(settings, **options)

@@ -6,10 +6,10 @@ import datetime as dt
 
 import dagster as dg
 
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
 from orb_pipeline.staging.assets import staged_window
-from orb_pipeline.staging.store import LocalStaging
-from orb_pipeline.storage import ParquetStore
+from orb_pipeline.staging.resource import LocalStagingStore
 from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
 
 
@@ -17,8 +17,8 @@ def _run(tmp_path, config: dict):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(TICKERS_PARTITIONS_NAME, ["SPY"])
     resources = {
-        "staging": LocalStaging(directory=str(tmp_path / "staging")),
-        "cache": ParquetStore(url=str(tmp_path / "cache")),
+        "staging": LocalStagingStore(directory=str(tmp_path / "staging")),
+        "cache": CacheStore(url=str(tmp_path / "cache")),
     }
     return dg.materialize(
         [staged_window],
@@ -32,12 +32,12 @@ def _run(tmp_path, config: dict):
 
 def test_stages_the_cached_window_exactly(tmp_path):
     series, sessions = make_window(n_sessions=5, start=dt.date(2025, 1, 2))
-    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
+    write_cached_window(CacheStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
     last = sessions["session_date"].max().isoformat()
     result = _run(tmp_path, {"first_session": "2025-01-02", "last_session": last})
     assert result.success
     metadata = result.asset_materializations_for_node("staged_window")[0].metadata
-    staged = LocalStaging(directory=str(tmp_path / "staging")).get(
+    staged = LocalStagingStore(directory=str(tmp_path / "staging")).get(
         "SPY", metadata["data_version"].value
     )
     assert staged.series.equals(series)

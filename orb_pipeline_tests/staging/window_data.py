@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from orb_pipeline.calendar import session_table
-from orb_pipeline.storage import SERIES_PREFIX, ParquetStore, partition_path
+from orb_pipeline.core.cache_store import SERIES_PREFIX, CacheStore, partition_path
 
 
 def make_window(
@@ -49,7 +49,7 @@ def make_window(
 
 
 def write_cached_window(
-    store: ParquetStore, ticker: str, series: pl.DataFrame, sessions: pl.DataFrame
+    store: CacheStore, ticker: str, series: pl.DataFrame, sessions: pl.DataFrame
 ) -> None:
     """One compressed-series file per session, where the data stages put them."""
     for (date,) in sessions.select("session_date").iter_rows():

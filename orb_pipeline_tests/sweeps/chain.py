@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
 from orb_pipeline.results.assets import leaderboard
-from orb_pipeline.results.store import MySqlResultsStore, SqliteResultsStore
+from orb_pipeline.results.resource import MySqlResultsStore, SqliteResultsStore
 from orb_pipeline.staging.assets import staged_window
-from orb_pipeline.staging.store import LocalStaging, RedisStaging
-from orb_pipeline.storage import ParquetStore
+from orb_pipeline.staging.resource import LocalStagingStore, RedisStagingStore
 from orb_pipeline.sweeps.assets import build_sweep_results
 from orb_pipeline.sweeps.grid import SweepSettings, parse_settings
 
@@ -42,7 +42,7 @@ def write_window(cache_dir, ticker: str):
 
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
     assert sessions["session_date"].max() == dt.date.fromisoformat(LAST)
-    write_cached_window(ParquetStore(url=str(cache_dir)), ticker, series, sessions)
+    write_cached_window(CacheStore(url=str(cache_dir)), ticker, series, sessions)
     return series, sessions
 
 
@@ -78,9 +78,9 @@ class Chain:
     def resources(self) -> dict:
         spec = self.spec
         if "redis" in spec:
-            staging = RedisStaging(**spec["redis"])
+            staging = RedisStagingStore(**spec["redis"])
         else:
-            staging = LocalStaging(directory=spec["staging_dir"])
+            staging = LocalStagingStore(directory=spec["staging_dir"])
         if "mysql" in spec:
             results = MySqlResultsStore(**spec["mysql"])
         else:
@@ -88,7 +88,7 @@ class Chain:
         return {
             "staging": staging,
             "results": results,
-            "cache": ParquetStore(url=spec["cache_dir"]),
+            "cache": CacheStore(url=spec["cache_dir"]),
         }
 
     def instance(self) -> dg.DagsterInstance:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from orb_pipeline import engine
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
-from orb_pipeline.staging.store import RedisStaging
+from orb_pipeline.staging.resource import RedisStagingStore
 from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, Chain, chain_for, write_window
 
@@ -143,7 +143,7 @@ def test_sweep_after_staged_data_vanished_rebuilds_and_is_correct(chain, cached_
     chain.stage(instance)
     staging = chain.resources()["staging"]
     if isinstance(
-        staging, RedisStaging
+        staging, RedisStagingStore
     ):  # every key of this test (its own prefix), as a flush would
         keys = list(staging.client().scan_iter(match=staging.key_prefix + "*"))
         assert keys

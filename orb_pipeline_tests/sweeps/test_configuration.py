@@ -41,20 +41,24 @@ def test_production_choice_loads_with_env_var_secrets(tmp_path):
 def test_environment_picks_the_store_classes(monkeypatch, tmp_path):
     import dagster as dg
 
-    from orb_pipeline.results.store import (
+    from orb_pipeline.results.resource import (
         MySqlResultsStore,
         SqliteResultsStore,
         results_from_environment,
     )
-    from orb_pipeline.staging.store import LocalStaging, RedisStaging, staging_from_environment
+    from orb_pipeline.staging.resource import (
+        LocalStagingStore,
+        RedisStagingStore,
+        staging_from_environment,
+    )
 
-    assert isinstance(staging_from_environment(tmp_path), LocalStaging)
+    assert isinstance(staging_from_environment(tmp_path), LocalStagingStore)
     assert isinstance(results_from_environment(tmp_path), SqliteResultsStore)
     monkeypatch.setenv("ORB_STAGING", "redis")
     monkeypatch.setenv("ORB_REDIS_PASSWORD", "not-read-now")
     monkeypatch.setenv("ORB_RESULTS", "mysql")
     staging, results = staging_from_environment(tmp_path), results_from_environment(tmp_path)
-    assert isinstance(staging, RedisStaging) and isinstance(results, MySqlResultsStore)
+    assert isinstance(staging, RedisStagingStore) and isinstance(results, MySqlResultsStore)
     assert isinstance(staging.password, dg.EnvVar) and isinstance(results.password, dg.EnvVar)
     monkeypatch.setenv("ORB_STAGING", "memcached")
     with pytest.raises(ValueError, match="ORB_STAGING must be 'local' or 'redis'"):

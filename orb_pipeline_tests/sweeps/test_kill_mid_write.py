@@ -16,9 +16,9 @@ import pymysql
 import sqlalchemy as sa
 
 from orb_pipeline import engine
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
-from orb_pipeline.storage import ParquetStore
 from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
 from orb_pipeline_tests.sweeps.chain import FIRST, LAST, Chain
 
@@ -39,7 +39,7 @@ def _count(settings: dict) -> int:
 
 def test_killed_partition_rerun_gives_exactly_the_clean_rows(tmp_path, mysql_database):
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=dt.date(2025, 1, 2))
-    write_cached_window(ParquetStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
+    write_cached_window(CacheStore(url=str(tmp_path / "cache")), "SPY", series, sessions)
     mysql = {k: mysql_database[k] for k in ("host", "port", "user", "password", "database")}
     chain = Chain(
         {

@@ -11,7 +11,7 @@ import pytest
 from orb_pipeline import engine
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.ids import backtest_ids
-from orb_pipeline.results.store import SqliteResultsStore
+from orb_pipeline.results.resource import SqliteResultsStore
 from orb_pipeline.results.summary import leaderboard_text
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.verdict import read_verdict, verdict_text

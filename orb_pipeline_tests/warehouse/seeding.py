@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from orb_pipeline.calendar import session_table
 from orb_pipeline.warehouse.loading import create_table, demo_rows, insert_rows
-from orb_pipeline.warehouse.resource import MySQLWarehouse, SQLiteWarehouse
+from orb_pipeline.warehouse.resource import MySqlWarehouse, SqliteWarehouse
 
 SEEDED_SESSIONS = ["2025-03-07", "2025-03-10", "2025-11-03", "2025-11-26", "2025-11-28"]
 SEED = 7
@@ -67,8 +67,8 @@ def seeded_frame() -> pl.DataFrame:
     return seeded_rows()
 
 
-def mysql_warehouse_for(settings: dict, **overrides) -> MySQLWarehouse:
-    return MySQLWarehouse(
+def mysql_warehouse_for(settings: dict, **overrides) -> MySqlWarehouse:
+    return MySqlWarehouse(
         host=settings["host"],
         port=settings["port"],
         user=settings["user"],
@@ -102,7 +102,7 @@ def mysql_template(mysql_server, seeded_frame):
 
 
 @pytest.fixture
-def mysql_warehouse(mysql_database, mysql_template) -> MySQLWarehouse:
+def mysql_warehouse(mysql_database, mysql_template) -> MySqlWarehouse:
     """A fresh database holding a server-side copy of the seeded table (same ids, same order)."""
     warehouse = mysql_warehouse_for(mysql_database)
     create_table(warehouse)
@@ -119,10 +119,10 @@ def mysql_warehouse(mysql_database, mysql_template) -> MySQLWarehouse:
 
 
 @pytest.fixture(scope="session")
-def sqlite_warehouse(tmp_path_factory, seeded_frame) -> SQLiteWarehouse:
+def sqlite_warehouse(tmp_path_factory, seeded_frame) -> SqliteWarehouse:
     """Shared by every test of the session: read it, never write to it."""
     path = tmp_path_factory.mktemp("warehouse") / "warehouse.sqlite"
-    warehouse = SQLiteWarehouse(path=str(path), build_demo_if_missing=False)
+    warehouse = SqliteWarehouse(path=str(path), build_demo_if_missing=False)
     create_table(warehouse)
     insert_rows(warehouse, seeded_frame)
     return warehouse

@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 
 from orb_pipeline.calendar import session_table
-from orb_pipeline.storage import cache_from_environment
-from orb_pipeline.warehouse import MySQLWarehouse, SQLiteWarehouse
+from orb_pipeline.core.cache_store import cache_from_environment
+from orb_pipeline.warehouse import MySqlWarehouse, SqliteWarehouse
 from orb_pipeline.warehouse.demo import HALT, build_demo_warehouse, generate_session
 from orb_pipeline.warehouse.resource import warehouse_from_environment
 
@@ -23,7 +23,7 @@ def test_build_is_deterministic_and_served_by_the_same_sql_path(tmp_path):
         for p in paths
     ]
     assert counts[0] == counts[1] > 15_000
-    warehouses = [SQLiteWarehouse(path=str(p), build_demo_if_missing=False) for p in paths]
+    warehouses = [SqliteWarehouse(path=str(p), build_demo_if_missing=False) for p in paths]
     sessions = session_table("2025-10-14", "2025-10-15")
     pulled = [w.pull_sessions("IWM", sessions) for w in warehouses]
     assert pulled[0].equals(pulled[1])
@@ -37,7 +37,7 @@ def test_build_is_deterministic_and_served_by_the_same_sql_path(tmp_path):
         seed=1,
     )
     assert other > 0
-    changed = SQLiteWarehouse(path=str(tmp_path / "c.sqlite")).pull_sessions("IWM", sessions)
+    changed = SqliteWarehouse(path=str(tmp_path / "c.sqlite")).pull_sessions("IWM", sessions)
     assert (
         hashlib.sha256(changed.write_ipc(None).getvalue()).hexdigest() != digest
     )  # the seed matters
@@ -78,12 +78,12 @@ def test_environment_picks_the_implementation(monkeypatch, tmp_path):
     for name in ("ORB_WAREHOUSE", "ORB_WAREHOUSE_PATH", "ORB_CACHE_URL"):
         monkeypatch.delenv(name, raising=False)
     embedded = warehouse_from_environment(tmp_path)
-    assert isinstance(embedded, SQLiteWarehouse) and embedded.path == str(
+    assert isinstance(embedded, SqliteWarehouse) and embedded.path == str(
         tmp_path / "warehouse.sqlite"
     )
     assert cache_from_environment(tmp_path).url == str(tmp_path / "cache")
     monkeypatch.setenv("ORB_WAREHOUSE", "mysql")
     monkeypatch.setenv("ORB_WAREHOUSE_DATABASE", "options")
     monkeypatch.setenv("ORB_CACHE_URL", "s3://bucket/orb")
-    assert isinstance(warehouse_from_environment(tmp_path), MySQLWarehouse)
+    assert isinstance(warehouse_from_environment(tmp_path), MySqlWarehouse)
     assert cache_from_environment(tmp_path).is_s3

@@ -115,9 +115,9 @@ def test_unreachable_warehouse_retries_then_names_host_and_database(caplog):
 
 
 def test_missing_embedded_file_without_demo_build(tmp_path):
-    from orb_pipeline.warehouse import SQLiteWarehouse
+    from orb_pipeline.warehouse import SqliteWarehouse
 
-    warehouse = SQLiteWarehouse(
+    warehouse = SqliteWarehouse(
         path=str(tmp_path / "absent.sqlite"), build_demo_if_missing=False, connect_attempts=1
     )
     with pytest.raises(WarehouseUnavailableError, match="absent.sqlite"):

@@ -16,7 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from orb_pipeline import engine
-from orb_pipeline.results.store import ResultsStore
+from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.runner import with_parameters
 from orb_pipeline.validation.walk_forward import WalkForwardResult

@@ -12,10 +12,10 @@ from polars.testing import assert_frame_equal
 
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
-from orb_pipeline.results.store import (
+from orb_pipeline.results.resource import (
     MySqlResultsStore,
     ResultsStoreError,
-    ResultsStoreUnavailable,
+    ResultsStoreUnavailableError,
     SqliteResultsStore,
 )
 from orb_pipeline_tests.services import free_port
@@ -123,6 +123,37 @@ def test_multi_row_path_matches_load_data_path(mysql_database):
     assert frames[0].equals(frames[1])
 
 
+class _ClientRefusingLocalInfile(MySqlResultsStore):
+    """A client without the local-infile capability: the server refuses every LOAD DATA LOCAL."""
+
+    def _create_engine(self) -> sa.Engine:
+        engine = super()._create_engine()
+        return sa.create_engine(
+            engine.url, connect_args={"local_infile": False, "connect_timeout": 10}
+        )
+
+
+def test_refused_load_data_falls_back_to_multi_row_in_the_same_run(mysql_database, caplog):
+    store = _ClientRefusingLocalInfile(
+        **{k: mysql_database[k] for k in ("host", "port", "user", "password", "database")},
+        batch_rows=700,
+        write_connections=1,
+    )
+    store.ensure_tables()
+    rows = result_rows(2000)
+    with caplog.at_level("WARNING"):
+        report = store.upsert(schema.results, rows)
+    assert report.method == "multi_row" and report.batches == 3
+    refusals = [r for r in caplog.records if "refused LOAD DATA LOCAL INFILE" in r.getMessage()]
+    assert len(refusals) == 1  # remembered: later batches go straight to the multi-row path
+    stored = read_results(store)
+    assert stored["backtest_id"].to_list() == rows.sort("backtest_id")["backtest_id"].to_list()
+    assert (
+        stored["backtest_profit"].to_list() == rows.sort("backtest_id")["backtest_profit"].to_list()
+    )
+    store.dispose()
+
+
 def test_bad_frames_are_rejected_before_writing(results_store):
     results_store.ensure_tables()
     rows = result_rows(10)
@@ -165,7 +196,9 @@ def test_unreachable_mysql_fails_naming_the_server():
     store = MySqlResultsStore(
         host="127.0.0.1", port=port, database="results", connect_timeout_seconds=2
     )
-    with pytest.raises(ResultsStoreUnavailable, match="MySQL 127.0.0.1:" + str(port) + "/results"):
+    with pytest.raises(
+        ResultsStoreUnavailableError, match="MySQL 127.0.0.1:" + str(port) + "/results"
+    ):
         store.ensure_tables()
 
 

@@ -20,13 +20,13 @@ def resources() -> dict:
     """Resource dict for ``dg.Definitions``; each stage contributes its own key below."""
     found: dict = {}
     # Each stage adds its resource here (keys: warehouse, cache, staging, results).
-    from orb_pipeline.storage import cache_from_environment
+    from orb_pipeline.core.cache_store import cache_from_environment
     from orb_pipeline.warehouse.resource import warehouse_from_environment
 
     found["warehouse"] = warehouse_from_environment(data_dir())  # ORB_WAREHOUSE=sqlite|mysql
     found["cache"] = cache_from_environment(data_dir())  # ORB_CACHE_URL=dir or s3://bucket/prefix
-    from orb_pipeline.results.store import results_from_environment
-    from orb_pipeline.staging.store import staging_from_environment
+    from orb_pipeline.results.resource import results_from_environment
+    from orb_pipeline.staging.resource import staging_from_environment
 
     found["staging"] = staging_from_environment(data_dir())  # ORB_STAGING=local|redis
     found["results"] = results_from_environment(data_dir())  # ORB_RESULTS=sqlite|mysql

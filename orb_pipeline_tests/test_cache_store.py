@@ -1,4 +1,4 @@
-"""ParquetStore: local directory and S3 (moto's server on loopback), atomic overwrite."""
+"""CacheStore: local directory and S3 (moto's server on loopback), atomic overwrite."""
 
 from __future__ import annotations
 
@@ -7,22 +7,20 @@ import os
 import polars as pl
 import pytest
 
-from orb_pipeline.storage import ParquetStore, partition_path
+from orb_pipeline.core.cache_store import CacheStore, partition_path
 from orb_pipeline_tests.warehouse.seeding import s3_endpoint  # noqa: F401 - pytest fixture
 
 
 @pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path) -> ParquetStore:
+def store(request, tmp_path) -> CacheStore:
     if request.param == "local":
-        return ParquetStore(url=str(tmp_path / "cache"))
+        return CacheStore(url=str(tmp_path / "cache"))
     endpoint = request.getfixturevalue("s3_endpoint")
     import boto3
 
     bucket = "orb-cache-" + tmp_path.name.lower().replace("_", "-")[:30]
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
-    return ParquetStore(
-        url=f"s3://{bucket}/prefix", s3_endpoint_url=endpoint, s3_region="us-east-1"
-    )
+    return CacheStore(url=f"s3://{bucket}/prefix", s3_endpoint_url=endpoint, s3_region="us-east-1")
 
 
 def test_write_read_overwrite_list(store):
@@ -42,14 +40,14 @@ def test_write_read_overwrite_list(store):
 
 
 def test_unsafe_paths_are_rejected(tmp_path):
-    store = ParquetStore(url=str(tmp_path))
+    store = CacheStore(url=str(tmp_path))
     for bad in ("../x.parquet", "/abs.parquet", "bars//x", "bars/SP Y/x"):
         with pytest.raises(ValueError, match="store path"):
             store.write_bytes(bad, b"")
 
 
 def test_local_write_is_atomic_when_serialization_fails(tmp_path, monkeypatch):
-    store = ParquetStore(url=str(tmp_path))
+    store = CacheStore(url=str(tmp_path))
     path = partition_path("bars", "SPY", "2025-03-10")
     original = pl.DataFrame({"a": [1]})
     store.write_frame(path, original)

@@ -8,10 +8,10 @@ Contracts
 - Everything is keyed by ticker **and data version**, so a reader asking for one version can never
   see parts of another. Each payload is split into parts of at most ``part_megabytes`` (<= 64 MB).
 - The manifest (written last) lists every part with its size and SHA-256; :meth:`StagingStore.get`
-  verifies all of them and raises :class:`StagedDataMissing` (naming what is missing) instead of
+  verifies all of them and raises :class:`StagedDataMissingError` (naming what is missing) instead of
   returning partial data. Parts and manifest share a TTL (``ttl_seconds``).
-- :class:`RedisStaging` keeps parts as string values and the manifest as a hash;
-  :class:`LocalStaging` (the embedded default) keeps files in a directory, written atomically.
+- :class:`RedisStagingStore` keeps parts as string values and the manifest as a hash;
+  :class:`LocalStagingStore` (the embedded default) keeps files in a directory, written atomically.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def decode_frame(payload: bytes) -> pl.DataFrame:
     return pl.from_arrow(ipc.open_stream(pa.py_buffer(payload)).read_all())
 
 
-class StagedDataMissing(LookupError):
+class StagedDataMissingError(LookupError):
     """The staged window is absent, expired, evicted or incomplete (the message says which)."""
 
 
@@ -197,17 +197,17 @@ class StagingStore(dg.ConfigurableResource):
         )
 
     def get(self, ticker: str, data_version: str) -> StagedWindow:
-        """Read and verify one staged window; :class:`StagedDataMissing` when anything is off."""
+        """Read and verify one staged window; :class:`StagedDataMissingError` when anything is off."""
         _validate_ticker(ticker)
         _validate_version(data_version)
         where = self.describe() + " for " + ticker + " @ " + data_version
         manifest = self._read_manifest(ticker, data_version)
         if not manifest:
-            raise StagedDataMissing(
+            raise StagedDataMissingError(
                 "no staged window in " + where + " (never staged, expired or flushed)"
             )
         if manifest.get("format") != FORMAT:
-            raise StagedDataMissing(
+            raise StagedDataMissingError(
                 "staged window in " + where + " has unknown format " + repr(manifest.get("format"))
             )
         names = [
@@ -222,7 +222,7 @@ class StagingStore(dg.ConfigurableResource):
                 value = values[names.index(part)]
                 size, digest = manifest[part].split(" ")
                 if value is None:
-                    raise StagedDataMissing(
+                    raise StagedDataMissingError(
                         "part "
                         + part
                         + " of the staged window in "
@@ -230,7 +230,7 @@ class StagingStore(dg.ConfigurableResource):
                         + " is missing (expired or evicted)"
                     )
                 if len(value) != int(size) or hashlib.sha256(value).hexdigest() != digest:
-                    raise StagedDataMissing(
+                    raise StagedDataMissingError(
                         "part "
                         + part
                         + " of the staged window in "
@@ -240,7 +240,7 @@ class StagingStore(dg.ConfigurableResource):
                 chunks.append(value)
             frame = decode_frame(chunks[0] if len(chunks) == 1 else b"".join(chunks))
             if frame.height != int(manifest[name + ".rows"]):
-                raise StagedDataMissing(
+                raise StagedDataMissingError(
                     name
                     + " of "
                     + where
@@ -260,7 +260,7 @@ class StagingStore(dg.ConfigurableResource):
         )
 
 
-class RedisStaging(StagingStore):
+class RedisStagingStore(StagingStore):
     """Staging in Redis: parts as values (SET EX), the manifest as a hash, written in one MULTI."""
 
     host: str = "127.0.0.1"
@@ -335,7 +335,7 @@ class RedisStaging(StagingStore):
             client.delete(*keys)
 
 
-class LocalStaging(StagingStore):
+class LocalStagingStore(StagingStore):
     """Embedded default: a directory ``<root>/<ticker>/<data_version>/`` per staged window."""
 
     directory: str
@@ -411,11 +411,11 @@ def staging_from_environment(data_dir: Path) -> StagingStore:
         "ttl_seconds": int(os.environ.get("ORB_STAGING_TTL_SECONDS", str(7 * 24 * 3600))),
     }
     if kind == "local":
-        return LocalStaging(
+        return LocalStagingStore(
             directory=os.environ.get("ORB_STAGING_DIR", str(data_dir / "staging")), **common
         )
     if kind == "redis":
-        return RedisStaging(
+        return RedisStagingStore(
             host=dg.EnvVar("ORB_REDIS_HOST"),
             port=int(os.environ.get("ORB_REDIS_PORT", "6379")),
             db=int(os.environ.get("ORB_REDIS_DB", "0")),

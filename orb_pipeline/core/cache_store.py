@@ -1,4 +1,4 @@
-"""``ParquetStore``: the ``cache`` resource, Parquet files in a local directory or under ``s3://``.
+"""``CacheStore``: the ``cache`` resource, Parquet files in a local directory or under ``s3://``.
 
 Paths are relative, ``/``-separated (``bars/SPY/2025-03-10.parquet``). Writes are atomic: a local
 file is written to a temporary name in the same directory and renamed over the target; an S3
@@ -48,7 +48,7 @@ def _s3_client(endpoint_url: str | None, region: str | None):
         return _s3_client_cached(endpoint_url, region, os.environ.get("AWS_ACCESS_KEY_ID", ""))
 
 
-class ParquetStore(dg.ConfigurableResource):
+class CacheStore(dg.ConfigurableResource):
     """Parquet files under ``url``: a local directory (default) or ``s3://bucket/prefix``.
 
     S3 credentials come from boto3's usual chain (environment, profile, task role);
@@ -191,10 +191,10 @@ def partition_path(prefix: str, ticker: str, session: str) -> str:
     return _check_relative(prefix + "/" + ticker + "/" + session + ".parquet")
 
 
-def cache_from_environment(data_dir: Path) -> ParquetStore:
+def cache_from_environment(data_dir: Path) -> CacheStore:
     """The ``cache`` resource: ``ORB_CACHE_URL`` (a directory or ``s3://bucket/prefix``, default
     ``<data_dir>/cache``); ``ORB_CACHE_S3_ENDPOINT_URL`` for an S3-compatible endpoint."""
-    return ParquetStore(
+    return CacheStore(
         url=os.environ.get("ORB_CACHE_URL", str(data_dir / "cache")),
         s3_endpoint_url=os.environ.get("ORB_CACHE_S3_ENDPOINT_URL") or None,
         s3_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,

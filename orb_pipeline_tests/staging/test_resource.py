@@ -9,7 +9,11 @@ import pyarrow.ipc
 import pytest
 import redis
 
-from orb_pipeline.staging.store import LocalStaging, RedisStaging, StagedDataMissing
+from orb_pipeline.staging.resource import (
+    LocalStagingStore,
+    RedisStagingStore,
+    StagedDataMissingError,
+)
 from orb_pipeline_tests.staging.conftest import redis_staging
 from orb_pipeline_tests.staging.window_data import make_window
 
@@ -55,12 +59,12 @@ def test_versions_never_mix(make_staging):
     assert staging.get("SPY", "old").series.equals(old_series)
     assert staging.get("SPY", "new").series.equals(new_series)
     assert staging.current_version("SPY") == "new"
-    with pytest.raises(StagedDataMissing, match="QQQ @ new"):
+    with pytest.raises(StagedDataMissingError, match="QQQ @ new"):
         staging.get("QQQ", "new")
 
 
 def _damage(staging, how: str) -> None:
-    if isinstance(staging, LocalStaging):
+    if isinstance(staging, LocalStagingStore):
         path = staging._dir("SPY", "v1") / "series.1"
         if how == "drop":
             path.unlink()
@@ -83,7 +87,7 @@ def test_partial_or_corrupt_data_is_never_returned(make_staging, how, message):
     series, sessions = make_window(n_sessions=40, ticks_per_session=2000)
     staging.put("SPY", "v1", series, sessions)
     _damage(staging, how)
-    with pytest.raises(StagedDataMissing, match=message):
+    with pytest.raises(StagedDataMissingError, match=message):
         staging.get("SPY", "v1")
 
 
@@ -92,7 +96,7 @@ def test_staged_data_expires(make_staging):
     series, sessions = make_window(n_sessions=2)
     staging.put("SPY", "v1", series, sessions)
     time.sleep(1.3)
-    with pytest.raises(StagedDataMissing, match="never staged, expired or flushed"):
+    with pytest.raises(StagedDataMissingError, match="never staged, expired or flushed"):
         staging.get("SPY", "v1")
 
 
@@ -131,11 +135,11 @@ def test_redis_keys_carry_ticker_version_and_ttl(redis_settings):
 )
 def test_bad_configuration_is_rejected(options, message):
     with pytest.raises(Exception, match=message):
-        RedisStaging(**options)
+        RedisStagingStore(**options)
 
 
 def test_bad_names_are_rejected(tmp_path):
-    staging = LocalStaging(directory=str(tmp_path))
+    staging = LocalStagingStore(directory=str(tmp_path))
     series, sessions = make_window(n_sessions=2)
     with pytest.raises(ValueError, match="ticker must be"):
         staging.put("../etc", "v1", series, sessions)
