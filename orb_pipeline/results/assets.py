@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import sqlalchemy as sa
 from pydantic import Field
 
 from orb_pipeline import engine
@@ -15,13 +14,14 @@ from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.resources import data_dir
 from orb_pipeline.results import display, plots, schema
 from orb_pipeline.results.leaderboard import (
-    backtest_label,
+    grid_values,
+    heatmap_rows,
     ledger_rows,
     params_of,
+    plotted_curves,
     set_trade_stats,
     top_backtests,
     trade_stats,
-    window_filter,
 )
 from orb_pipeline.results.ledgers import check_ledger_total
 from orb_pipeline.results.resource import ResultsStore
@@ -30,6 +30,8 @@ from orb_pipeline.staging.window import load_window
 from orb_pipeline.sweeps.assets import RESULTS_POOL, SWEEP_RESULTS, expected_window
 
 LEADERBOARD = dg.AssetKey("leaderboard")
+# Equity curves are picked from this many of the best backtests, near-duplicates left out.
+CURVE_POOL = 100
 # The narrow table fits the asset page's metadata panel; the detail table holds every figure.
 TABLE_COLUMNS = (*display.HEADLINE_COLUMNS, "parameters")
 DETAIL_COLUMNS = (
@@ -108,39 +110,49 @@ def leaderboard(
             f"{stale['data_version'][0]}, the staged window is {window.data_version}"
         )
 
-    ledgers, stats, curves = [], {}, {}
+    ledgers, stats = [], {}
     for row in top.iter_rows(named=True):
         ledger = engine.ledger(window.series, window.sessions, params_of(row))
         if row["data_version"] == window.data_version:
             check_ledger_total(row["backtest_id"], ledger, row["backtest_profit"])
         ledgers.append(ledger_rows(row["backtest_id"], ledger))
         stats[row["backtest_id"]] = trade_stats(ledger)
-        if len(curves) < config.plotted:
-            curves[backtest_label(row)] = plots.equity_curve(ledger, window.sessions)
     trades = pl.concat(ledgers)
     results.replace_rows(schema.trades, "backtest_id", list(stats), trades)
     set_trade_stats(results, stats, ticker, window.window_start, window.window_end)
 
     best = top.row(0, named=True)
-    table = schema.results
-    heat_rows = results.read(
-        sa.select(table.c.stop_distance, table.c.limit_distance, table.c.backtest_profit).where(
-            *window_filter(ticker, window.window_start, window.window_end),
-            table.c.range_seconds == best["range_seconds"],
-            table.c.stop_count_limit == best["stop_count_limit"],
-            table.c.stop_cooloff_period == best["stop_cooloff_period"],
-        )
-    )
     span = f"{ticker} {window.window_start}..{window.window_end}"
+    pool = top_backtests(
+        results,
+        ticker,
+        max(config.top, CURVE_POOL),
+        window_start=window.window_start,
+        window_end=window.window_end,
+        min_days_traded=config.min_days_traded,
+    )
+    curves, curve_note = plotted_curves(window, pool, config.plotted)
     equity_png = plots.equity_figure(
-        span + ": top backtests vs the underlying",
+        span + ": distinct top backtests (in sample) against the underlying",
         curves,
         plots.underlying_move(window.series, window.sessions),
+        note=curve_note,
     )
+    values = grid_values(results, ticker, window.window_start, window.window_end)
+    panel_by = plots.panel_parameter(values)
+    warnings = plots.edge_warnings(values, best)
+    fixed = [
+        f"{display.label(name)} {display.text(name, best[name])}"
+        for name in engine.GRID_COLUMNS
+        if name not in {"stop_distance", "limit_distance", panel_by}
+    ]
     heatmap_png = plots.heatmap_figure(
-        f"{span}: total profit (range {best['range_seconds']} s, {best['stop_count_limit']} "
-        f"stops/day, cooloff {best['stop_cooloff_period']} s)",
-        heat_rows,
+        f"{span}: Sharpe (annualized) over stop x limit distance; {', '.join(fixed)}; "
+        "ringed in black: the leaderboard's #1",
+        heatmap_rows(results, ticker, window.window_start, window.window_end, best, panel_by),
+        best,
+        panel_by=panel_by,
+        warnings=warnings,
     )
     directory = Path(config.plots_dir or data_dir() / "plots") / ticker
     directory.mkdir(parents=True, exist_ok=True)
@@ -156,9 +168,11 @@ def leaderboard(
     return dg.MaterializeResult(
         metadata={
             "equity_curves": dg.MetadataValue.md(plots.markdown_image(equity_png, "equity curves")),
-            "profit_heatmap": dg.MetadataValue.md(
-                plots.markdown_image(heatmap_png, "profit heatmap")
+            "parameter_heatmap": dg.MetadataValue.md(
+                plots.markdown_image(heatmap_png, "parameter heatmap")
             ),
+            "grid_edge_warnings": "; ".join(warnings)
+            or "none: the best parameters are inside the grid",
             "top_backtests": display.table_metadata(rows, TABLE_COLUMNS),
             "top_backtests_detail": display.table_metadata(rows, DETAIL_COLUMNS),
             "leaderboard": dg.MetadataValue.md(display.markdown_table(rows, DETAIL_COLUMNS)),

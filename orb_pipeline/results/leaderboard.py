@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
@@ -180,3 +181,76 @@ def backtest_label(row: dict) -> str:
     ``#1 30 s range, stop $0.40, limit $1.00, at most 3 stops a day, 4 min 30 s cooloff``. (Ids
     share their first 8 characters within a window, so a shortened id would not tell lines apart.)"""
     return f"#{row['rank']} {display.parameters_text(row)}"
+
+
+def grid_values(
+    store: ResultsStore, ticker: str, window_start: dt.date, window_end: dt.date
+) -> dict[str, list]:
+    """Each engine parameter's distinct values among the window's stored backtests, ascending."""
+    values = {}
+    for name in engine.GRID_COLUMNS:
+        column = RESULTS.c[name]
+        found = store.read(
+            sa.select(column)
+            .distinct()
+            .where(*window_filter(ticker, window_start, window_end))
+            .order_by(column)
+        )
+        values[name] = found[name].to_list()
+    return values
+
+
+def heatmap_rows(
+    store: ResultsStore,
+    ticker: str,
+    window_start: dt.date,
+    window_end: dt.date,
+    best: dict,
+    panel_by: str | None,
+) -> pl.DataFrame:
+    """The window's backtests that share ``best``'s parameters except the stop and limit
+    distances (and ``panel_by``): ``stop_distance``, ``limit_distance``, ``panel_by``,
+    ``sharpe``, ``backtest_profit``."""
+    fixed = [
+        RESULTS.c[name] == best[name]
+        for name in engine.GRID_COLUMNS
+        if name not in {"stop_distance", "limit_distance", panel_by}
+    ]
+    shown = [RESULTS.c.stop_distance, RESULTS.c.limit_distance]
+    if panel_by:
+        shown.append(RESULTS.c[panel_by])
+    return store.read(
+        sa.select(*shown, RESULTS.c.sharpe, RESULTS.c.backtest_profit).where(
+            *window_filter(ticker, window_start, window_end), *fixed
+        )
+    )
+
+
+def plotted_curves(
+    window, ranked: pl.DataFrame, plotted: int, max_correlation: float = 0.95
+) -> tuple[dict[str, pl.DataFrame], str]:
+    """Equity curves of at most ``plotted`` of the ``ranked`` backtests (best first) that differ:
+    per-session nets from one ``engine.session_stats`` pass over ``window`` (a staged window:
+    ``series``, ``sessions``), near-duplicates left out (``plots.distinct_curves``). Returns
+    label -> ``session_date``, ``equity`` ($/share), and a note saying what was left out."""
+    from orb_pipeline.results import plots
+
+    grid = ranked.select(engine.GRID_COLUMNS)
+    stats = engine.session_stats(window.series, window.sessions, grid)
+    nets = stats.net_units / 10000
+    kept = plots.distinct_curves(nets, plotted, max_correlation)
+    dates = stats.session_dates
+    curves = {
+        backtest_label(ranked.row(index, named=True)): pl.DataFrame(
+            {"session_date": dates, "equity": np.cumsum(nets[index])}
+        )
+        for index in kept
+    }
+    last = int(ranked["rank"][kept[-1]]) if kept else 0
+    note = (
+        f"{len(kept)} of the best {last} by Sharpe; the other {last - len(kept)} are "
+        f"near-duplicates (per-session P&L correlation > {max_correlation:g}) of a line shown"
+        if last > len(kept)
+        else f"the best {len(kept)} by Sharpe"
+    )
+    return curves, note

@@ -48,7 +48,7 @@ def heatmap_visible(png: bytes, box: dict) -> bool:
     return float(saturated.mean()) > 0.3
 
 
-PICTURES = {"equity_curves": equity_visible, "profit_heatmap": heatmap_visible}
+PICTURES = {"equity_curves": equity_visible, "parameter_heatmap": heatmap_visible}
 
 
 @pytest.fixture

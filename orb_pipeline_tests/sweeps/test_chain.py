@@ -85,7 +85,9 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
     board = chain.leaderboard(instance, top=4, plotted=2)
     metadata = board.asset_materializations_for_node("leaderboard")[0].metadata
     assert metadata["equity_curves"].value.startswith("![equity curves](data:image/png;base64,")
-    assert metadata["profit_heatmap"].value.startswith("![profit heatmap](data:image/png;base64,")
+    assert metadata["parameter_heatmap"].value.startswith(
+        "![parameter heatmap](data:image/png;base64,"
+    )
     assert "| # | backtest id | Sharpe (annualized) |" in metadata["leaderboard"].value
     ranked = stored.filter(pl.col("sharpe").is_not_null()).sort(
         ["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False]
