@@ -97,7 +97,9 @@ def test_demo_materialized_every_partition_of_the_lineage(demo):
                 cursor = page.cursor
             assert len(partitions) == count, asset
         runs = instance.get_runs()
-        assert len(runs) == 1 + 3 + 3 + 3 + 3  # data, then per ticker: stage, sweep (all chunks), rank, validate
+        assert (
+            len(runs) == 1 + 3 + 3 + 3 + 3
+        )  # data, then per ticker: stage, sweep (all chunks), rank, validate
         assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
     finally:
         instance.dispose()
