@@ -18,25 +18,22 @@ build rectangular requests explicitly, so schedules, sensors and the demo do not
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
 from orb_pipeline.calendar import as_date
+from orb_pipeline.core import settings
 
 SESSION_DIMENSION = "session"
 TICKER_DIMENSION = "ticker"
 TICKERS_PARTITIONS_NAME = "tickers"
-DEFAULT_FIRST_SESSION = "2025-01-02"
 SESSION_TIMEZONE = "America/New_York"
 
 
 def first_session() -> str:
     """First partition date (``ORB_FIRST_SESSION``, default 2025-01-02); a name, not a secret."""
-    return as_date(
-        os.environ.get("ORB_FIRST_SESSION", DEFAULT_FIRST_SESSION), "ORB_FIRST_SESSION"
-    ).isoformat()
+    return settings.current().first_session.isoformat()
 
 
 # A weekday's window runs from its midnight to the next weekday's midnight (Friday's to Monday's),

@@ -1,19 +1,20 @@
 """The one place that chooses resources: embedded defaults, or production services by configuration.
 
-Only the *choice* of implementation is read from the environment when definitions load
-(``ORB_WAREHOUSE``, ``ORB_CACHE_URL``, ``ORB_STAGING``, ``ORB_RESULTS``, ``ORB_DATA_DIR``);
-every host, user and secret of a production service is a ``dg.EnvVar`` resolved at run time.
+Only the *choice* of implementation and other names are read when definitions load (through
+:mod:`orb_pipeline.core.settings`); every host, user and secret of a production service is a
+``dg.EnvVar`` resolved at run time.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from orb_pipeline.core import settings
 
 
 def data_dir() -> Path:
     """Root of the embedded defaults' files (``ORB_DATA_DIR``, default ``./data``)."""
-    return Path(os.environ.get("ORB_DATA_DIR", "data")).resolve()
+    return settings.current().data_dir.resolve()
 
 
 def resources() -> dict:

@@ -194,8 +194,11 @@ def partition_path(prefix: str, ticker: str, session: str) -> str:
 def cache_from_environment(data_dir: Path) -> CacheStore:
     """The ``cache`` resource: ``ORB_CACHE_URL`` (a directory or ``s3://bucket/prefix``, default
     ``<data_dir>/cache``); ``ORB_CACHE_S3_ENDPOINT_URL`` for an S3-compatible endpoint."""
+    from orb_pipeline.core import settings
+
+    chosen = settings.current()
     return CacheStore(
-        url=os.environ.get("ORB_CACHE_URL", str(data_dir / "cache")),
-        s3_endpoint_url=os.environ.get("ORB_CACHE_S3_ENDPOINT_URL") or None,
+        url=chosen.cache_url or str(data_dir / "cache"),
+        s3_endpoint_url=chosen.cache_s3_endpoint_url,
         s3_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
     )

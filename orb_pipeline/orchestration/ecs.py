@@ -9,8 +9,9 @@ these tags on the sweep job (``dg.define_asset_job(tags=...)``) or on each ``dg.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
+
+from orb_pipeline.core import settings
 
 # Fargate's valid CPU units and, for each, the memory range (MiB) and its step.
 FARGATE_MEMORY_MIB: dict[int, tuple[int, int, int]] = {
@@ -123,7 +124,4 @@ FARGATE_SPOT_TAGS = {
 
 def fargate_spot_requested() -> bool:
     """``ORB_SWEEP_FARGATE_SPOT`` (true/false, default false)."""
-    raw = os.environ.get("ORB_SWEEP_FARGATE_SPOT", "false").strip().lower()
-    if raw not in {"true", "false", "1", "0", "yes", "no"}:
-        raise ValueError(f"ORB_SWEEP_FARGATE_SPOT must be true or false, got {raw!r}")
-    return raw in {"true", "1", "yes"}
+    return settings.current().sweep_fargate_spot

@@ -19,12 +19,12 @@ before any ticker exists (the ticker sensor adds them).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import zoneinfo
 
 import dagster as dg
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core import settings
 from orb_pipeline.orchestration.jobs import COMPRESSED_SERIES, DAILY_DATA_JOB
 from orb_pipeline.orchestration.materialized import materialized_partitions
 from orb_pipeline.partitions import (
@@ -36,19 +36,10 @@ from orb_pipeline.partitions import (
     session_ticker_key,
 )
 
-DEFAULT_CATCH_UP_DAYS = 10
-
 
 def catch_up_days() -> int:
     """``ORB_CATCH_UP_DAYS``: how many calendar days back the schedule looks for missed sessions."""
-    raw = os.environ.get("ORB_CATCH_UP_DAYS", str(DEFAULT_CATCH_UP_DAYS))
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ValueError(f"ORB_CATCH_UP_DAYS must be a whole number of days, got {raw!r}") from None
-    if days < 0:
-        raise ValueError(f"ORB_CATCH_UP_DAYS must be >= 0, got {days}")
-    return days
+    return settings.current().catch_up_days
 
 
 def rectangle_request(

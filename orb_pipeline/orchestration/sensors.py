@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Sequence
 
 import dagster as dg
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core import settings
 from orb_pipeline.orchestration.ecs import fargate_spot_requested, validation_run_tags
 from orb_pipeline.orchestration.jobs import (
     COMPRESSED_SERIES,
@@ -43,7 +43,6 @@ from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR, plan_ticker
 from orb_pipeline.partitions import (
     SESSION_DIMENSION,
     TICKER_DIMENSION,
-    first_session,
     session_ticker_key,
     session_ticker_partitions,
 )
@@ -74,8 +73,9 @@ def new_records(
 
 
 def window_first() -> dt.date:
-    configured = os.environ.get("ORB_WINDOW_FIRST") or first_session()
-    return dt.date.fromisoformat(configured)
+    """``ORB_WINDOW_FIRST``, else ``ORB_FIRST_SESSION``."""
+    chosen = settings.current()
+    return chosen.window_first or chosen.first_session
 
 
 def staged_window_bounds(

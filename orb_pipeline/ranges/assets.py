@@ -6,8 +6,6 @@ the compressed series, the ticks the sweep sees) and ``atm_iv`` (mean IV of ware
 finite and positive, the open price inside the range.
 """
 
-import os
-
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -19,6 +17,7 @@ from orb_pipeline.bars.assets import (
     problems_check,
     sessions_by_date,
 )
+from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import (
     BARS_PREFIX,
     RANGES_PREFIX,
@@ -35,13 +34,7 @@ OPENING_RANGES = dg.AssetKey("opening_ranges")
 
 def default_range_seconds() -> list[int]:
     """``ORB_RANGE_SECONDS`` (comma-separated seconds, default ``30``)."""
-    text = os.environ.get("ORB_RANGE_SECONDS", "30")
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(
-            f"ORB_RANGE_SECONDS must be comma-separated integers, got {text!r}"
-        ) from None
+    return settings.current().range_seconds
 
 
 class OpeningRangesConfig(dg.Config):

@@ -2,11 +2,11 @@
 # No `from __future__ import annotations`: Dagster reads the config and resource annotations.
 
 import datetime as dt
-import os
 
 import dagster as dg
 from pydantic import Field
 
+from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.staging.resource import StagingStore
@@ -15,8 +15,9 @@ from orb_pipeline.staging.window import stage_from_cache
 STAGED_WINDOW = dg.AssetKey("staged_window")
 
 # Defaults are names read when definitions load (not secrets); run config overrides them.
-_DEFAULT_FIRST = os.environ.get("ORB_WINDOW_FIRST", "")
-_DEFAULT_LAST = os.environ.get("ORB_WINDOW_LAST", "")
+_CHOSEN = settings.current()
+_DEFAULT_FIRST = _CHOSEN.window_first.isoformat() if _CHOSEN.window_first else ""
+_DEFAULT_LAST = _CHOSEN.window_last.isoformat() if _CHOSEN.window_last else ""
 
 
 class StagedWindowConfig(dg.Config):

@@ -404,27 +404,25 @@ def staging_from_environment(data_dir: Path) -> StagingStore:
     ``ORB_REDIS_KEY_PREFIX``. Host and password are ``dg.EnvVar``s resolved at run time
     (``ORB_REDIS_HOST``, ``ORB_REDIS_PASSWORD``; the password only when that variable exists).
     """
-    kind = os.environ.get("ORB_STAGING", "local").strip().lower()
+    from orb_pipeline.core import settings
+
+    chosen = settings.current()
     common = {
-        "compression": os.environ.get("ORB_STAGING_COMPRESSION", "zstd"),
-        "part_megabytes": int(os.environ.get("ORB_STAGING_PART_MB", "8")),
-        "ttl_seconds": int(os.environ.get("ORB_STAGING_TTL_SECONDS", str(7 * 24 * 3600))),
+        "compression": chosen.staging_compression,
+        "part_megabytes": chosen.staging_part_mb,
+        "ttl_seconds": chosen.staging_ttl_seconds,
     }
-    if kind == "local":
+    if chosen.staging == "local":
         return LocalStagingStore(
-            directory=os.environ.get("ORB_STAGING_DIR", str(data_dir / "staging")), **common
+            directory=chosen.staging_dir or str(data_dir / "staging"), **common
         )
-    if kind == "redis":
-        return RedisStagingStore(
-            host=dg.EnvVar("ORB_REDIS_HOST"),
-            port=int(os.environ.get("ORB_REDIS_PORT", "6379")),
-            db=int(os.environ.get("ORB_REDIS_DB", "0")),
-            password=dg.EnvVar("ORB_REDIS_PASSWORD")
-            if "ORB_REDIS_PASSWORD" in os.environ
-            else None,
-            tls=os.environ.get("ORB_REDIS_TLS", "false").strip().lower() in {"1", "true", "yes"},
-            tls_ca_path=os.environ.get("ORB_REDIS_TLS_CA") or None,
-            key_prefix=os.environ.get("ORB_REDIS_KEY_PREFIX", ""),
-            **common,
-        )
-    raise ValueError(f"ORB_STAGING must be 'local' or 'redis', got {kind!r}")
+    return RedisStagingStore(
+        host=settings.env_var("ORB_REDIS_HOST"),
+        port=chosen.redis_port,
+        db=chosen.redis_db,
+        password=settings.optional_env_var("ORB_REDIS_PASSWORD"),
+        tls=chosen.redis_tls,
+        tls_ca_path=chosen.redis_tls_ca,
+        key_prefix=chosen.redis_key_prefix,
+        **common,
+    )

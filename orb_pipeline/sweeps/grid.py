@@ -27,7 +27,6 @@ limit_distance = {start = 1, stop = 19, step = 1}
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from orb_pipeline import engine
+from orb_pipeline.core import settings
 
 DEFAULT_CHUNKS = 4
 
@@ -166,10 +166,13 @@ def parse_settings(raw: dict, source: str = "sweep settings") -> SweepSettings:
 
 def load_settings(environ: dict | None = None) -> SweepSettings:
     """Settings from ``ORB_SWEEP_GRID`` (a TOML/JSON file) and ``ORB_SWEEP_CHUNKS``."""
-    environ = os.environ if environ is None else environ
+    try:
+        chosen = settings.current(environ)
+    except settings.SettingsError as error:
+        raise GridConfigError(str(error)) from None
     raw: dict = {}
     source = "default sweep settings"
-    path = environ.get("ORB_SWEEP_GRID")
+    path = chosen.sweep_grid
     if path:
         source = "ORB_SWEEP_GRID file " + path
         try:
@@ -177,10 +180,6 @@ def load_settings(environ: dict | None = None) -> SweepSettings:
             raw = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
         except (OSError, ValueError) as error:
             raise GridConfigError(f"cannot read {source}: {error}") from None
-    chunks = environ.get("ORB_SWEEP_CHUNKS")
-    if chunks:
-        try:
-            raw = {**raw, "chunks": int(chunks)}
-        except ValueError:
-            raise GridConfigError(f"ORB_SWEEP_CHUNKS must be an integer, got {chunks!r}") from None
+    if chosen.sweep_chunks is not None:
+        raw = {**raw, "chunks": chosen.sweep_chunks}
     return parse_settings(raw, source)

@@ -300,25 +300,21 @@ def warehouse_from_environment(data_dir: Path) -> Warehouse:
     Names are read now; host, user and password are ``dg.EnvVar``s resolved at run time
     (``ORB_WAREHOUSE_HOST``, ``ORB_WAREHOUSE_USER``, ``ORB_WAREHOUSE_PASSWORD``).
     """
-    import os
+    from orb_pipeline.core import settings
 
-    kind = os.environ.get("ORB_WAREHOUSE", "sqlite").strip().lower()
-    table = os.environ.get("ORB_WAREHOUSE_TABLE", "greeks")
-    order_column = os.environ.get("ORB_WAREHOUSE_ORDER_COLUMN", "id")
-    if kind == "sqlite":
+    chosen = settings.current()
+    if chosen.warehouse == "sqlite":
         return SqliteWarehouse(
-            path=os.environ.get("ORB_WAREHOUSE_PATH", str(data_dir / "warehouse.sqlite")),
-            table=table,
-            order_column=order_column,
+            path=chosen.warehouse_path or str(data_dir / "warehouse.sqlite"),
+            table=chosen.warehouse_table,
+            order_column=chosen.warehouse_order_column,
         )
-    if kind == "mysql":
-        return MySqlWarehouse(
-            host=dg.EnvVar("ORB_WAREHOUSE_HOST"),
-            port=int(os.environ.get("ORB_WAREHOUSE_PORT", "3306")),
-            user=dg.EnvVar("ORB_WAREHOUSE_USER"),
-            password=dg.EnvVar("ORB_WAREHOUSE_PASSWORD"),
-            database=os.environ.get("ORB_WAREHOUSE_DATABASE", "options"),
-            table=table,
-            order_column=order_column,
-        )
-    raise ValueError(f"ORB_WAREHOUSE must be 'sqlite' or 'mysql', got {kind!r}")
+    return MySqlWarehouse(
+        host=settings.env_var("ORB_WAREHOUSE_HOST"),
+        port=chosen.warehouse_port,
+        user=settings.env_var("ORB_WAREHOUSE_USER"),
+        password=settings.env_var("ORB_WAREHOUSE_PASSWORD"),
+        database=chosen.warehouse_database,
+        table=chosen.warehouse_table,
+        order_column=chosen.warehouse_order_column,
+    )

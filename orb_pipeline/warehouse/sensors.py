@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import zoneinfo
 
 import dagster as dg
 
+from orb_pipeline.core import settings
 from orb_pipeline.partitions import (
     SESSION_TIMEZONE,
     TICKERS_PARTITIONS_NAME,
@@ -32,10 +32,8 @@ VALID_TICKER = re.compile(r"^[A-Z][A-Z0-9.\-]{0,15}$")
 
 
 def configured_universe() -> list[str] | None:
-    raw = os.environ.get("ORB_TICKERS", "").strip()
-    if not raw:
-        return None
-    return [part.strip().upper() for part in raw.split(",") if part.strip()]
+    """``ORB_TICKERS`` (upper-cased), or None to use the warehouse's list."""
+    return settings.current().tickers
 
 
 def last_finished_session(now: dt.datetime) -> dt.date:

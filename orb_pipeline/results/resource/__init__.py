@@ -27,10 +27,7 @@ Contracts
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import dagster as dg
 
 from orb_pipeline.results.resource.base import (
     ResultsStore,
@@ -63,27 +60,17 @@ def results_from_environment(data_dir: Path) -> ResultsStore:
     user and password are ``dg.EnvVar``s resolved at run time (``ORB_RESULTS_HOST``,
     ``ORB_RESULTS_USER``, ``ORB_RESULTS_PASSWORD``).
     """
-    kind = os.environ.get("ORB_RESULTS", "sqlite").strip().lower()
-    if kind == "sqlite":
-        return SqliteResultsStore(
-            path=os.environ.get("ORB_RESULTS_PATH", str(data_dir / "results.sqlite"))
-        )
-    if kind == "mysql":
-        return MySqlResultsStore(
-            host=dg.EnvVar("ORB_RESULTS_HOST"),
-            port=int(os.environ.get("ORB_RESULTS_PORT", "3306")),
-            user=dg.EnvVar("ORB_RESULTS_USER"),
-            password=dg.EnvVar("ORB_RESULTS_PASSWORD"),
-            database=os.environ.get("ORB_RESULTS_DATABASE", "results"),
-            write_connections=_positive_int("ORB_RESULTS_WRITE_CONNECTIONS", 2),
-            use_load_data=os.environ.get("ORB_RESULTS_LOAD_DATA", "true").strip().lower()
-            not in {"0", "false", "no"},
-        )
-    raise ValueError(f"ORB_RESULTS must be 'sqlite' or 'mysql', got {kind!r}")
+    from orb_pipeline.core import settings
 
-
-def _positive_int(name: str, default: int) -> int:
-    text = os.environ.get(name, str(default)).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {text!r}")
-    return int(text)
+    chosen = settings.current()
+    if chosen.results == "sqlite":
+        return SqliteResultsStore(path=chosen.results_path or str(data_dir / "results.sqlite"))
+    return MySqlResultsStore(
+        host=settings.env_var("ORB_RESULTS_HOST"),
+        port=chosen.results_port,
+        user=settings.env_var("ORB_RESULTS_USER"),
+        password=settings.env_var("ORB_RESULTS_PASSWORD"),
+        database=chosen.results_database,
+        write_connections=chosen.results_write_connections,
+        use_load_data=chosen.results_load_data,
+    )
