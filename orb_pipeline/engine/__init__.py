@@ -1,6 +1,6 @@
 """The ORB backtest engine: exact, fast opening-range-breakout sweeps (Dagster-free).
 
-Contract: ``ORB_SEMANTICS.md`` (shared) and ``docs/SEMANTICS_EXTENSIONS.md`` (costs, scaled
+Contract: ``docs/STRATEGY.md`` and ``docs/SEMANTICS_EXTENSIONS.md`` (costs, scaled
 distances, per-session statistics). Public API: ``sweep``, ``ledger``, ``session_stats`` +
 ``aggregate``, ``opening_ranges``, ``compress_series``, ``default_grid``, ``make_grid``,
 ``Costs``, ``count_skipped_sessions``, ``ENGINE_VERSION``.

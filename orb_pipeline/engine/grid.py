@@ -61,7 +61,7 @@ def make_grid(
     """Cartesian product of the given values (scalars or sequences), first column slowest.
 
     Built with numpy repeat/tile, so grids of millions of rows take milliseconds. Values are
-    validated by ``sweep`` (domains in ORB_SEMANTICS.md), not here.
+    validated by ``sweep`` (domains in docs/STRATEGY.md), not here.
     """
     given = {
         "range_seconds": range_seconds,
@@ -82,7 +82,7 @@ def make_grid(
 
 
 def default_grid() -> pl.DataFrame:
-    """The original engine's sweep: 9,747 backtests (ORB_SEMANTICS.md, "Default parameter grid")."""
+    """The original engine's sweep: 9,747 backtests (docs/STRATEGY.md, "The default grid")."""
     return make_grid(
         range_seconds=30,
         stop_distance=inclusive_range(0.1, 1.9, 0.1),

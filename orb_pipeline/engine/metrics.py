@@ -1,4 +1,5 @@
-"""Metrics of one backtest over a window of sessions (ORB_SEMANTICS.md, "Metrics").
+"""Metrics of one backtest over a window of sessions (docs/STRATEGY.md, "Figures of one backtest
+over a window").
 
 Kernels reduce each combination to integer accumulators (``ACC_*`` columns of an int64
 ``(n_combos, N_ACC)`` array, money in units of $0.0001) plus its Sharpe ratio; ``metrics_frame``

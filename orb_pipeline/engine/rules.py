@@ -1,4 +1,4 @@
-"""Trade rules shared by the naive and the fast kernels (ORB_SEMANTICS.md and
+"""Trade rules shared by the naive and the fast kernels (docs/STRATEGY.md and
 docs/SEMANTICS_EXTENSIONS.md): distance units, trade accounting and trade records.
 
 Trade rows written to ``trades_out`` (int64): ``TRADE_SIDE`` (+1 long / -1 short),

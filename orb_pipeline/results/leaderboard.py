@@ -2,7 +2,7 @@
 
 Ranking (the leaderboard's documented risk-adjusted score)
     ``score = sharpe``: the annualized Sharpe ratio of the backtest's per-session net P&L over
-    every session of the window (flat sessions count as 0; ORB_SEMANTICS.md). Higher is better;
+    every session of the window (flat sessions count as 0; docs/STRATEGY.md). Higher is better;
     ties go to the higher ``backtest_profit``, then the smaller ``backtest_id`` (deterministic).
     Backtests with ``days_traded < min_days_traded`` or no Sharpe (NULL) are not ranked.
 

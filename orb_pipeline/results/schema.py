@@ -3,7 +3,7 @@
 ``results`` extends the original engine's ``results`` table (same names for the old columns:
 ``backtest_profit``, ``average_holding_period``, ``win_rate_percent``, ``stop_distance``,
 ``stop_count_limit``, ``stop_cooloff_period``, ``limit_distance``, ``trade_stats``) with the
-metrics of ORB_SEMANTICS.md, the ticker, the window (inclusive session dates), range length, data
+metrics of docs/STRATEGY.md, the ticker, the window (inclusive session dates), range length, data
 and engine versions and the Dagster run id. Money is dollars per share; times are seconds.
 ``trades`` holds the per-trade ledger of the leaderboard's top backtests.
 

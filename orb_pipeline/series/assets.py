@@ -1,5 +1,5 @@
 """``compressed_series``: per ticker and session, the bar closes with runs of equal prices dropped,
-always keeping the session's last bar (``engine.compress_series``, per ORB_SEMANTICS.md).
+always keeping the session's last bar (``engine.compress_series``, per docs/STRATEGY.md).
 
 Reads the ``cached_bars`` files of the run's keys from the ``cache`` store and writes one Parquet
 file per key (``series/<ticker>/<session>.parquet``: ``session_date``, ``timestamp_utc``,

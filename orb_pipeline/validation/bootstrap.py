@@ -4,7 +4,7 @@ Seed semantics (shared by the fast path and the slow reference): ``rng = numpy.r
 sample ``b = 0 .. samples-1`` draws ``rng.integers(0, n, size=n)`` session indices, in that order,
 with replacement. A resampled path is the per-session nets in drawn order; its total profit is their
 sum and its maximum drawdown is the largest peak-to-trough fall of the cumulative sum starting from
-0 (ORB_SEMANTICS ``max_drawdown``). Percentiles use numpy's default (linear) interpolation.
+0 (docs/STRATEGY.md ``max_drawdown``). Percentiles use numpy's default (linear) interpolation.
 Units follow the input: dollars per share.
 """
 

@@ -3,7 +3,8 @@
 
 Folds are contiguous session ranges, so each fold reads ``stats`` in place (a view, no copy) in one
 parallel numba pass per window, instead of gathering seven arrays per call as the general
-``engine.aggregate(stats, indices)`` does. Definitions are ORB_SEMANTICS "Metrics" (money in
+``engine.aggregate(stats, indices)`` does. Definitions are docs/STRATEGY.md "Figures of one
+backtest over a window" (money in
 integer units of $0.0001 until reported, drawdown from a starting peak of 0, Sharpe = mean /
 sample standard deviation x sqrt(252), 0 when fewer than 2 sessions or no deviation);
 ``engine.aggregate`` stays the reference and the tests compare the two.

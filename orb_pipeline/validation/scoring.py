@@ -1,6 +1,6 @@
 """Scores, the generalization gap and promotion criteria over sweep metrics (one row per parameter set).
 
-Metric columns follow ORB_SEMANTICS "Metrics of one backtest over a window of sessions":
+Metric columns follow docs/STRATEGY.md "Figures of one backtest over a window":
 ``total_profit`` and ``max_drawdown`` in dollars per share, ``win_rate_percent`` in percent of
 days traded. All functions are vectorized over numpy arrays (one element per parameter set).
 

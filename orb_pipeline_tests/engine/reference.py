@@ -1,4 +1,4 @@
-"""The one slow, plain-Python reference of the ORB rules, written from ../shared/ORB_SEMANTICS.md
+"""The one slow, plain-Python reference of the ORB rules, written from docs/STRATEGY.md
 and docs/SEMANTICS_EXTENSIONS.md alone: no numba, no code shared with ``orb_pipeline.engine``.
 The engine's property tests (``engine/test_properties.py``) and the validation stage's tests
 (``validation/test_engine_reference.py``, ``validation/test_extension_rules.py``) all compare
@@ -165,7 +165,7 @@ def run_window(ticks, sessions, params, *, kind="dollars", costs=None):
 
 
 def metrics(per_session_trades):
-    """The metrics of ORB_SEMANTICS.md from ``[[trade, ...] per session]`` (chronological)."""
+    """The metrics of docs/STRATEGY.md from ``[[trade, ...] per session]`` (chronological)."""
     nets = [sum(tr["net"] for tr in trades) for trades in per_session_trades]
     all_trades = [tr for trades in per_session_trades for tr in trades]
     days_traded = sum(1 for trades in per_session_trades if trades)

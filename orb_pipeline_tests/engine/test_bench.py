@@ -1,5 +1,5 @@
 """The benchmark runs end to end in --quick mode and reports identical results (no timing
-assertions: speed is measured by running the benchmark, figures in the README)."""
+assertions: speed is measured by running the benchmark, figures in docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 

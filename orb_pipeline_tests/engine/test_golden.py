@@ -1,4 +1,4 @@
-"""Hand-computed cases, one per rule of the state machine and per metric (ORB_SEMANTICS.md).
+"""Hand-computed cases, one per rule of the state machine and per metric (docs/STRATEGY.md).
 
 Sessions open at t = 1000; ``range_seconds = 10`` unless stated, so the range window is
 1000..1010 inclusive and ticks from 1011 on are eligible.

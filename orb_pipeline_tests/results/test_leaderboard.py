@@ -61,7 +61,7 @@ def test_window_query_uses_the_primary_key_range(mysql_database):
 
 
 def test_the_readme_sql_prefix_matches_window_id_range(mysql_database):
-    """README: ``LEFT(SHA2(CONCAT_WS('|', 'orb-backtest-v1', ticker, start, end, version), 256), 8)``."""
+    """docs/RESULTS.md: ``LEFT(SHA2(CONCAT_WS('|', 'orb-backtest-v1', ticker, start, end, version), 256), 8)``."""
     store = mysql_store(mysql_database)
     with store.engine().connect() as connection:
         prefix = connection.exec_driver_sql(

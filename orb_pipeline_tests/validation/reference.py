@@ -1,6 +1,6 @@
 """Slow plain-Python references for the validation stage, written from the contract, not the code.
 
-Metrics follow ORB_SEMANTICS "Metrics of one backtest over a window of sessions" (only the ones the
+Metrics follow docs/STRATEGY.md "Figures of one backtest over a window" (only the ones the
 score needs); the bootstrap follows the seed semantics in ``orb_pipeline.validation.bootstrap``.
 """
 
