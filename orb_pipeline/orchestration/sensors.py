@@ -250,10 +250,12 @@ def _records_after(
     return list(result.records)
 
 
-def latest_storage_ids(instance: dg.DagsterInstance) -> dict[str, int]:
-    """Cursor positions at the newest materialization of each watched asset."""
+def latest_storage_ids(
+    instance: dg.DagsterInstance, asset_keys: Sequence[dg.AssetKey] = WATCHED
+) -> dict[str, int]:
+    """Cursor positions at the newest materialization of each asset (default: the watched)."""
     cursor = {}
-    for key in WATCHED:
+    for key in asset_keys:
         result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1)
         if result.records:
             cursor[key.to_user_string()] = result.records[0].storage_id

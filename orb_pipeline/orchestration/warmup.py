@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,38 @@ def warm_up() -> int:
         f"cache {cache_dir or '(NUMBA_CACHE_DIR unset: next to the sources)'}: {cached} kernels"
     )
     return len(results)
+
+
+class BackgroundWarmUp:
+    """This module's warm-up in a second process (numba's cache is shared through
+    ``NUMBA_CACHE_DIR``), so a command compiles the kernels while it does other work."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "orb_pipeline.orchestration.warmup"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.started = time.perf_counter()
+
+    def finish(self) -> tuple[str, float]:
+        """Wait for the compile; returns (its report line, seconds waited here)."""
+        waited = time.perf_counter()
+        output, _ = self.process.communicate()
+        waited = time.perf_counter() - waited
+        lines = [line for line in output.splitlines() if line.startswith("numba warm-up")]
+        if self.process.returncode == 0 and lines:
+            return lines[-1], waited
+        return (
+            f"numba warm-up failed (exit {self.process.returncode}); the sweeps compile instead",
+            waited,
+        )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 if __name__ == "__main__":

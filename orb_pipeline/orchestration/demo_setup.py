@@ -1,0 +1,113 @@
+"""What ``orb-pipeline demo`` runs on: its universe, window, environment and warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from orb_pipeline.warehouse.demo import DEMO_FIRST_SESSION, DEMO_LAST_SESSION, DEMO_TICKERS
+
+# `--universe N` takes the first N of these: the three demo tickers first, then liquid ETFs.
+UNIVERSE = (
+    *DEMO_TICKERS,
+    "DIA", "XLF", "XLK", "XLE", "TLT", "GLD", "EEM",
+    "XLV", "XLI", "XLY", "XLP", "XLU", "XLB", "XLC", "SMH", "HYG", "LQD",
+    "EFA", "VNQ", "SLV", "USO", "GDX", "KRE", "XBI", "IEF", "SHY", "EWJ",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoScope:
+    """Tickers and inclusive session window of one demo; ``universe`` is None for the default."""
+
+    tickers: tuple[str, ...]
+    first_session: dt.date
+    last_session: dt.date
+    universe: int | None = None
+
+    @classmethod
+    def from_arguments(
+        cls, universe: int | None, first_session: str | None, last_session: str | None
+    ) -> DemoScope:
+        """The default demo (3 tickers, 2025-09-02..2025-11-28) unless ``--universe`` or the
+        window are given; errors name the argument."""
+        if universe is not None and not 1 <= universe <= len(UNIVERSE):
+            raise ValueError(f"--universe must be between 1 and {len(UNIVERSE)}, got {universe}")
+        first = _date(first_session or DEMO_FIRST_SESSION, "--first-session")
+        last = _date(last_session or DEMO_LAST_SESSION, "--last-session")
+        if last < first:
+            raise ValueError(f"--last-session {last} is before --first-session {first}")
+        tickers = UNIVERSE[:universe] if universe else DEMO_TICKERS
+        return cls(tuple(tickers), first, last, universe)
+
+    @property
+    def is_default(self) -> bool:
+        return self.universe is None and (self.first_session, self.last_session) == (
+            _date(DEMO_FIRST_SESSION, ""),
+            _date(DEMO_LAST_SESSION, ""),
+        )
+
+    def warehouse_path(self, data: Path) -> Path:
+        """The default demo's ``warehouse.sqlite``, else one file per window (any universe of
+        that window reads the tickers it needs from it)."""
+        if self.is_default:
+            return data / "warehouse.sqlite"
+        return data / f"warehouse-{self.first_session}-{self.last_session}.sqlite"
+
+
+def _date(value: str, argument: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{argument} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def prepare_environment(scope: DemoScope, data: Path) -> dict[str, str]:
+    """Set what the definitions read when they load (the staged window's defaults, the first
+    partition date, the warehouse file, numba's cache); returns what was set, for the closing
+    hint. Values the user set already win."""
+    wanted = {
+        "ORB_WINDOW_FIRST": scope.first_session.isoformat(),
+        "ORB_WINDOW_LAST": scope.last_session.isoformat(),
+        "NUMBA_CACHE_DIR": str(data / ".numba_cache"),
+        "ORB_DATA_DIR": str(data),
+    }
+    if os.environ.get("ORB_WAREHOUSE", "sqlite").strip().lower() == "sqlite":
+        wanted["ORB_WAREHOUSE_PATH"] = str(scope.warehouse_path(data))
+    if scope.first_session < dt.date.fromisoformat(_first_partition()):
+        wanted["ORB_FIRST_SESSION"] = scope.first_session.isoformat()
+    for name, value in wanted.items():
+        os.environ.setdefault(name, value)
+    return {name: os.environ[name] for name in wanted}
+
+
+def _first_partition() -> str:
+    from orb_pipeline.partitions import DEFAULT_FIRST_SESSION
+
+    return os.environ.get("ORB_FIRST_SESSION", DEFAULT_FIRST_SESSION)
+
+
+def missing_tickers(path: Path, tickers: tuple[str, ...]) -> list[str]:
+    """Tickers of ``tickers`` that the SQLite demo warehouse at ``path`` lacks (all if absent)."""
+    if not path.exists():
+        return list(tickers)
+    from orb_pipeline.warehouse.resource import SQLiteWarehouse
+
+    present = set(SQLiteWarehouse(path=str(path), build_demo_if_missing=False).list_tickers())
+    return [ticker for ticker in tickers if ticker not in present]
+
+
+def dagster_ui_command(home: Path, environment: dict[str, str]) -> str:
+    """The shell command that opens this demo's instance in the UI, from any fresh shell."""
+    repository = Path(__file__).resolve().parents[2]
+    dagster = Path(sys.executable).with_name("dagster")
+    variables = {"DAGSTER_HOME": str(home), **environment}
+    assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items())
+    return (
+        f"cd {shlex.quote(str(repository))} && {assignments} "
+        f"{shlex.quote(str(dagster))} dev -w workspace.yaml"
+    )
