@@ -124,7 +124,9 @@ def run_demo(
     data = resources.data_dir()
     data.mkdir(parents=True, exist_ok=True)
     environment = prepare_environment(scope, data)
-    progress(f"compiling the engine in the background (numba cache {os.environ['NUMBA_CACHE_DIR']})")
+    progress(
+        f"compiling the engine in the background (numba cache {os.environ['NUMBA_CACHE_DIR']})"
+    )
     warm_up = BackgroundWarmUp()
     try:
         _ensure_warehouse(scope, data, progress)
@@ -230,8 +232,10 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
 
 def _launch(launcher, request, clock, progress, job_name, sensor_name) -> None:
     name = request.job_name or job_name
-    what = request.partition_key or request.tags.get("orb/sessions") or request.tags.get(
-        "orb/chunks", ""
+    what = (
+        request.partition_key
+        or request.tags.get("orb/sessions")
+        or request.tags.get("orb/chunks", "")
     )
     launched = launcher.launch(
         request,

@@ -69,9 +69,7 @@ class PhaseClock:
         lines = [f"{'phase':<22}{'seconds':>9}{'runs':>6}{'events':>8}"]
         for phase in self.phases.values():
             events = sum(run.events for run in phase.runs)
-            lines.append(
-                f"{phase.name:<22}{phase.seconds:>9.1f}{len(phase.runs):>6}{events:>8}"
-            )
+            lines.append(f"{phase.name:<22}{phase.seconds:>9.1f}{len(phase.runs):>6}{events:>8}")
         lines.append(f"runs launched: {self.runs}")
         per_ticker_year = self.events / ticker_years if ticker_years else 0.0
         lines.append(

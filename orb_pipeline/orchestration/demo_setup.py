@@ -95,9 +95,9 @@ def missing_tickers(path: Path, tickers: tuple[str, ...]) -> list[str]:
     """Tickers of ``tickers`` that the SQLite demo warehouse at ``path`` lacks (all if absent)."""
     if not path.exists():
         return list(tickers)
-    from orb_pipeline.warehouse.resource import SQLiteWarehouse
+    from orb_pipeline.warehouse.resource import SqliteWarehouse
 
-    present = set(SQLiteWarehouse(path=str(path), build_demo_if_missing=False).list_tickers())
+    present = set(SqliteWarehouse(path=str(path), build_demo_if_missing=False).list_tickers())
     return [ticker for ticker in tickers if ticker not in present]
 
 

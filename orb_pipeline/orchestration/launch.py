@@ -96,7 +96,10 @@ class InProcessLauncher:
         if log_level:
             run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
         plan = self._location.get_execution_plan(
-            remote_job, run_config, step_keys_to_execute=None, known_state=None,
+            remote_job,
+            run_config,
+            step_keys_to_execute=None,
+            known_state=None,
             instance=self.instance,
         )
         run = self.instance.create_run(

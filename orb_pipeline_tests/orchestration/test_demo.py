@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -105,7 +106,9 @@ def test_demo_materialized_every_partition_of_the_lineage(demo):
         instance.dispose()
 
 
-def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
+@pytest.fixture(scope="module")
+def webserver(demo):
+    """``dagster-webserver -w workspace.yaml`` on the demo's instance; yields its base URL."""
     home, _, env, _ = demo
     port = free_port()
     log = home.parent / "webserver.log"
@@ -125,13 +128,8 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    query = """{
-      assetNodes { assetKey { path } dependencyKeys { path } assetMaterializations(limit: 1) { runId } }
-      repositoriesOrError { ... on RepositoryConnection {
-        nodes { location { name } jobs { name } schedules { name } sensors { name } } } }
-    }"""
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while True:
             if server.poll() is not None:
                 pytest.fail(f"web server exited:\n{log.read_text()[-3000:]}")
@@ -143,12 +141,25 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
             if time.monotonic() > deadline:
                 pytest.fail(f"web server did not answer:\n{log.read_text()[-3000:]}")
             time.sleep(1)
-        payload = requests.post(
-            f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=120
-        ).json()
+        yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def _graphql(url: str, query: str) -> dict:
+    payload = requests.post(f"{url}/graphql", json={"query": query}, timeout=120).json()
+    assert "errors" not in payload, payload.get("errors")
+    return payload["data"]
+
+
+def test_web_server_on_the_demo_instance_shows_the_materializations(webserver):
+    query = """{
+      assetNodes { assetKey { path } dependencyKeys { path } assetMaterializations(limit: 1) { runId } }
+      repositoriesOrError { ... on RepositoryConnection {
+        nodes { location { name } jobs { name } schedules { name } sensors { name } } } }
+    }"""
+    payload = {"data": _graphql(webserver, query)}
     assert "errors" not in payload, payload.get("errors")
     nodes = {"/".join(n["assetKey"]["path"]): n for n in payload["data"]["assetNodes"]}
     for asset in (
@@ -184,3 +195,61 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(demo):
     }
     assert {s["name"] for s in repository["schedules"]} == {"daily_after_close"}
     assert {s["name"] for s in repository["sensors"]} >= {"ticker_sensor", "research_sensor"}
+
+
+def test_demo_runs_carry_the_code_location_origin_and_the_sensor_tags(webserver):
+    query = """{ runsOrError { ... on Runs { results {
+      runId pipelineName status repositoryOrigin { repositoryLocationName repositoryName }
+      tags { key value } } } } }"""
+    runs = _graphql(webserver, query)["runsOrError"]["results"]
+    assert len(runs) == 13
+    for run in runs:
+        # What the Overview timeline, the Jobs page and re-execution look runs up by.
+        assert run["repositoryOrigin"] == {
+            "repositoryLocationName": "orb_pipeline",
+            "repositoryName": "__repository__",
+        }, run["pipelineName"]
+        assert run["status"] == "SUCCESS"
+    tags = {run["runId"]: {t["key"]: t["value"] for t in run["tags"]} for run in runs}
+    launched_by = {
+        (run["pipelineName"], tags[run["runId"]].get("dagster/sensor_name")) for run in runs
+    }
+    # The data run is the demo's own; the research chain's runs are the sensor's, with run keys.
+    assert launched_by == {
+        ("daily_data_job", None),
+        ("stage_window_job", "research_sensor"),
+        ("sweep_job", "research_sensor"),
+        ("leaderboard_job", "research_sensor"),
+        ("validation_job", "research_sensor"),
+    }
+    for run in runs:
+        run_tags = tags[run["runId"]]
+        if run["pipelineName"] == "daily_data_job":
+            assert run_tags["orb/launched_by"] == "orb-pipeline demo"
+        else:
+            assert run_tags["dagster/run_key"]
+
+
+def test_overview_timeline_and_jobs_page_list_the_demo_runs(webserver, tmp_path_factory):
+    from orb_pipeline_tests.results.browser import Browser
+
+    shots = tmp_path_factory.mktemp("screenshots")
+    jobs = ("daily_data_job", "stage_window_job", "sweep_job", "leaderboard_job", "validation_job")
+    with Browser(width=1600, height=1000) as browser:
+        browser.open(f"{webserver}/overview/activity/timeline")
+        # The location row counts the runs in the window; each job has a row with its runs.
+        browser.wait_for("document.body.innerText.includes('orb_pipeline\\n13')", timeout=120)
+        text = browser.evaluate("document.body.innerText")
+        assert "No runs or scheduled ticks" not in text
+        for job in jobs:
+            assert job in text
+        browser.screenshot(shots / "overview_timeline.png")
+
+        browser.open(f"{webserver}/jobs")
+        browser.wait_for("document.body.innerText.includes('validation_job')", timeout=120)
+        browser.wait_for("(document.body.innerText.match(/ago/g) || []).length >= 5", timeout=60)
+        text = browser.evaluate("document.body.innerText")
+        for job in jobs:  # every job shows when its latest run was, none "No runs"
+            assert re.search(job + r"\n[^\n]*ago", text), job
+        browser.screenshot(shots / "jobs.png")
+        print(f"screenshots: {shots}")
