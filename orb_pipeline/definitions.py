@@ -11,6 +11,7 @@ from orb_pipeline import resources
 from orb_pipeline.bars import definitions as bars
 from orb_pipeline.orchestration import definitions as orchestration
 from orb_pipeline.ranges import definitions as ranges
+from orb_pipeline.reports import definitions as reports
 from orb_pipeline.results import definitions as results
 from orb_pipeline.series import definitions as series
 from orb_pipeline.staging import definitions as staging
@@ -27,6 +28,7 @@ defs = dg.Definitions.merge(
     sweeps.defs,
     results.defs,
     validation.defs,
+    reports.defs,
     orchestration.defs,
     dg.Definitions(resources=resources.resources()),
 )

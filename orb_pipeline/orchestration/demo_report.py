@@ -27,6 +27,8 @@ def ticker_report(
     for name in ("equity_png", "heatmap_png"):
         if name in metadata:
             lines.append(f"{name.replace('_png', '')} picture: {metadata[name].value}")
+    if "research_report" in metadata:
+        lines.append(f"research report (HTML, opens offline): {metadata['research_report'].value}")
     lines.append(ticker_verdict_text(results, ticker, first, last))
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ covers a partition or a partition-key range of all of them.
 - ``sweep_job`` (``sweep_results``) [ticker x chunk]: a range of one ticker's chunks per run
   (``orchestration/sweep_plan.py``), with the ECS sizing tags of its largest chunk.
 - ``leaderboard_job`` (``leaderboard``) [ticker].
-- ``validation_job`` (``walk_forward``, ``monte_carlo``) [ticker]: ECS sizing tags from the grid.
+- ``validation_job`` (``walk_forward``, ``monte_carlo``, ``research_report``) [ticker]: ECS sizing tags from the grid.
 
 Every job runs its steps in the run's own process (``in_process_executor``): each job is one step
 or a short chain of dependent steps, so a process per step bought no parallelism and cost a
@@ -27,7 +27,7 @@ COMPRESSED_SERIES = dg.AssetKey("compressed_series")
 STAGED_WINDOW = dg.AssetKey("staged_window")
 SWEEP_RESULTS = dg.AssetKey("sweep_results")
 LEADERBOARD = dg.AssetKey("leaderboard")
-VALIDATION_ASSETS = ("walk_forward", "monte_carlo")
+VALIDATION_ASSETS = ("walk_forward", "monte_carlo", "research_report")
 
 DAILY_DATA_JOB = "daily_data_job"
 STAGE_WINDOW_JOB = "stage_window_job"

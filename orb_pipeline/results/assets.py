@@ -19,6 +19,7 @@ from orb_pipeline.results.leaderboard import (
     ledger_rows,
     params_of,
     plotted_curves,
+    report_path,
     set_trade_stats,
     top_backtests,
     trade_stats,
@@ -79,11 +80,13 @@ def leaderboard(
     results: ResultsStore,
     cache: CacheStore,
 ) -> dg.MaterializeResult:
-    """The ticker's top backtests over its staged window, ranked by ``score`` (= annualized
-    per-session Sharpe; see orb_pipeline/results/leaderboard.py), with the original
-    ``risk_adjusted_win_rate``; their trade ledgers go to the ``trades`` table and their
-    ``trade_stats`` to ``results``; pictures: equity curves against the underlying's move, and
-    total profit over stop x limit distance."""
+    """The ticker's top backtests over its staged window, ranked by Sharpe (annualized, per-session
+    net P&L; see orb_pipeline/results/leaderboard.py), with the original ``risk_adjusted_win_rate``;
+    their trade ledgers go to the ``trades`` table and their ``trade_stats`` to ``results``.
+    Where to look: the ``top_backtests`` table (``top_backtests_detail`` has every figure and the
+    ids); pictures under ``equity_curves`` and ``parameter_heatmap`` (click *Show Markdown*; files
+    under ``equity_png`` and ``heatmap_png``); the interactive HTML report under ``research_report``
+    (written by the ``research_report`` asset once validation has run)."""
     ticker = context.partition_key
     started = time.perf_counter()
     window, rebuilt = load_window(
@@ -182,6 +185,9 @@ def leaderboard(
             "best_total_profit": display.rounded("backtest_profit", best["backtest_profit"]),
             "best_parameters": display.parameters_text(best),
             "ledger_trades_stored": trades.height,
+            "research_report": dg.MetadataValue.path(
+                cache.location(report_path(ticker, window.window_start, window.window_end))
+            ),
             "equity_png": dg.MetadataValue.path(str(directory / "equity.png")),
             "heatmap_png": dg.MetadataValue.path(str(directory / "heatmap.png")),
             "data_version": window.data_version,

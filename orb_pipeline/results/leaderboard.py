@@ -254,3 +254,14 @@ def plotted_curves(
         else f"the best {len(kept)} by Sharpe"
     )
     return curves, note
+
+
+# Where the reports stage writes a window's HTML report (the leaderboard links it in advance).
+REPORT_NAME = "report/research_report.html"
+
+
+def report_path(ticker: str, window_start: dt.date, window_end: dt.date) -> str:
+    """The research report's path in the cache store:
+    ``artifacts/<ticker>/<first>_<last>/engine-<ENGINE_VERSION>/report/research_report.html``."""
+    window = f"{window_start.isoformat()}_{window_end.isoformat()}"
+    return "/".join(("artifacts", ticker, window, "engine-" + engine.ENGINE_VERSION, REPORT_NAME))

@@ -22,6 +22,7 @@ import dagster as dg
 import pytest
 import requests
 
+from orb_pipeline.results.leaderboard import report_path
 from orb_pipeline_tests.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +66,9 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
     for ticker in TICKERS:
         assert f"== {ticker} {FIRST}..{LAST}: top backtests by Sharpe (annualized) ==" in stdout
         assert f"== {ticker} {FIRST}..{LAST}: does the winner hold up? ==" in stdout
+        report = data / "cache" / report_path(ticker, FIRST, LAST)
+        assert f"research report (HTML, opens offline): {report}" in stdout
+        assert report.read_bytes().startswith(b"<!doctype html>")
         for picture in ("equity", "heatmap"):
             path = data / "plots" / ticker / f"{picture}.png"
             assert f"{picture} picture: {path}" in stdout
@@ -83,6 +87,7 @@ def test_demo_materialized_every_partition_of_the_lineage(demo):
         "leaderboard": 3,
         "walk_forward": 3,
         "monte_carlo": 3,
+        "research_report": 3,
     }
     assert expected["compressed_series"] == 3 * 64
     instance = dg.DagsterInstance.from_config(str(home))
@@ -171,6 +176,7 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(webserver):
         "leaderboard",
         "walk_forward",
         "monte_carlo",
+        "research_report",
     ):
         assert nodes[asset]["assetMaterializations"], f"{asset} shows no materialization"
     # The asset graph's edges, as the lineage in docs/ARCHITECTURE.md draws them.

@@ -1,0 +1,1 @@
+"""Reports stage: a self-contained HTML research report per ticker and window."""

@@ -1,0 +1,77 @@
+"""``research_report`` [ticker]: one self-contained HTML research report per ticker and window."""
+# No `from __future__ import annotations`: Dagster reads the config and resource annotations.
+
+import time
+
+import dagster as dg
+from pydantic import Field
+
+from orb_pipeline.core.cache_store import CacheStore
+from orb_pipeline.partitions import ticker_partitions
+from orb_pipeline.reports.content import gather
+from orb_pipeline.reports.html import render
+from orb_pipeline.results.assets import LEADERBOARD
+from orb_pipeline.results.leaderboard import report_path
+from orb_pipeline.results.resource import ResultsStore
+from orb_pipeline.staging.resource import StagingStore
+from orb_pipeline.staging.window import load_window
+from orb_pipeline.sweeps.assets import RESULTS_POOL, expected_window
+from orb_pipeline.validation.assets import MONTE_CARLO, WALK_FORWARD
+
+RESEARCH_REPORT = dg.AssetKey("research_report")
+
+
+class ReportConfig(dg.Config):
+    top: int = Field(default=10, ge=1, le=100, description="backtests in the report's tables")
+    plotted: int = Field(default=5, ge=1, le=20, description="equity curves in the chart")
+
+
+@dg.asset(
+    key=RESEARCH_REPORT,
+    partitions_def=ticker_partitions,
+    deps=[LEADERBOARD, WALK_FORWARD, MONTE_CARLO],
+    pool=RESULTS_POOL,
+    kinds={"html", "plotly"},
+    group_name="validation",
+    description=(
+        "A self-contained HTML page per ticker and window (plotly inlined, nothing loaded from the "
+        "internet): the verdict, the leaderboard, equity against the underlying with drawdowns "
+        "and the out-of-sample sessions shaded, the walk-forward, an explorable parameter heatmap, "
+        "the trade list of a chosen backtest, the bootstrap. Written to the cache store under "
+        "artifacts/<ticker>/<first>_<last>/engine-<version>/report/research_report.html; the "
+        "metadata entry research_report links it."
+    ),
+)
+def research_report(
+    context: dg.AssetExecutionContext,
+    config: ReportConfig,
+    staging: StagingStore,
+    results: ResultsStore,
+    cache: CacheStore,
+) -> dg.MaterializeResult:
+    ticker = context.partition_key
+    started = time.perf_counter()
+    window, rebuilt = load_window(
+        staging, cache, ticker, expected_window(context.instance, ticker), context.log
+    )
+    try:
+        content = gather(results, window, ticker, config.top, config.plotted)
+    except ValueError as error:
+        raise dg.Failure(str(error)) from None
+    page = render(content).encode()
+    path = report_path(ticker, window.window_start, window.window_end)
+    cache.write_bytes(path, page)
+    location = cache.location(path)
+    context.log.info(f"research report of {ticker}: {location} ({len(page):,} bytes)")
+    return dg.MaterializeResult(
+        metadata={
+            "research_report": dg.MetadataValue.path(location),
+            "verdict": dg.MetadataValue.md("```\n" + content.verdict + "\n```"),
+            "holds_up": {True: "yes", False: "no", None: "not validated"}[content.holds_up],
+            "bytes": len(page),
+            "backtests_in_heatmap": len(content.grid.get("sharpe", [])),
+            "data_version": window.data_version,
+            "rebuilt_from_cache": rebuilt,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
