@@ -13,8 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from orb_pipeline.engine.grid import GRID_COLUMNS
-from orb_pipeline.engine.units import ticks_to_units_nb, to_units
+from orb_pipeline.engine.grid import (
+    DISTANCE_COLUMNS,
+    GRID_COLUMNS,
+    GRID_SCHEMA,
+    INTEGER_DOMAINS,
+    domain_error,
+)
+from orb_pipeline.engine.units import MAX_PRICE_DOLLARS, ticks_to_units_nb, to_units
 
 DISTANCE_UNITS = ("dollars", "percent", "expected_move")
 # Kernel codes of the distance units.
@@ -94,9 +100,10 @@ def prepare_sessions(sessions, distance_unit: str = "dollars") -> Sessions:
         skipped_days = _dates_as_int(sessions.filter(~keep)["session_date"])
         sessions = sessions.filter(keep)
         em = sessions["expected_move"].cast(pl.Float64).to_numpy(writable=True)
-        if not np.all(np.isfinite(em) & (em > 0)):
+        if not np.all((em > 0) & (em <= MAX_PRICE_DOLLARS)):
             raise ValueError(
-                "sessions column 'expected_move' must be finite and > 0 (or null to skip)"
+                f"sessions column 'expected_move' must be finite, > 0 and <= {MAX_PRICE_DOLLARS:,.0f} "
+                "(or null to skip)"
             )
     sessions = sessions.sort("session_date")
     days = _dates_as_int(sessions["session_date"])
@@ -156,7 +163,8 @@ def prepare_window(
         raise ValueError(f"series column 'timestamp_utc' is not sorted ascending (row {unsorted})")
     if bad >= 0:
         raise ValueError(
-            f"series column {price_column!r} must be finite and > 0 (at least $0.00005), "
+            f"series column {price_column!r} must be finite, at least $0.00005 and at most "
+            f"${MAX_PRICE_DOLLARS:,.0f}, "
             f"got {prices[bad]!r} at row {bad}"
         )
 
@@ -225,20 +233,12 @@ def prepare_grid(grid) -> Grid:
     if grid.height == 0:
         raise ValueError("grid is empty: give at least one parameter combination")
     columns = {name: grid[name].to_numpy() for name in GRID_COLUMNS}
-    ints = {
-        n: columns[n].astype(np.int64)
-        for n in ("range_seconds", "stop_count_limit", "stop_cooloff_period")
-    }
-    floats = {n: columns[n].astype(np.float64) for n in ("stop_distance", "limit_distance")}
-    if np.any(columns["range_seconds"] < 1):
-        raise ValueError("grid column 'range_seconds' must be an integer >= 1")
-    if np.any(columns["stop_count_limit"] < 1):
-        raise ValueError("grid column 'stop_count_limit' must be an integer >= 1")
-    if np.any(columns["stop_cooloff_period"] < 0):
-        raise ValueError("grid column 'stop_cooloff_period' must be an integer >= 0")
-    for name, values in floats.items():
-        if not np.all(np.isfinite(values) & (values > 0)):
-            raise ValueError(f"grid column {name!r} must be finite and > 0")
+    for name in GRID_COLUMNS:
+        problem = domain_error(name, columns[name])
+        if problem:
+            raise ValueError(problem.replace("grid parameter", "grid column", 1))
+    ints = {n: columns[n].astype(np.int64) for n in INTEGER_DOMAINS}
+    floats = {n: columns[n].astype(np.float64) for n in DISTANCE_COLUMNS}
     return Grid(
         frame=grid,
         range_seconds=ints["range_seconds"],
@@ -266,6 +266,4 @@ def grid_from_params(params: dict) -> pl.DataFrame:
         if integer and not float(value).is_integer():
             raise ValueError(f"parameter {name!r} must be an integer, got {value!r}")
         row[name] = [int(value)] if integer else [float(value)]
-    from orb_pipeline.engine.grid import GRID_SCHEMA
-
     return pl.DataFrame(row, schema=GRID_SCHEMA)

@@ -11,6 +11,9 @@ import numpy as np
 from numba import njit
 
 UNITS_PER_DOLLAR = 10_000
+# Highest price accepted (dollars); a price of 1e12 units leaves int64 room for every level and sum
+# (orb_pipeline.engine.grid's parameter domains).
+MAX_PRICE_DOLLARS = 100_000_000.0
 
 
 @njit(cache=True)
@@ -40,14 +43,15 @@ def to_units(dollars: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def ticks_to_units_nb(times, prices):
     """One pass over a window's ticks: prices in units, plus the first index where ``times``
-    decreases and the first index of a price that is not finite or not >= 1 unit (-1: none)."""
+    decreases and the first index of a price that is not finite, below 1 unit or above
+    ``MAX_PRICE_DOLLARS`` (-1: none)."""
     n = prices.shape[0]
     out = np.empty(n, dtype=np.int64)
     unsorted = -1
     bad = -1
     for i in range(n):
         p = prices[i]
-        if not (p > 0.0 and p < 1e15):  # also false for NaN
+        if not (p > 0.0 and p <= MAX_PRICE_DOLLARS):  # also false for NaN
             if bad < 0:
                 bad = i
             out[i] = 0

@@ -27,16 +27,26 @@ limit_distance = {start = 1, stop = 19, step = 1}
 from __future__ import annotations
 
 import json
+import math
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, ValidationError, model_validator
 
 from orb_pipeline import engine
 from orb_pipeline.core import settings
+from orb_pipeline.engine.grid import DISTANCE_COLUMNS, INTEGER_DOMAINS, domain_error
+from orb_pipeline.engine.units import to_units
 
 DEFAULT_CHUNKS = 4
+# Most rows a sweep grid may have. The grid is built in every process that loads the definitions
+# (40 bytes a row), and validation keeps per-session statistics per row (README, "Memory").
+MAX_GRID_ROWS = 10_000_000
+
+Number = StrictInt | StrictFloat  # booleans are not numbers here
 
 
 class GridConfigError(ValueError):
@@ -44,29 +54,40 @@ class GridConfigError(ValueError):
 
 
 class ValueRange(BaseModel):
-    """Inclusive range ``start, start + step, ... <= stop``."""
+    """Inclusive range ``start, start + step, ... <= stop`` of finite numbers."""
 
     model_config = ConfigDict(extra="forbid")
-    start: float
-    stop: float
-    step: float
+    start: Number
+    stop: Number
+    step: Number
 
     @model_validator(mode="after")
     def _check(self) -> ValueRange:
+        for name in ("start", "stop", "step"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
         if self.step <= 0:
             raise ValueError("step must be > 0")
         if self.stop < self.start:
             raise ValueError("stop must be >= start")
+        if self.count() > MAX_GRID_ROWS:
+            raise ValueError(
+                f"the range has {self.count():,} values, more than a grid may have "
+                f"({MAX_GRID_ROWS:,} rows); use a larger step"
+            )
         return self
+
+    def count(self) -> int:
+        """Number of values, computed without listing them (the same decimal arithmetic as
+        ``engine.inclusive_range``)."""
+        lo, hi, inc = (Decimal(repr(v)) for v in (self.start, self.stop, self.step))
+        return int((hi - lo) / inc) + 1
 
     def values(self) -> list[float]:
         return engine.inclusive_range(self.start, self.stop, self.step)
 
 
-Axis = list[float] | ValueRange
-
-_INTEGER_AXES = {"range_seconds": 1, "stop_count_limit": 1, "stop_cooloff_period": 0}
-_DISTANCE_AXES = ("stop_distance", "limit_distance")
+Axis = list[Number] | ValueRange
 
 
 class GridBlock(BaseModel):
@@ -79,31 +100,56 @@ class GridBlock(BaseModel):
     stop_cooloff_period: Axis
     limit_distance: Axis
 
+    def rows(self) -> int:
+        """Rows of the block's cartesian product (without building it)."""
+        return math.prod(
+            axis.count() if isinstance(axis, ValueRange) else len(axis)
+            for axis in (getattr(self, name) for name in engine.GRID_COLUMNS)
+        )
+
     def axis_values(self, name: str) -> list[float]:
+        """The values of parameter ``name``; ``GridConfigError`` naming it when any value is
+        outside its domain (``engine.grid.INTEGER_DOMAINS``, ``MAX_DISTANCE``; distances of
+        at least one price unit, $0.0001)."""
         axis = getattr(self, name)
         values = axis.values() if isinstance(axis, ValueRange) else list(axis)
         if not values:
             raise GridConfigError(f"grid parameter {name!r} has no values")
-        if name in _INTEGER_AXES:
-            minimum = _INTEGER_AXES[name]
-            bad = [v for v in values if v != int(v) or v < minimum]
-            if bad:
+        problem = domain_error(
+            name, np.asarray(values, dtype=object if name in INTEGER_DOMAINS else np.float64)
+        )
+        if problem:
+            raise GridConfigError(problem)
+        if name in DISTANCE_COLUMNS:
+            tiny = [v for v in values if to_units(np.float64(v)) < 1]
+            if tiny:
                 raise GridConfigError(
-                    f"grid parameter {name!r} must be integers >= {minimum}, got {bad[:3]}"
-                )
-        else:
-            bad = [v for v in values if not v > 0 or v == float("inf")]
-            if bad:
-                raise GridConfigError(
-                    f"grid parameter {name!r} must be finite and > 0, got {bad[:3]}"
+                    f"grid parameter {name!r} must be at least $0.0001 (one price unit), "
+                    f"got {tiny[:3]}"
                 )
         return values
 
     def frame(self) -> pl.DataFrame:
         values = {name: self.axis_values(name) for name in engine.GRID_COLUMNS}
-        for name in _INTEGER_AXES:
+        for name in INTEGER_DOMAINS:
             values[name] = [int(v) for v in values[name]]
         return engine.make_grid(**values)
+
+
+def check_distinct_units(grid: pl.DataFrame) -> None:
+    """``GridConfigError`` when two different distances of a column round to the same $0.0001
+    unit: their backtests would share one ``backtest_id`` (the id hashes units)."""
+    for name in DISTANCE_COLUMNS:
+        values = grid.get_column(name).unique().sort()
+        units = pl.Series(to_units(values.to_numpy()))
+        clash = units.is_duplicated()
+        if clash.any():
+            same = values.filter(clash)[:2].to_list()
+            raise GridConfigError(
+                f"grid parameter {name!r} has values {same[0]!r} and {same[1]!r}, which round to "
+                f"the same $0.0001 unit ({int(units.filter(clash)[0])}) and so name the same "
+                "backtest; keep one"
+            )
 
 
 class SweepSettings(BaseModel):
@@ -124,11 +170,19 @@ class SweepSettings(BaseModel):
         return self
 
     def grid(self) -> pl.DataFrame:
-        """The full grid, deduplicated, in deterministic order."""
+        """The full grid, deduplicated, in deterministic order; ``GridConfigError`` before
+        building anything when the blocks hold more than ``MAX_GRID_ROWS`` rows."""
         if self.blocks is None:
             return engine.default_grid()
-        frame = pl.concat([block.frame() for block in self.blocks])
-        return frame.unique(maintain_order=True)
+        rows = sum(block.rows() for block in self.blocks)
+        if rows > MAX_GRID_ROWS:
+            raise GridConfigError(
+                f"blocks: the grid has {rows:,} rows, more than the limit of {MAX_GRID_ROWS:,}; "
+                "split it into several grid files (one sweep each) or use coarser steps"
+            )
+        frame = pl.concat([block.frame() for block in self.blocks]).unique(maintain_order=True)
+        check_distinct_units(frame)
+        return frame
 
     def chunk_keys(self) -> list[str]:
         width = max(3, len(str(self.chunks - 1)))
@@ -151,10 +205,7 @@ def parse_settings(raw: dict, source: str = "sweep settings") -> SweepSettings:
         settings = SweepSettings.model_validate(raw)
         grid = settings.grid()
     except ValidationError as error:
-        problems = "; ".join(
-            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors()
-        )
-        raise GridConfigError(f"invalid {source}: {problems}") from None
+        raise GridConfigError(f"invalid {source}: {_describe(error)}") from None
     except GridConfigError as error:
         raise GridConfigError(f"invalid {source}: {error}") from None
     if settings.chunks > grid.height:
@@ -162,6 +213,29 @@ def parse_settings(raw: dict, source: str = "sweep settings") -> SweepSettings:
             f"invalid {source}: chunks = {settings.chunks} is more than the grid's {grid.height} rows"
         )
     return settings
+
+
+_WRONG_SHAPE = {"list_type", "model_type", "dict_type", "model_attributes_type"}
+
+
+def _union_tag(part) -> bool:
+    """A location part that names a union alternative (``int``, ``list[...]``), not a field."""
+    return isinstance(part, str) and (part in ("int", "float") or "[" in part)
+
+
+def _describe(error: ValidationError) -> str:
+    """pydantic's errors as ``field.path: message, got value``, one per field, without the union
+    alternatives' noise (an axis is a list or a range: a range's error is not also "not a list")."""
+    errors = error.errors()
+    specific = [e for e in errors if e["type"] not in _WRONG_SHAPE] or errors
+    problems: dict[str, str] = {}
+    for e in specific:
+        field = ".".join(str(p) for p in e["loc"] if not _union_tag(p)) or "settings"
+        message = e["msg"].removeprefix("Value error, ")
+        if isinstance(e.get("input"), bool | int | float | str):
+            message += f", got {e['input']!r}"
+        problems.setdefault(field, message)
+    return "; ".join(f"{field}: {message}" for field, message in problems.items())
 
 
 def load_settings(environ: dict | None = None) -> SweepSettings:

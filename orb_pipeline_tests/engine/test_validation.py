@@ -67,7 +67,48 @@ def test_unsorted_timestamps():
     raises("timestamp_utc", sweep, SERIES.reverse(), SESSIONS, GRID)
 
 
-@pytest.mark.parametrize("price", [0.0, -1.0, float("nan"), float("inf")])
+def test_largest_parameters_of_the_domain_run():
+    largest = make_grid(
+        range_seconds=86_400,
+        stop_distance=1_000_000.0,
+        stop_count_limit=1_000_000,
+        stop_cooloff_period=86_400,
+        limit_distance=1_000_000.0,
+    )
+    assert sweep(SERIES, SESSIONS, largest)["trades"].to_list() == [0]
+
+
+def test_make_grid_refuses_values_outside_the_domain_and_booleans():
+    raises(
+        "'stop_distance' must be finite, > 0 and <= 1,000,000",
+        make_grid,
+        range_seconds=30,
+        stop_distance=1e15,
+        stop_count_limit=1,
+        stop_cooloff_period=0,
+        limit_distance=1.0,
+    )
+    raises(
+        "'stop_cooloff_period' must be integers in",
+        make_grid,
+        range_seconds=30,
+        stop_distance=1.0,
+        stop_count_limit=1,
+        stop_cooloff_period=10**30,
+        limit_distance=1.0,
+    )
+    raises(
+        "range_seconds: values must be numbers",
+        make_grid,
+        range_seconds=True,
+        stop_distance=1.0,
+        stop_count_limit=1,
+        stop_cooloff_period=0,
+        limit_distance=1.0,
+    )
+
+
+@pytest.mark.parametrize("price", [0.0, -1.0, float("nan"), float("inf"), 100_000_000.01, 1e15])
 def test_bad_prices(price):
     bad = SERIES.with_columns(
         pl.when(pl.col("timestamp_utc") == 1011)
@@ -109,6 +150,14 @@ def test_ticks_outside_their_session():
         ("limit_distance", float("nan")),
         ("stop_count_limit", 0),
         ("stop_cooloff_period", -1),
+        # Beyond what the int64 unit arithmetic holds (issue 15): 1e15 dollars was 1e19 units.
+        ("stop_distance", 1e15),
+        ("limit_distance", 1e16),
+        ("limit_distance", 1e300),
+        ("stop_distance", 1_000_000.0001),
+        ("range_seconds", 86_401),
+        ("stop_cooloff_period", 2**62),
+        ("stop_count_limit", 1_000_001),
     ],
 )
 def test_parameters_outside_their_domain(column, value):

@@ -54,7 +54,7 @@ def test_settings_come_from_files_and_environment(tmp_path):
     [
         (
             {"blocks": [{**BLOCK, "stop_distance": [-0.1, 0.2]}]},
-            "'stop_distance' must be finite and > 0",
+            "'stop_distance' must be finite, > 0 and <= 1,000,000, got \\[-0.1\\]",
         ),
         ({"blocks": [{**BLOCK, "limit_distance": []}]}, "'limit_distance' has no values"),
         ({"blocks": []}, "blocks is empty"),
@@ -68,7 +68,7 @@ def test_settings_come_from_files_and_environment(tmp_path):
         ),
         (
             {"blocks": [{**BLOCK, "stop_count_limit": [0]}]},
-            "'stop_count_limit' must be integers >= 1",
+            "'stop_count_limit' must be integers in \\[1, 1000000\\]",
         ),
         (
             {"blocks": [{**BLOCK, "stop_distance": {"start": 1, "stop": 2, "step": 0}}]},
@@ -76,11 +76,98 @@ def test_settings_come_from_files_and_environment(tmp_path):
         ),
         ({"blocks": [BLOCK], "chunks": 0}, "chunks must be >= 1"),
         ({"blocks": [BLOCK], "chunks": 1000}, "chunks = 1000 is more than the grid's 120 rows"),
+        # issue 15: values the int64 unit arithmetic cannot hold, refused at load naming the field
+        (
+            {"blocks": [{**BLOCK, "stop_distance": [1e15, 1e16, 1e300]}]},
+            "'stop_distance' must be finite, > 0 and <= 1,000,000, got \\[1000000000000000.0, 1e\\+16, 1e\\+300\\]",
+        ),
+        (
+            {"blocks": [{**BLOCK, "stop_cooloff_period": [2**70]}]},
+            "'stop_cooloff_period' must be integers",
+        ),
+        (
+            {"blocks": [{**BLOCK, "range_seconds": {"start": 1, "stop": 2**70, "step": 2**60}}]},
+            "'range_seconds' must be integers in \\[1, 86400\\]",
+        ),
+        (
+            {
+                "blocks": [
+                    {**BLOCK, "limit_distance": {"start": 1, "stop": float("inf"), "step": 1}}
+                ]
+            },
+            "blocks.0.limit_distance: stop must be finite, got inf",
+        ),
+        (
+            {
+                "blocks": [
+                    {**BLOCK, "limit_distance": {"start": 1, "stop": 2, "step": float("nan")}}
+                ]
+            },
+            "blocks.0.limit_distance: step must be finite, got nan",
+        ),
+        (
+            {
+                "blocks": [
+                    {**BLOCK, "limit_distance": {"start": 1e308, "stop": 1.7e308, "step": 1e-308}}
+                ]
+            },
+            "blocks.0.limit_distance: the range has .* values, more than a grid may have",
+        ),
+        # booleans are not 1 and 0
+        (
+            {"blocks": [{**BLOCK, "stop_count_limit": [True]}]},
+            "blocks.0.stop_count_limit.0: Input should be a valid integer, got True",
+        ),
+        (
+            {
+                "blocks": [
+                    {**BLOCK, "stop_cooloff_period": {"start": False, "stop": 60, "step": 30}}
+                ]
+            },
+            "blocks.0.stop_cooloff_period.start: Input should be a valid integer, got False",
+        ),
+        # a distance below one price unit, and two distances naming the same unit (same backtest_id)
+        (
+            {"blocks": [{**BLOCK, "stop_distance": [0.00004, 0.5]}]},
+            "'stop_distance' must be at least \\$0.0001 \\(one price unit\\), got \\[4e-05\\]",
+        ),
+        (
+            {"blocks": [{**BLOCK, "limit_distance": [0.50001, 0.50004]}]},
+            "'limit_distance' has values 0.50001 and 0.50004, which round to the same \\$0.0001 unit \\(5000\\)",
+        ),
+        (
+            {"blocks": [BLOCK, {**BLOCK, "stop_distance": [0.10001]}]},
+            "'stop_distance' has values 0.1 and 0.10001, which round to the same",
+        ),
     ],
 )
 def test_bad_configuration_fails_naming_the_field(raw, message):
     with pytest.raises(GridConfigError, match=message):
         parse_settings(raw)
+
+
+def test_grid_size_limit_is_checked_before_anything_is_built():
+    """A step of 1e-12 or a product of huge axes used to hang or allocate tens of GiB while the
+    definitions loaded; the row count is computed first (tracemalloc: well under 1 MiB)."""
+    import tracemalloc
+
+    huge = {
+        **BLOCK,
+        "stop_distance": {"start": 0.01, "stop": 100, "step": 0.01},
+        "limit_distance": {"start": 0.01, "stop": 100, "step": 0.01},
+    }
+    tracemalloc.start()
+    with pytest.raises(
+        GridConfigError, match="the grid has 800,000,000 rows, more than the limit of 10,000,000"
+    ):
+        parse_settings({"blocks": [huge]})
+    with pytest.raises(GridConfigError, match="the range has 99,900,000,000,001 values"):
+        parse_settings(
+            {"blocks": [{**BLOCK, "stop_distance": {"start": 0.1, "stop": 100, "step": 1e-12}}]}
+        )
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20
 
 
 def test_unreadable_grid_file_names_the_file(tmp_path):
