@@ -23,12 +23,18 @@ from orb_pipeline.results.leaderboard import (
     set_trade_stats,
     top_backtests,
     trade_stats,
+    window_data_versions,
 )
 from orb_pipeline.results.ledgers import check_ledger_total
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
-from orb_pipeline.sweeps.assets import RESULTS_POOL, SWEEP_RESULTS, expected_window
+from orb_pipeline.sweeps.assets import (
+    CHUNK_DIMENSION,
+    RESULTS_POOL,
+    SWEEP_RESULTS,
+    expected_window,
+)
 
 LEADERBOARD = dg.AssetKey("leaderboard")
 # Equity curves are picked from this many of the best backtests, near-duplicates left out.
@@ -63,6 +69,36 @@ class LeaderboardConfig(dg.Config):
         default=1, ge=0, description="rank only backtests trading this often"
     )
     plots_dir: str = Field(default="", description="where PNGs go; default <ORB_DATA_DIR>/plots")
+
+
+def refuse_mixed_data_versions(
+    instance: dg.DagsterInstance, results: ResultsStore, ticker: str, window
+) -> None:
+    """``dg.Failure`` unless every ``results`` row of the window was swept on the staged window's
+    data version; the message names the stale chunks (from their runs' partition tags)."""
+    versions = window_data_versions(results, ticker, window.window_start, window.window_end)
+    stale = versions.filter(pl.col("data_version") != window.data_version)
+    if stale.height == 0:
+        return
+    described = []
+    for version, run_id, rows in stale.iter_rows():
+        tags = run.tags if run_id and (run := instance.get_run_by_id(run_id)) else {}
+        chunks = (
+            "chunk " + tags[f"dagster/partition/{CHUNK_DIMENSION}"]
+            if f"dagster/partition/{CHUNK_DIMENSION}" in tags
+            else "chunks "
+            + tags.get("dagster/asset_partition_range_start", "?")
+            + ".."
+            + tags.get("dagster/asset_partition_range_end", "?")
+        )
+        described.append(f"{chunks} (run {run_id}, {rows} rows, data version {version})")
+    raise dg.Failure(
+        f"{ticker} {window.window_start}..{window.window_end}: {stale['rows'].sum()} of "
+        f"{versions['rows'].sum()} results rows were swept on another data version than the "
+        f"staged window ({window.data_version}): {'; '.join(described)}. A window's results "
+        f"must come from one data version: re-run sweep_results for those chunks of {ticker}, "
+        "then the leaderboard"
+    )
 
 
 @dg.asset(
@@ -106,18 +142,12 @@ def leaderboard(
             f"(engine {engine.ENGINE_VERSION}) in {results.describe()}: materialize sweep_results "
             f"for {ticker} first"
         )
-    stale = top.filter(pl.col("data_version") != window.data_version)
-    if stale.height:
-        context.log.warning(
-            f"{stale.height} leaderboard rows were computed on data version "
-            f"{stale['data_version'][0]}, the staged window is {window.data_version}"
-        )
+    refuse_mixed_data_versions(context.instance, results, ticker, window)
 
     ledgers, stats = [], {}
     for row in top.iter_rows(named=True):
         ledger = engine.ledger(window.series, window.sessions, params_of(row))
-        if row["data_version"] == window.data_version:
-            check_ledger_total(row["backtest_id"], ledger, row["backtest_profit"])
+        check_ledger_total(row["backtest_id"], ledger, row["backtest_profit"])
         ledgers.append(ledger_rows(row["backtest_id"], ledger))
         stats[row["backtest_id"]] = trade_stats(ledger)
     trades = pl.concat(ledgers)

@@ -55,6 +55,24 @@ def window_filter(
     ]
 
 
+def window_data_versions(
+    store: ResultsStore,
+    ticker: str,
+    window_start: dt.date,
+    window_end: dt.date,
+    engine_version: str = engine.ENGINE_VERSION,
+) -> pl.DataFrame:
+    """How one window's rows split by ``data_version`` and ``run_id``: columns ``data_version``,
+    ``run_id``, ``rows``, sorted by data version then run id. One scan of the window's key range."""
+    statement = (
+        sa.select(RESULTS.c.data_version, RESULTS.c.run_id, sa.func.count().label("rows"))
+        .where(*window_filter(ticker, window_start, window_end, engine_version))
+        .group_by(RESULTS.c.data_version, RESULTS.c.run_id)
+        .order_by(RESULTS.c.data_version, RESULTS.c.run_id)
+    )
+    return store.read(statement)
+
+
 def top_backtests(
     store: ResultsStore,
     ticker: str,

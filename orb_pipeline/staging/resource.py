@@ -16,6 +16,7 @@ Contracts
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -58,7 +59,12 @@ def decode_frame(payload: bytes) -> pl.DataFrame:
 
 
 class StagedDataMissingError(LookupError):
-    """The staged window is absent, expired, evicted or incomplete (the message says which)."""
+    """The staged window is absent, expired, evicted, incomplete or malformed (the message says
+    which); the window loader rebuilds it from the Parquet cache."""
+
+
+class StagingUnavailableError(ConnectionError):
+    """The staging server does not answer (the message names it, never the password)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,15 @@ def _validate_ticker(ticker: str) -> str:
     if not ticker or not all(c.isalnum() or c in "._-" for c in ticker):
         raise ValueError(f"ticker must be letters, digits, '.', '_' or '-', got {ticker!r}")
     return ticker
+
+
+def _pointer_version(raw: bytes | None) -> str | None:
+    """The version a ``current`` pointer names, or None when it is absent or damaged (a damaged
+    pointer is like no pointer: the loader falls back to the window it expects)."""
+    try:
+        return _validate_version(raw.decode()) if raw else None
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 def _validate_version(data_version: str) -> str:
@@ -210,6 +225,35 @@ class StagingStore(dg.ConfigurableResource):
             raise StagedDataMissingError(
                 "staged window in " + where + " has unknown format " + repr(manifest.get("format"))
             )
+        try:
+            frames = self._verified_frames(ticker, data_version, manifest, where)
+            window_start = dt.date.fromisoformat(manifest["window_start"])
+            window_end = dt.date.fromisoformat(manifest["window_end"])
+        except (KeyError, ValueError, TypeError, pa.ArrowException) as error:
+            # A truncated or hand-edited manifest (or a payload that passed its checksum yet does
+            # not decode) is damage like a bad part: the caller rebuilds, never reads on.
+            raise StagedDataMissingError(
+                "the manifest of the staged window in "
+                + where
+                + " is malformed ("
+                + type(error).__name__
+                + ": "
+                + str(error)[:200]
+                + ")"
+            ) from None
+        return StagedWindow(
+            ticker=ticker,
+            data_version=data_version,
+            window_start=window_start,
+            window_end=window_end,
+            series=frames["series"],
+            sessions=frames["sessions"],
+        )
+
+    def _verified_frames(
+        self, ticker: str, data_version: str, manifest: dict[str, str], where: str
+    ) -> dict[str, pl.DataFrame]:
+        """The payloads the manifest lists, each part checked against its size and SHA-256."""
         names = [
             name + "." + str(i) for name in PAYLOADS for i in range(int(manifest[name + ".parts"]))
         ]
@@ -250,14 +294,7 @@ class StagingStore(dg.ConfigurableResource):
                     + manifest[name + ".rows"]
                 )
             frames[name] = frame
-        return StagedWindow(
-            ticker=ticker,
-            data_version=data_version,
-            window_start=dt.date.fromisoformat(manifest["window_start"]),
-            window_end=dt.date.fromisoformat(manifest["window_end"]),
-            series=frames["series"],
-            sessions=frames["sessions"],
-        )
+        return frames
 
 
 class RedisStagingStore(StagingStore):
@@ -298,41 +335,66 @@ class RedisStagingStore(StagingStore):
     def _key(self, ticker: str, *rest: str) -> str:
         return ":".join((self.key_prefix + "orb:staged", ticker, *rest))
 
+    @contextlib.contextmanager
+    def _answering(self):
+        """Turn redis' connection errors into :class:`StagingUnavailableError` naming the server."""
+        import redis
+
+        try:
+            yield self.client()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+            raise StagingUnavailableError(
+                "cannot reach the staging server " + self.describe() + ": " + str(error)
+            ) from None
+
     def _write(self, ticker, version, parts, manifest) -> None:
-        client = self.client()
         # Parts go first in their own pipelines (bounded request size); the manifest and the
         # current-version pointer go last, atomically, so a reader never finds a manifest whose
         # parts were not all written.
-        for name, value in parts.items():
-            client.set(self._key(ticker, version, "part", name), value, ex=self.ttl_seconds)
-        manifest_key = self._key(ticker, version, "manifest")
-        with client.pipeline(transaction=True) as pipe:
-            pipe.delete(manifest_key)
-            pipe.hset(manifest_key, mapping=manifest)
-            pipe.expire(manifest_key, self.ttl_seconds)
-            pipe.set(self._key(ticker, "current"), version, ex=self.ttl_seconds)
-            pipe.execute()
+        with self._answering() as client:
+            for name, value in parts.items():
+                client.set(self._key(ticker, version, "part", name), value, ex=self.ttl_seconds)
+            manifest_key = self._key(ticker, version, "manifest")
+            with client.pipeline(transaction=True) as pipe:
+                pipe.delete(manifest_key)
+                pipe.hset(manifest_key, mapping=manifest)
+                pipe.expire(manifest_key, self.ttl_seconds)
+                pipe.set(self._key(ticker, "current"), version, ex=self.ttl_seconds)
+                pipe.execute()
 
     def _read_manifest(self, ticker, version):
-        raw = self.client().hgetall(self._key(ticker, version, "manifest"))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        with self._answering() as client:
+            raw = client.hgetall(self._key(ticker, version, "manifest"))
+        try:
+            return {k.decode(): v.decode() for k, v in raw.items()}
+        except UnicodeDecodeError as error:
+            raise StagedDataMissingError(
+                "the manifest of the staged window in "
+                + self.describe()
+                + " for "
+                + ticker
+                + " @ "
+                + version
+                + " is malformed ("
+                + str(error)
+                + ")"
+            ) from None
 
     def _read_parts(self, ticker, version, names):
-        client = self.client()
-        with client.pipeline(transaction=False) as pipe:
+        with self._answering() as client, client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.get(self._key(ticker, version, "part", name))
             return pipe.execute()
 
     def current_version(self, ticker):
-        value = self.client().get(self._key(_validate_ticker(ticker), "current"))
-        return value.decode() if value else None
+        with self._answering() as client:
+            return _pointer_version(client.get(self._key(_validate_ticker(ticker), "current")))
 
     def delete(self, ticker, data_version):
-        client = self.client()
-        keys = list(client.scan_iter(match=self._key(ticker, data_version, "*"), count=1000))
-        if keys:
-            client.delete(*keys)
+        with self._answering() as client:
+            keys = list(client.scan_iter(match=self._key(ticker, data_version, "*"), count=1000))
+            if keys:
+                client.delete(*keys)
 
 
 class LocalStagingStore(StagingStore):
@@ -369,9 +431,20 @@ class LocalStagingStore(StagingStore):
         path = self._dir(ticker, version) / "manifest"
         try:
             manifest = json.loads(path.read_bytes())
+            expires = float(manifest.get("expires_epoch", "inf"))
         except FileNotFoundError:
             return None
-        if float(manifest.get("expires_epoch", "inf")) < time.time():
+        except (ValueError, AttributeError, TypeError) as error:  # truncated, not an object...
+            raise StagedDataMissingError(
+                "the manifest "
+                + str(path)
+                + " of the staged window is malformed ("
+                + type(error).__name__
+                + ": "
+                + str(error)[:200]
+                + ")"
+            ) from None
+        if expires < time.time():
             self.delete(ticker, version)
             return None
         return manifest
@@ -387,7 +460,7 @@ class LocalStagingStore(StagingStore):
 
     def current_version(self, ticker):
         try:
-            return (self._dir(_validate_ticker(ticker)) / "current").read_text() or None
+            return _pointer_version((self._dir(_validate_ticker(ticker)) / "current").read_bytes())
         except FileNotFoundError:
             return None
 

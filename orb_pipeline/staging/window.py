@@ -4,7 +4,8 @@ and rebuild it from the cache when the staged copy is gone (expired, evicted, fl
 The window is what ``orb_pipeline.series.read_window`` returns for inclusive session dates
 ``first..last``: the compressed series, every exchange session, and the data version (a digest of
 the stored series files). Nothing here computes on partial data: :meth:`StagingStore.get`
-verifies every part against the manifest, and a failed check means a rebuild, never a guess.
+verifies every part against the manifest, and a failed check means a rebuild, never a guess; a
+rebuild never substitutes another data version for the one the window was staged with.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from orb_pipeline.staging.resource import (
     StagedWindow,
     StageReport,
     StagingStore,
+    StagingUnavailableError,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -51,24 +53,34 @@ def stage_from_cache(
     return staging.put(ticker, data_version, series, sessions), read_seconds
 
 
+class WindowDataChangedError(ValueError):
+    """The cached data of a window changed since it was staged: sweeping it would mix data
+    versions in one window's results (the message says what to re-materialize)."""
+
+
 def load_window(
     staging: StagingStore, cache: Any, ticker: str, expected: WindowRef | None, log: Any = None
 ) -> tuple[StagedWindow, bool]:
-    """The staged window of ``ticker`` and whether it had to be rebuilt from the cache.
+    """The staged window of ``ticker`` and whether it had to be read from the cache instead.
 
     Looks up ``expected.data_version`` (or the version last staged for ``ticker``); when that is
-    missing or fails verification, rebuilds from the cache over ``expected``'s sessions (or the
-    sessions the last staged manifest named), stages it again and logs a warning saying so.
+    missing, malformed or fails verification, rebuilds it from the cache over ``expected``'s
+    sessions, stages it again and logs a warning saying so. When the staging server does not
+    answer, reads the window from the cache without staging it (warning naming the server).
+    Raises :class:`WindowDataChangedError` when the cache now holds another data version than
+    ``expected`` names: one window's results must all come from one data version.
     """
     log = log or _LOG
-    version = (expected.data_version if expected else None) or staging.current_version(ticker)
-    if version:
-        try:
+    staging_down = False
+    try:
+        version = (expected.data_version if expected else None) or staging.current_version(ticker)
+        if version:
             return staging.get(ticker, version), False
-        except StagedDataMissingError as missing:
-            reason = str(missing)
-    else:
         reason = "nothing staged for " + ticker + " in " + staging.describe()
+    except StagedDataMissingError as missing:
+        reason = str(missing)
+    except StagingUnavailableError as down:
+        reason, staging_down = str(down), True
     if expected is None:
         raise StagedDataMissingError(
             reason
@@ -76,24 +88,37 @@ def load_window(
             + ticker
             + " first"
         )
+    span = f"{ticker} {expected.first_session}..{expected.last_session}"
     log.warning(
-        f"{reason}; rebuilding {ticker} {expected.first_session}..{expected.last_session} "
-        "from the Parquet cache and staging it again"
+        f"{reason}; reading {span} from the Parquet cache"
+        + (
+            " (not staging it: the staging server is down)"
+            if staging_down
+            else " and staging it again"
+        )
     )
     series, sessions, data_version = read_cached_window(
         cache, ticker, expected.first_session, expected.last_session
     )
     if expected.data_version and data_version != expected.data_version:
-        log.warning(
-            f"{ticker}: the cached data changed since staging (data version {expected.data_version}"
-            f" -> {data_version}); sweeping the current data"
+        raise WindowDataChangedError(
+            f"{ticker}: the cached data of {expected.first_session}..{expected.last_session} "
+            f"changed since staged_window staged it (data version {expected.data_version} -> "
+            f"{data_version}), and the staged copy is gone; sweeping it would mix two data "
+            f"versions in one window. Re-materialize staged_window for {ticker}, then every "
+            "sweep_results chunk and the leaderboard"
         )
-    report = staging.put(ticker, data_version, series, sessions)
+    if not staging_down:
+        try:
+            staging.put(ticker, data_version, series, sessions)
+        except StagingUnavailableError as down:
+            log.warning(f"{down}; using {span} from the Parquet cache without staging it")
+    dates = sessions.get_column("session_date")
     window = StagedWindow(
         ticker=ticker,
         data_version=data_version,
-        window_start=report.window_start,
-        window_end=report.window_end,
+        window_start=dates.min(),
+        window_end=dates.max(),
         series=series,
         sessions=sessions,
     )

@@ -134,12 +134,13 @@ class Chain:
             },
         )
 
-    def leaderboard(self, instance: dg.DagsterInstance, **config):
+    def leaderboard(self, instance: dg.DagsterInstance, raise_on_error: bool = True, **config):
         return dg.materialize(
             [leaderboard],
             instance=instance,
             resources=self.resources(),
             partition_key=self.spec["ticker"],
+            raise_on_error=raise_on_error,
             run_config={"ops": {"leaderboard": {"config": config}}} if config else None,
         )
 
