@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.results import schema
 from orb_pipeline.staging.resource import (
     LocalStagingStore,
     RedisStagingStore,
     StagedDataMissingError,
 )
-from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.staging.window_data import write_cached_window
 from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain, chain_for, write_window
