@@ -29,7 +29,7 @@ def test_bad_grid_fails_when_definitions_load(tmp_path):
     loaded = load_definitions(tmp_path, ORB_SWEEP_GRID=str(path))
     assert loaded.returncode != 0
     assert "GridConfigError: invalid ORB_SWEEP_GRID file " + str(path) in loaded.stderr
-    assert "'stop_distance' must be finite and > 0" in loaded.stderr
+    assert "'stop_distance' must be finite, > 0 and <= 1,000,000, got [-0.5]" in loaded.stderr
 
 
 def test_production_choice_loads_with_env_var_secrets(tmp_path):
