@@ -31,6 +31,7 @@ SMALL_GRID = {
     "chunks": 3,
 }
 FIRST, LAST = "2025-01-02", "2025-01-31"
+TICKER = "SPY"
 
 
 def write_window(cache_dir, ticker: str):

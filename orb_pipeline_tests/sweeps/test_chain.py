@@ -7,7 +7,6 @@ import shutil
 
 import dagster as dg
 import polars as pl
-import pytest
 import sqlalchemy as sa
 
 from orb_pipeline import engine
@@ -15,19 +14,7 @@ from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.staging.resource import RedisStagingStore
 from orb_pipeline_tests.services import free_port
-from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, Chain, chain_for, write_window
-
-TICKER = "SPY"
-
-
-@pytest.fixture
-def cached_window(tmp_path):
-    return write_window(tmp_path / "cache", TICKER)
-
-
-@pytest.fixture(params=["embedded", "servers"])
-def chain(request, tmp_path, cached_window) -> Chain:
-    return chain_for(request, tmp_path, TICKER)
+from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, TICKER, Chain
 
 
 def expected_rows(series, sessions) -> pl.DataFrame:

@@ -19,20 +19,8 @@ from orb_pipeline.staging.resource import (
 )
 from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.staging.window_data import write_cached_window
-from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain, chain_for, write_window
+from orb_pipeline_tests.sweeps.chain import SMALL_GRID, TICKER, Chain
 from orb_pipeline_tests.sweeps.test_chain import assert_matches_engine, expected_rows
-
-TICKER = "SPY"
-
-
-@pytest.fixture
-def cached_window(tmp_path):
-    return write_window(tmp_path / "cache", TICKER)
-
-
-@pytest.fixture(params=["embedded", "servers"])
-def chain(request, tmp_path, cached_window) -> Chain:
-    return chain_for(request, tmp_path, TICKER)
 
 
 def warnings_of(instance, result) -> str:
