@@ -164,7 +164,20 @@ class Settings(BaseModel):
     )
     # partitions and windows
     first_session: Date = setting(
-        dt.date(2025, 1, 2), "first date of the `session` partitions", "`2025-01-02`"
+        dt.date(2025, 1, 2),
+        "first session of the data stages (the `period` partitions start at its year or month)",
+        "`2025-01-02`",
+    )
+    last_session: OptionalDate = setting(
+        None,
+        "last session of the data stages (the `period` partitions end at its year or month); for"
+        " a fixed historical universe such as the demo",
+        "open-ended",
+    )
+    data_period: Choice("year", "month") = setting(
+        "year",
+        "time dimension of the data stages' partitions: `year` or `month` (read when definitions"
+        " load)",
     )
     range_seconds: Annotated[list[int], BeforeValidator(_integers)] = setting(
         [30],

@@ -158,7 +158,12 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
     from orb_pipeline.orchestration.progress import MaterializationWatcher
     from orb_pipeline.orchestration.sensors import latest_storage_ids
     from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR
-    from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME, rectangle_run_request, weekdays
+    from orb_pipeline.partitions import (
+        TICKERS_PARTITIONS_NAME,
+        period_key,
+        rectangle_run_request,
+        weekdays,
+    )
 
     instance = dg.DagsterInstance.get()
     try:
@@ -174,10 +179,12 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
             # Everything materialized from here on is this demo's: the sensor starts after it.
             cursor = latest_storage_ids(instance)
             window = f"{scope.first_session}..{scope.last_session}"
-            partitions = len(scope.tickers) * len(weekdays(scope.first_session, scope.last_session))
+            days = weekdays(scope.first_session, scope.last_session)
+            partitions = len(scope.tickers) * len({period_key(day) for day in days})
             progress(
                 f"{DAILY_DATA_JOB}: bars, opening ranges, compressed series for "
-                f"{len(scope.tickers)} tickers x {window} ({partitions} ticker-sessions)"
+                f"{len(scope.tickers)} tickers x {window} ({len(scope.tickers) * len(days)} "
+                f"ticker-sessions in {partitions} (period, ticker) partitions)"
             )
             data_assets = [dg.AssetKey(name) for name in DATA_ASSETS]
             with MaterializationWatcher(instance, data_assets, partitions, progress):
@@ -195,8 +202,13 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
             while True:
                 tick += 1
                 started = time.perf_counter()
-                context = dg.build_sensor_context(instance=instance, cursor=json.dumps(cursor))
-                result = sensor(context)
+                # Entered, so the context closes the instance and resources it opens.
+                with dg.build_sensor_context(
+                    instance=instance,
+                    cursor=json.dumps(cursor),
+                    resources={"cache": resources.resources()["cache"]},
+                ) as context:
+                    result = sensor(context)
                 clock.add("sensor ticks", time.perf_counter() - started)
                 if isinstance(result, dg.SkipReason) or not result.run_requests:
                     break

@@ -78,17 +78,22 @@ def prepare_environment(scope: DemoScope, data: Path) -> dict[str, str]:
     }
     if os.environ.get("ORB_WAREHOUSE", "sqlite").strip().lower() == "sqlite":
         wanted["ORB_WAREHOUSE_PATH"] = str(scope.warehouse_path(data))
-    if scope.first_session < dt.date.fromisoformat(_first_partition()):
+        # The embedded warehouse holds exactly the demo's window: the data partitions cover that
+        # window only, so the UI shows them filled and each partition's session status is
+        # about the demo's sessions, not a whole year of sessions the warehouse never had.
+        wanted["ORB_FIRST_SESSION"] = scope.first_session.isoformat()
+        wanted["ORB_LAST_SESSION"] = scope.last_session.isoformat()
+    elif scope.first_session < _first_partition():
         wanted["ORB_FIRST_SESSION"] = scope.first_session.isoformat()
     for name, value in wanted.items():
         os.environ.setdefault(name, value)
     return {name: os.environ[name] for name in wanted}
 
 
-def _first_partition() -> str:
-    from orb_pipeline.partitions import DEFAULT_FIRST_SESSION
+def _first_partition() -> dt.date:
+    from orb_pipeline.core import settings
 
-    return os.environ.get("ORB_FIRST_SESSION", DEFAULT_FIRST_SESSION)
+    return settings.current().first_session
 
 
 def missing_tickers(path: Path, tickers: tuple[str, ...]) -> list[str]:

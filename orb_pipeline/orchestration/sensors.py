@@ -17,8 +17,7 @@ Run keys carry the triggering storage ids, so a re-evaluated tick never launches
 The first tick after the sensor is turned on only records where the event log stands.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads the sensor's resource annotation.
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -27,6 +26,8 @@ import dagster as dg
 
 from orb_pipeline.calendar import session_table
 from orb_pipeline.core import settings
+from orb_pipeline.core.cache_store import SERIES_PREFIX, CacheStore
+from orb_pipeline.data_stage import stored_sessions
 from orb_pipeline.orchestration.ecs import fargate_spot_requested, validation_run_tags
 from orb_pipeline.orchestration.jobs import (
     COMPRESSED_SERIES,
@@ -38,13 +39,12 @@ from orb_pipeline.orchestration.jobs import (
     SWEEP_RESULTS,
     VALIDATION_JOB,
 )
-from orb_pipeline.orchestration.materialized import materialized_partitions
 from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR, plan_ticker, sweep_run_request
 from orb_pipeline.partitions import (
-    SESSION_DIMENSION,
+    PERIOD_DIMENSION,
     TICKER_DIMENSION,
-    session_ticker_key,
-    session_ticker_partitions,
+    period_days,
+    period_ticker_partitions,
 )
 from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, sweep_partitions
 from orb_pipeline.sweeps.grid import SweepSettings
@@ -78,23 +78,19 @@ def window_first() -> dt.date:
     return chosen.window_first or chosen.first_session
 
 
-def staged_window_bounds(
-    instance: dg.DagsterInstance, ticker: str, newest: dt.date
-) -> tuple[dt.date, dt.date] | None:
-    """Longest run of exchange sessions ending at ``newest`` whose ``compressed_series`` for
-    ``ticker`` are all materialized, not before ``window_first()``; None when ``newest`` is not
-    an exchange session of that range."""
+def staged_window_bounds(present: set[dt.date], newest: dt.date) -> tuple[dt.date, dt.date] | None:
+    """Longest run of exchange sessions ending at ``newest`` that are all in ``present`` (the
+    ticker's stored ``compressed_series`` sessions), not before ``window_first()``; None when
+    ``newest`` is not an exchange session of that range."""
     first = window_first()
     if newest < first:
         return None
     sessions = session_table(first, newest)["session_date"].to_list()
     if not sessions or sessions[-1] != newest:
         return None
-    keys = {str(session_ticker_key(day, ticker)): day for day in sessions}
-    present = materialized_partitions(instance, COMPRESSED_SERIES, keys)
     start = None
     for day in reversed(sessions):
-        if str(session_ticker_key(day, ticker)) not in present:
+        if day not in present:
             break
         start = day
     return (start, newest) if start else None
@@ -122,8 +118,12 @@ def research_requests(
     instance: dg.DagsterInstance,
     cursor: dict[str, int],
     settings: SweepSettings,
+    cache: CacheStore,
 ) -> tuple[list[dg.RunRequest], dict[str, int], list[str]]:
-    """Run requests for everything materialized since ``cursor``; returns (requests, cursor, notes)."""
+    """Run requests for everything materialized since ``cursor``; returns (requests, cursor, notes).
+
+    A ``compressed_series`` materialization of (period, ticker) restages the ticker's window
+    ending at its newest stored session of that period (from the cache's files)."""
     chunk_keys = settings.chunk_keys()
     sweep_def = sweep_partitions(settings)
     requests: list[dg.RunRequest] = []
@@ -136,17 +136,26 @@ def research_requests(
 
     # 1. New compressed sessions -> restage the ticker's window.
     newest: dict[str, tuple[dt.date, int]] = {}
+    stored: dict[str, set[dt.date]] = {}
     for record in seen[COMPRESSED_SERIES]:
         if not record.partition_key:
             continue
-        keys = session_ticker_partitions.get_partition_key_from_str(
+        keys = period_ticker_partitions.get_partition_key_from_str(
             record.partition_key
         ).keys_by_dimension
-        ticker, day = keys[TICKER_DIMENSION], dt.date.fromisoformat(keys[SESSION_DIMENSION])
+        ticker = keys[TICKER_DIMENSION]
+        if ticker not in stored:
+            stored[ticker] = stored_sessions(cache, SERIES_PREFIX, ticker)
+        period_first, period_last = period_days(keys[PERIOD_DIMENSION])
+        in_period = [day for day in stored[ticker] if period_first <= day <= period_last]
+        if not in_period:
+            notes.append(f"{ticker}: no stored compressed session in {keys[PERIOD_DIMENSION]}")
+            continue
         previous = newest.get(ticker)
+        day = max(in_period)
         newest[ticker] = (max(day, previous[0]) if previous else day, record.storage_id)
     for ticker, (day, storage_id) in sorted(newest.items()):
-        bounds = staged_window_bounds(instance, ticker, day)
+        bounds = staged_window_bounds(stored[ticker], day)
         if bounds is None:
             notes.append(
                 f"{ticker}: newest compressed session {day} is not an exchange session; not staged"
@@ -263,7 +272,7 @@ def latest_storage_ids(
 
 
 def build_research_sensor(
-    jobs: Sequence[dg.UnresolvedAssetJobDefinition], settings: SweepSettings
+    jobs: "Sequence[dg.UnresolvedAssetJobDefinition]", settings: SweepSettings
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name="research_sensor",
@@ -277,7 +286,7 @@ def build_research_sensor(
         description="New compressed sessions -> stage the ticker's window -> sweep every chunk -> "
         "leaderboard -> validation (cursor over the event log; many partitions per tick).",
     )
-    def research_sensor(context: dg.SensorEvaluationContext):
+    def research_sensor(context: dg.SensorEvaluationContext, cache: CacheStore):
         if context.cursor is None:
             # First tick after the sensor is turned on: start from now rather than restaging
             # every ticker for its whole history (the daily schedule and the UI cover that).
@@ -287,7 +296,7 @@ def build_research_sensor(
                 skip_reason="started: reacting to materializations from now on",
             )
         cursor = json.loads(context.cursor)
-        requests, next_cursor, notes = research_requests(context.instance, cursor, settings)
+        requests, next_cursor, notes = research_requests(context.instance, cursor, settings, cache)
         for note in notes:
             context.log.info(note)
         if not requests and next_cursor == cursor:

@@ -6,17 +6,14 @@ the compressed series, the ticks the sweep sees) and ``atm_iv`` (mean IV of ware
 finite and positive, the open price inside the range.
 """
 
+import datetime as dt
+import time
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from orb_pipeline.bars.assets import (
-    CACHED_BARS,
-    PartitionOutcome,
-    outcome_metadata,
-    problems_check,
-    sessions_by_date,
-)
+from orb_pipeline.bars.assets import CACHED_BARS
 from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import (
     BARS_PREFIX,
@@ -25,7 +22,20 @@ from orb_pipeline.core.cache_store import (
     CacheStore,
     partition_path,
 )
-from orb_pipeline.partitions import backfill_policy, keys_by_ticker, session_ticker_partitions
+from orb_pipeline.data_stage import (
+    SessionOutcome,
+    build_partitions,
+    problems_check,
+    run_summary,
+    sessions_by_date,
+)
+from orb_pipeline.partitions import (
+    PartitionSessions,
+    backfill_policy,
+    last_closed_day,
+    period_ticker_partitions,
+    run_sessions,
+)
 from orb_pipeline.ranges.build import RANGES_SCHEMA, ranges_problems, session_ranges
 from orb_pipeline.series.assets import COMPRESSED_SERIES
 
@@ -48,7 +58,7 @@ class OpeningRangesConfig(dg.Config):
 @dg.asset(
     key=OPENING_RANGES,
     deps=[COMPRESSED_SERIES, CACHED_BARS],
-    partitions_def=session_ticker_partitions,
+    partitions_def=period_ticker_partitions,
     backfill_policy=backfill_policy,
     group_name="data",
     kinds={"polars", "parquet"},
@@ -70,12 +80,16 @@ def opening_ranges(
         raise ValueError(
             f"range_seconds must be a non-empty list of integers >= 1, got {config.range_seconds!r}"
         )
-    outcomes: list[PartitionOutcome] = []
-    for ticker, days in keys_by_ticker(context.partition_keys).items():
+    now = dt.datetime.fromtimestamp(time.time(), dt.UTC)
+    work = run_sessions(context.partition_keys, context.run.tags, now)
+
+    def build(part: PartitionSessions) -> list[SessionOutcome]:
+        ticker, days = part.ticker, part.days
         sessions = sessions_by_date(days)
+        built = []
         for day in days:
             key = day.isoformat()
-            outcome = PartitionOutcome(ticker, day)
+            outcome = SessionOutcome(ticker, day)
             if day in sessions:
                 open_utc, close_utc = sessions[day]
                 session = pl.DataFrame(
@@ -87,15 +101,29 @@ def opening_ranges(
                 ranges = session_ranges(series, bars, session, lengths)
                 if not series.height:
                     outcome.note = "no ticks (regular session without data): ranges untraded"
+                    outcome.missing_data = True
             else:
                 ranges = pl.DataFrame(schema=RANGES_SCHEMA)
                 outcome.note = "not an exchange session (holiday); stored empty"
             outcome.rows = ranges.height
             outcome.problems = ranges_problems(ranges)
-            outcome.bytes = cache.write_frame(partition_path(RANGES_PREFIX, ticker, key), ranges)
-            outcomes.append(outcome)
-        context.log.info(f"{ticker}: opening ranges {lengths} s for {len(days)} sessions")
-    metadata = outcome_metadata(outcomes)
+            built.append((outcome, ranges))
+        for outcome, ranges in built:
+            outcome.bytes = cache.write_frame(
+                partition_path(RANGES_PREFIX, ticker, outcome.session.isoformat()), ranges
+            )
+        return [outcome for outcome, _ in built]
+
+    outcomes = build_partitions(
+        context,
+        OPENING_RANGES,
+        work,
+        build,
+        store=cache,
+        prefix=RANGES_PREFIX,
+        last_day=last_closed_day(now),
+    )
+    metadata = run_summary(outcomes)
     metadata["range_seconds"] = dg.MetadataValue.text(",".join(str(s) for s in lengths))
     return dg.MaterializeResult(
         metadata=metadata,

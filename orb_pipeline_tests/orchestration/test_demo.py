@@ -76,12 +76,12 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
 
 
 def test_demo_materialized_every_partition_of_the_lineage(demo):
-    home, _, _, _ = demo
+    home, data, _, _ = demo
     expected = {
-        # every weekday x ticker (the holiday 2025-11-27 is stored empty)
-        "cached_bars": 3 * len(_weekdays(FIRST, LAST)),
-        "opening_ranges": 3 * len(_weekdays(FIRST, LAST)),
-        "compressed_series": 3 * len(_weekdays(FIRST, LAST)),
+        # one (2025, ticker) partition per ticker, one file per weekday inside (below)
+        "cached_bars": 3,
+        "opening_ranges": 3,
+        "compressed_series": 3,
         "staged_window": 3,
         "sweep_results": 3 * 4,  # default 4 parameter chunks
         "leaderboard": 3,
@@ -89,7 +89,12 @@ def test_demo_materialized_every_partition_of_the_lineage(demo):
         "monte_carlo": 3,
         "research_report": 3,
     }
-    assert expected["compressed_series"] == 3 * 64
+    # every weekday x ticker has a file (the holiday 2025-11-27 is stored empty)
+    assert len(_weekdays(FIRST, LAST)) == 64
+    for prefix in ("bars", "series", "ranges"):
+        for ticker in TICKERS:
+            names = sorted(p.name for p in (data / "cache" / prefix / ticker).glob("*.parquet"))
+            assert names == [f"{day}.parquet" for day in _weekdays(FIRST, LAST)], (prefix, ticker)
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         for asset, count in expected.items():
