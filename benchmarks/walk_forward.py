@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.engine.units import units_to_dollars
 from orb_pipeline.validation.bootstrap import bootstrap
 from orb_pipeline.validation.runner import SplitSpec, walk_forward_on_stats
 
@@ -124,7 +125,7 @@ def main() -> None:
     )
     print(f"ratio walk-forward / sweep:     {walk_s / sweep_s:8.2f}x  (target <= ~3x)")
 
-    nets = stats.net_units[:10] / 10000.0
+    nets = units_to_dollars(stats.net_units[:10])
     bootstrap(nets[0], samples=10, seed=0)  # compile
     started = time.perf_counter()
     for net in nets:

@@ -40,6 +40,16 @@ def to_units(dollars: np.ndarray) -> np.ndarray:
     return round_half_away(np.asarray(dollars, dtype=np.float64) * UNITS_PER_DOLLAR)
 
 
+def dollars_to_units(dollars: float) -> int:
+    """One dollar amount -> int units of $0.0001 (:func:`to_units` on a scalar)."""
+    return int(to_units(np.array([dollars], dtype=np.float64))[0])
+
+
+def units_to_dollars(units):
+    """Units of $0.0001 (an int, an int array or a polars integer expression/series) -> dollars."""
+    return units / UNITS_PER_DOLLAR
+
+
 @njit(cache=True)
 def ticks_to_units_nb(times, prices):
     """One pass over a window's ticks: prices in units, plus the first index where ``times``

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 
 import numpy as np
 import polars as pl
 
+from orb_pipeline.engine.units import dollars_to_units, to_units
 from orb_pipeline.results.blake2b_nb import hex_ids
 
 ID_SCHEME = "orb-backtest-v1"
@@ -34,12 +34,6 @@ PARAMETER_COLUMNS = (
     "limit_distance",
 )
 _DISTANCE_COLUMNS = ("stop_distance", "limit_distance")
-
-
-def price_units(value: float) -> int:
-    """Dollars to integer units of $0.0001, rounding half away from zero."""
-    scaled = value * 10000.0
-    return int(math.copysign(math.floor(abs(scaled) + 0.5), scaled))
 
 
 def _window_key(
@@ -61,7 +55,9 @@ def backtest_id(
     """The id of one backtest; ``params`` holds the five parameter columns (see module docstring)."""
     record = np.array(
         [
-            price_units(float(params[name])) if name in _DISTANCE_COLUMNS else int(params[name])
+            dollars_to_units(float(params[name]))
+            if name in _DISTANCE_COLUMNS
+            else int(params[name])
             for name in PARAMETER_COLUMNS
         ],
         dtype="<i8",
@@ -83,8 +79,7 @@ def backtest_ids(
     for name in PARAMETER_COLUMNS:
         column = grid.get_column(name)
         if name in _DISTANCE_COLUMNS:
-            scaled = column.cast(pl.Float64).to_numpy() * 10000.0
-            units.append(np.copysign(np.floor(np.abs(scaled) + 0.5), scaled).astype("<i8"))
+            units.append(to_units(column.cast(pl.Float64).to_numpy()).astype("<i8"))
         else:
             units.append(column.cast(pl.Int64).to_numpy().astype("<i8"))
     records = np.ascontiguousarray(np.stack(units, axis=1), dtype="<i8").view(np.uint64)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.calendar import as_date
+from orb_pipeline.engine.units import to_units, units_to_dollars
 from orb_pipeline.results import display, schema
 from orb_pipeline.results.ids import window_id_range
 from orb_pipeline.results.resource import ResultsStore
@@ -111,7 +112,7 @@ def top_backtests(
 def trade_stats(ledger: pl.DataFrame) -> dict:
     """Summary of one ledger (``engine.ledger`` columns) for the ``trade_stats`` JSON column.
     Sums are taken in integer units of $0.0001, so they are exact."""
-    units = (ledger["profit"] * 10000).round(0).cast(pl.Int64)
+    units = pl.Series("profit", to_units(ledger["profit"].to_numpy()), dtype=pl.Int64)
     wins, losses = units.filter(units > 0), units.filter(units < 0)
     reasons = ledger.group_by("exit_reason").len().sort("exit_reason")
     return {
@@ -119,13 +120,15 @@ def trade_stats(ledger: pl.DataFrame) -> dict:
         "long_trades": int((ledger["side"] == "long").sum()),
         "short_trades": int((ledger["side"] == "short").sum()),
         "exit_reasons": dict(zip(reasons["exit_reason"], reasons["len"], strict=True)),
-        "total_profit": int(units.sum()) / 10000,
+        "total_profit": units_to_dollars(int(units.sum())),
         "winning_trades": wins.len(),
         "losing_trades": losses.len(),
-        "average_win": int(wins.sum()) / 10000 / wins.len() if wins.len() else None,
-        "average_loss": int(losses.sum()) / 10000 / losses.len() if losses.len() else None,
-        "largest_win": int(units.max()) / 10000 if ledger.height else None,
-        "largest_loss": int(units.min()) / 10000 if ledger.height else None,
+        "average_win": units_to_dollars(int(wins.sum())) / wins.len() if wins.len() else None,
+        "average_loss": units_to_dollars(int(losses.sum())) / losses.len()
+        if losses.len()
+        else None,
+        "largest_win": units_to_dollars(int(units.max())) if ledger.height else None,
+        "largest_loss": units_to_dollars(int(units.min())) if ledger.height else None,
         "average_holding_seconds": float(ledger["holding_seconds"].mean())
         if ledger.height
         else 0.0,
@@ -255,7 +258,7 @@ def plotted_curves(
 
     grid = ranked.select(engine.GRID_COLUMNS)
     stats = engine.session_stats(window.series, window.sessions, grid)
-    nets = stats.net_units / 10000
+    nets = units_to_dollars(stats.net_units)
     kept = plots.distinct_curves(nets, plotted, max_correlation)
     dates = stats.session_dates
     curves = {

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.engine.units import to_units, units_to_dollars
 from orb_pipeline.results import display, plots
 from orb_pipeline.results.leaderboard import backtest_row, params_of, trade_stats
 from orb_pipeline.results.resource import ResultsStore
@@ -33,7 +34,7 @@ def check_ledger_total(
     backtest_id: str, ledger: pl.DataFrame, expected_profit: float | None
 ) -> None:
     """The ledger's trades must add up to the stored ``backtest_profit`` (to $0.00005)."""
-    total = int((ledger["profit"] * 10000).round(0).cast(pl.Int64).sum()) / 10000
+    total = units_to_dollars(int(to_units(ledger["profit"].to_numpy()).sum()))
     if expected_profit is None or abs(total - expected_profit) > 0.00005:
         raise LedgerError(
             f"ledger of {backtest_id} adds up to {total}, the results store says {expected_profit}"

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.engine.units import units_to_dollars
 
 SQRT_252 = math.sqrt(252.0)
 
@@ -81,8 +82,8 @@ def window_metrics(stats: engine.SessionStats, start: int, stop: int) -> pl.Data
         win_rate = np.where(days > 0, 100.0 * winning / np.maximum(days, 1), 0.0)
     return pl.DataFrame(
         {
-            "total_profit": total / 10000.0,
-            "max_drawdown": drawdown / 10000.0,
+            "total_profit": units_to_dollars(total),
+            "max_drawdown": units_to_dollars(drawdown),
             "win_rate_percent": win_rate,
             "trades": trades,
             "days_traded": days,

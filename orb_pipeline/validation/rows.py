@@ -16,6 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from orb_pipeline import engine
+from orb_pipeline.engine.units import dollars_to_units, units_to_dollars
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.runner import with_parameters
@@ -145,6 +146,6 @@ def per_session_nets(
                 raise ValueError(
                     f"backtest {backtest} has a trade on {date}, outside the window's sessions"
                 )
-            units[positions[date]] += int(round(profit * 10000))
-        result[backtest] = units / 10000.0
+            units[positions[date]] += dollars_to_units(profit)
+        result[backtest] = units_to_dollars(units)
     return result

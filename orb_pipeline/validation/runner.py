@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.engine.units import units_to_dollars
 from orb_pipeline.validation.fold_metrics import contiguous_range, window_metrics
 from orb_pipeline.validation.scoring import PromotionCriteria, ScoreWeights
 from orb_pipeline.validation.splits import Fold, train_test_split, walk_forward_folds
@@ -81,7 +82,7 @@ def walk_forward_on_stats(
         return window_metrics(stats, *span)
 
     def session_net(combination: int) -> np.ndarray:
-        return stats.net_units[combination] / 10000.0
+        return units_to_dollars(stats.net_units[combination])
 
     return evaluate_folds(folds, stats.n_sessions, aggregate, session_net, weights, criteria)
 

@@ -6,7 +6,8 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orb_pipeline.results.ids import backtest_id, backtest_ids, price_units, window_id_range
+from orb_pipeline.engine.units import dollars_to_units
+from orb_pipeline.results.ids import backtest_id, backtest_ids, window_id_range
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 12, 31)
 PARAMS = {
@@ -56,11 +57,26 @@ def test_every_component_changes_the_id():
     assert len(set(variants + [base])) == len(variants) + 1
 
 
-def test_price_units_round_half_away_from_zero():
-    assert price_units(0.00005) == 1
-    assert price_units(-0.00005) == -1
-    assert price_units(1.23444999) == 12344
-    assert price_units(0.1 + 0.2) == 3000
+def test_distances_round_half_away_from_zero():
+    assert dollars_to_units(0.00005) == 1
+    assert dollars_to_units(-0.00005) == -1
+    assert dollars_to_units(1.23444999) == 12344
+    assert dollars_to_units(0.1 + 0.2) == 3000
+    # x * 10000 is 0.49999999999999994 here: floor(x + 0.5) would give 1 (it rounds 0.5 + x up).
+    just_below_half = 0.49999999999999994 / 10000
+    assert just_below_half * 10000 < 0.5 and dollars_to_units(just_below_half) == 0
+
+
+def test_ids_hash_distances_by_the_engine_rounding():
+    """A distance just below half a unit hashes as 0 units (not 1), in both paths."""
+    start, end = dt.date(2025, 1, 2), dt.date(2025, 3, 31)
+    below_half = {**PARAMS, "stop_distance": 0.49999999999999994 / 10000}
+    zero, one = ({**PARAMS, "stop_distance": value} for value in (0.0, 0.0001))
+    expected = backtest_id("SPY", start, end, zero, "v")
+    assert backtest_id("SPY", start, end, below_half, "v") == expected
+    assert expected != backtest_id("SPY", start, end, one, "v")
+    grid = pl.DataFrame([below_half, zero])
+    assert backtest_ids(grid, "SPY", start, end, "v").to_list() == [expected, expected]
 
 
 @given(
