@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 from pydantic import Field
+
+from orb_pipeline.core.files import write_atomically
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=\-]*$")
 
@@ -95,20 +96,7 @@ class CacheStore(dg.ConfigurableResource):
             bucket, _ = self._bucket_prefix()
             self._client().put_object(Bucket=bucket, Key=self._s3_key(path), Body=data)
             return
-        target = Path(self.url) / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix="." + target.name, suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(Path(self.url) / path, data)
 
     def read_bytes(self, path: str) -> bytes:
         """Contents of ``path``; ``FileNotFoundError`` naming the location when absent."""

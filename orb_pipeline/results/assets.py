@@ -10,6 +10,7 @@ from pydantic import Field
 
 from orb_pipeline import engine
 from orb_pipeline.core.cache_store import CacheStore
+from orb_pipeline.core.files import write_atomically
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.resources import data_dir
 from orb_pipeline.results import display, plots, schema
@@ -188,9 +189,8 @@ def leaderboard(
         warnings=warnings,
     )
     directory = Path(config.plots_dir or data_dir() / "plots") / ticker
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "equity.png").write_bytes(equity_png)
-    (directory / "heatmap.png").write_bytes(heatmap_png)
+    write_atomically(directory / "equity.png", equity_png)
+    write_atomically(directory / "heatmap.png", heatmap_png)
 
     rows = [
         {**row, "parameters": display.parameters_text(row)} for row in top.iter_rows(named=True)

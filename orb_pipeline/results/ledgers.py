@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.core.files import write_atomically
 from orb_pipeline.engine.units import to_units, units_to_dollars
 from orb_pipeline.results import display, plots
 from orb_pipeline.results.leaderboard import backtest_row, params_of, trade_stats
@@ -71,12 +72,11 @@ def regenerate_ledger(results: ResultsStore, cache: Any, backtest_id: str) -> Re
 
 def write_ledger_outputs(regenerated: RegeneratedLedger, output_dir: Path) -> tuple[Path, Path]:
     """``<id>.csv`` (the ledger) and ``<id>.png`` (equity vs underlying) in ``output_dir``."""
-    output_dir.mkdir(parents=True, exist_ok=True)
     backtest_id = regenerated.row["backtest_id"]
     csv_path = output_dir / (backtest_id + ".csv")
     png_path = output_dir / (backtest_id + ".png")
-    regenerated.ledger.write_csv(csv_path)
-    png_path.write_bytes(ledger_picture(regenerated))
+    write_atomically(csv_path, regenerated.ledger.write_csv().encode())
+    write_atomically(png_path, ledger_picture(regenerated))
     return csv_path, png_path
 
 

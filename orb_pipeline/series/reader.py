@@ -23,8 +23,8 @@ import polars as pl
 
 from orb_pipeline.calendar import DEFAULT_EXCHANGE, as_date, session_table
 from orb_pipeline.core.cache_store import SERIES_PREFIX, CacheStore, partition_path
+from orb_pipeline.core.tickers import validate_ticker
 from orb_pipeline.series.frames import SERIES_SCHEMA
-from orb_pipeline.warehouse.schema import validate_ticker
 
 
 class MissingPartitionsError(LookupError):

@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -31,6 +30,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 from pydantic import Field, PrivateAttr, field_validator
+
+from orb_pipeline.core.files import write_atomically
+from orb_pipeline.core.tickers import validate_ticker
 
 PAYLOADS = ("series", "sessions")
 FORMAT = "orb-staged-window/arrow-ipc-stream/1"
@@ -92,12 +94,6 @@ class StageReport:
     parts: int
     seconds: float
     compression: str
-
-
-def _validate_ticker(ticker: str) -> str:
-    if not ticker or not all(c.isalnum() or c in "._-" for c in ticker):
-        raise ValueError(f"ticker must be letters, digits, '.', '_' or '-', got {ticker!r}")
-    return ticker
 
 
 def _pointer_version(raw: bytes | None) -> str | None:
@@ -168,7 +164,7 @@ class StagingStore(dg.ConfigurableResource):
         self, ticker: str, data_version: str, series: pl.DataFrame, sessions: pl.DataFrame
     ) -> StageReport:
         """Stage one window; returns sizes and timing."""
-        _validate_ticker(ticker)
+        validate_ticker(ticker)
         _validate_version(data_version)
         if sessions.height == 0:
             raise ValueError(f"cannot stage an empty window for {ticker}: no sessions")
@@ -213,7 +209,7 @@ class StagingStore(dg.ConfigurableResource):
 
     def get(self, ticker: str, data_version: str) -> StagedWindow:
         """Read and verify one staged window; :class:`StagedDataMissingError` when anything is off."""
-        _validate_ticker(ticker)
+        validate_ticker(ticker)
         _validate_version(data_version)
         where = self.describe() + " for " + ticker + " @ " + data_version
         manifest = self._read_manifest(ticker, data_version)
@@ -388,7 +384,7 @@ class RedisStagingStore(StagingStore):
 
     def current_version(self, ticker):
         with self._answering() as client:
-            return _pointer_version(client.get(self._key(_validate_ticker(ticker), "current")))
+            return _pointer_version(client.get(self._key(validate_ticker(ticker), "current")))
 
     def delete(self, ticker, data_version):
         with self._answering() as client:
@@ -409,23 +405,17 @@ class LocalStagingStore(StagingStore):
         path = Path(self.directory) / ticker
         return path / version if version else path
 
-    @staticmethod
-    def _atomic_write(path: Path, data: bytes) -> None:
-        temporary = path.with_name(path.name + ".tmp" + str(os.getpid()))
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-
     def _write(self, ticker, version, parts, manifest) -> None:
         target = self._dir(ticker, version)
         target.mkdir(parents=True, exist_ok=True)
         (target / "manifest").unlink(missing_ok=True)
         for name, value in parts.items():
-            self._atomic_write(target / name, value)
+            write_atomically(target / name, value)
         expires = time.time() + self.ttl_seconds
-        self._atomic_write(
+        write_atomically(
             target / "manifest", json.dumps({**manifest, "expires_epoch": str(expires)}).encode()
         )
-        self._atomic_write(self._dir(ticker) / "current", version.encode())
+        write_atomically(self._dir(ticker) / "current", version.encode())
 
     def _read_manifest(self, ticker, version):
         path = self._dir(ticker, version) / "manifest"
@@ -460,7 +450,7 @@ class LocalStagingStore(StagingStore):
 
     def current_version(self, ticker):
         try:
-            return _pointer_version((self._dir(_validate_ticker(ticker)) / "current").read_bytes())
+            return _pointer_version((self._dir(validate_ticker(ticker)) / "current").read_bytes())
         except FileNotFoundError:
             return None
 

@@ -22,13 +22,13 @@ import hashlib
 import math
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.files import replacing
 from orb_pipeline.warehouse.schema import greeks_table
 
 DEMO_TICKERS = ("SPY", "QQQ", "IWM")
@@ -152,10 +152,9 @@ def build_demo_warehouse(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     sessions = session_table(first_session, last_session)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix="." + target.name, suffix=".tmp")
-    os.close(handle)
     total = 0
-    try:
+    with replacing(target) as temporary_path:
+        temporary = str(temporary_path)
         engine = sa.create_engine(sa.engine.URL.create("sqlite", database=temporary))
         greeks_table(table).metadata.create_all(engine)
         engine.dispose()
@@ -191,8 +190,4 @@ def build_demo_warehouse(
                 total += len(values[0])
         connection.commit()
         connection.close()
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return total

@@ -30,6 +30,7 @@ import polars as pl
 import sqlalchemy as sa
 from pydantic import Field
 
+from orb_pipeline.core.tickers import validate_ticker
 from orb_pipeline.warehouse import schema
 
 T = TypeVar("T")
@@ -189,7 +190,7 @@ class Warehouse(dg.ConfigurableResource):
         plus ``session_date``, sorted by ``(timestamp_utc, row_order)``. Raises
         ``UnknownTickerError`` when the ticker has no row at all.
         """
-        schema.validate_ticker(ticker)
+        validate_ticker(ticker)
         self.ensure_ticker(ticker)
         ordered = sessions.sort("open_utc")
         parts = []

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from orb_pipeline.core.tickers import validate_ticker
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-# Tickers are partition keys chosen by users: only this alphabet ever reaches a query text.
-_TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")
 
 PULL_COLUMNS = ("row_order", "timestamp_utc", "price", "delta", "implied_volatility")
 
@@ -26,14 +26,6 @@ def validate_identifier(value: str, name: str) -> str:
             f"{name} must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*), got {value!r}"
         )
     return value
-
-
-def validate_ticker(ticker: str) -> str:
-    if not isinstance(ticker, str) or not _TICKER.match(ticker):
-        raise ValueError(
-            f"ticker must be 1-16 characters of A-Z, 0-9, '.', '-' (upper case), got {ticker!r}"
-        )
-    return ticker
 
 
 def validate_window(start_utc: int, end_utc: int) -> tuple[int, int]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import zoneinfo
 
 import dagster as dg
 
 from orb_pipeline.core import settings
+from orb_pipeline.core.tickers import is_valid_ticker
 from orb_pipeline.partitions import (
     SESSION_TIMEZONE,
     TICKERS_PARTITIONS_NAME,
@@ -28,7 +28,6 @@ from orb_pipeline.warehouse.resource import Warehouse, list_warehouse_tickers
 
 # Named, not imported: the job assembles later stages' assets (orb_pipeline/orchestration/jobs.py).
 DAILY_DATA_JOB = "daily_data_job"
-VALID_TICKER = re.compile(r"^[A-Z][A-Z0-9.\-]{0,15}$")
 
 
 def configured_universe() -> list[str] | None:
@@ -48,8 +47,8 @@ def universe_digest(tickers: list[str]) -> str:
 def ticker_sensor_result(
     instance: dg.DagsterInstance, universe: list[str], cursor: str | None, now: dt.datetime
 ) -> dg.SensorResult | dg.SkipReason:
-    invalid = sorted(t for t in universe if not VALID_TICKER.match(t))
-    valid = sorted({t for t in universe if VALID_TICKER.match(t)})
+    invalid = sorted(t for t in universe if not is_valid_ticker(t))
+    valid = sorted({t for t in universe if is_valid_ticker(t)})
     digest = universe_digest(valid)
     existing = set(instance.get_dynamic_partitions(TICKERS_PARTITIONS_NAME))
     new = [t for t in valid if t not in existing]

@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.tickers import validate_ticker
 from orb_pipeline.warehouse import UnknownTickerError, WarehouseUnavailableError
-from orb_pipeline.warehouse.schema import pull_query, validate_ticker
+from orb_pipeline.warehouse.schema import pull_query
 from orb_pipeline_tests.warehouse.seeding import SEEDED_SESSIONS, mysql_warehouse_for
 
 
