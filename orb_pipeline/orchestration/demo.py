@@ -64,12 +64,14 @@ def _dagster_home(progress: Progress) -> Path:
 def _ensure_warehouse(scope: DemoScope, data: Path, progress: Progress) -> None:
     """Generate the SQLite demo warehouse when it lacks a ticker of the scope (never a file the
     user named with ORB_WAREHOUSE_PATH); a MySQL warehouse is used as it is."""
+    from orb_pipeline.core import settings
     from orb_pipeline.warehouse.demo import build_demo_warehouse
 
-    if os.environ.get("ORB_WAREHOUSE", "sqlite").strip().lower() != "sqlite":
-        progress(f"warehouse: ORB_WAREHOUSE={os.environ['ORB_WAREHOUSE']} (not generated)")
+    chosen = settings.current()
+    if chosen.warehouse != "sqlite":
+        progress(f"warehouse: ORB_WAREHOUSE={chosen.warehouse} (not generated)")
         return
-    path = Path(os.environ["ORB_WAREHOUSE_PATH"])
+    path = Path(chosen.warehouse_path)
     missing = missing_tickers(path, scope.tickers)
     if not missing:
         progress(f"demo warehouse: {path} (reused)")

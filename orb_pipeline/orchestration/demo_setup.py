@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from orb_pipeline.core import settings
 from orb_pipeline.warehouse.demo import DEMO_FIRST_SESSION, DEMO_LAST_SESSION, DEMO_TICKERS
 
 # `--universe N` takes the first N of these: the three demo tickers first, then liquid ETFs.
@@ -76,24 +77,19 @@ def prepare_environment(scope: DemoScope, data: Path) -> dict[str, str]:
         "NUMBA_CACHE_DIR": str(data / ".numba_cache"),
         "ORB_DATA_DIR": str(data),
     }
-    if os.environ.get("ORB_WAREHOUSE", "sqlite").strip().lower() == "sqlite":
+    chosen = settings.current()
+    if chosen.warehouse == "sqlite":
         wanted["ORB_WAREHOUSE_PATH"] = str(scope.warehouse_path(data))
         # The embedded warehouse holds exactly the demo's window: the data partitions cover that
         # window only, so the UI shows them filled and each partition's session status is
         # about the demo's sessions, not a whole year of sessions the warehouse never had.
         wanted["ORB_FIRST_SESSION"] = scope.first_session.isoformat()
         wanted["ORB_LAST_SESSION"] = scope.last_session.isoformat()
-    elif scope.first_session < _first_partition():
+    elif scope.first_session < chosen.first_session:
         wanted["ORB_FIRST_SESSION"] = scope.first_session.isoformat()
     for name, value in wanted.items():
         os.environ.setdefault(name, value)
     return {name: os.environ[name] for name in wanted}
-
-
-def _first_partition() -> dt.date:
-    from orb_pipeline.core import settings
-
-    return settings.current().first_session
 
 
 def missing_tickers(path: Path, tickers: tuple[str, ...]) -> list[str]:
