@@ -19,7 +19,6 @@ Connection problems are retried with exponential backoff, then raised as
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ import polars as pl
 import sqlalchemy as sa
 from pydantic import Field
 
+from orb_pipeline.core.retry import retry
 from orb_pipeline.core.tickers import validate_ticker
 from orb_pipeline.warehouse import schema
 
@@ -50,6 +50,16 @@ class WarehouseUnavailableError(RuntimeError):
 
 class UnknownTickerError(ValueError):
     """The ticker has no rows at all in the warehouse."""
+
+
+_CONNECTION_PROBLEMS = (sa.exc.OperationalError, sa.exc.InterfaceError, RuntimeError, OSError)
+
+
+def _connection_problem(error: BaseException) -> bool:
+    """Worth another attempt: a connection-level failure, not our own verdict of unavailability."""
+    return isinstance(error, _CONNECTION_PROBLEMS) and not isinstance(
+        error, WarehouseUnavailableError
+    )
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -101,30 +111,36 @@ class Warehouse(dg.ConfigurableResource):
         return text
 
     def _with_retries(self, what: str, action: Callable[[], T]) -> T:
-        delay = self.retry_backoff_seconds
         logger = dg.get_dagster_logger()
-        last_error: BaseException | None = None
-        for attempt in range(1, max(1, self.connect_attempts) + 1):
-            try:
-                self._before_connect()
-                return action()
-            except (sa.exc.OperationalError, sa.exc.InterfaceError, RuntimeError, OSError) as error:
-                if isinstance(error, WarehouseUnavailableError):
-                    raise
-                last_error = error
-                reason = self._redact(f"{type(error).__name__}: {error}".splitlines()[0])[:300]
-                if attempt < self.connect_attempts:
-                    logger.warning(
-                        f"warehouse {self.describe()}: {what} failed (attempt {attempt}/"
-                        f"{self.connect_attempts}): {reason}; retrying in {delay:.2f}s"
-                    )
-                    time.sleep(delay)
-                    delay *= 2
-        reason = self._redact(f"{type(last_error).__name__}: {last_error}".splitlines()[0])[:300]
-        raise WarehouseUnavailableError(
-            f"warehouse {self.describe()} unreachable: {what} failed after "
-            f"{self.connect_attempts} attempts ({reason})"
-        ) from None
+
+        def reason(error: BaseException) -> str:
+            return self._redact(f"{type(error).__name__}: {error}".splitlines()[0])[:300]
+
+        def attempt() -> T:
+            self._before_connect()
+            return action()
+
+        def log_retry(error: BaseException, number: int, delay: float) -> None:
+            logger.warning(
+                f"warehouse {self.describe()}: {what} failed (attempt {number}/"
+                f"{self.connect_attempts}): {reason(error)}; retrying in {delay:.2f}s"
+            )
+
+        try:
+            return retry(
+                attempt,
+                attempts=self.connect_attempts,
+                transient=_connection_problem,
+                first_delay_seconds=self.retry_backoff_seconds,
+                on_retry=log_retry,
+            )
+        except _CONNECTION_PROBLEMS as error:
+            if not _connection_problem(error):
+                raise
+            raise WarehouseUnavailableError(
+                f"warehouse {self.describe()} unreachable: {what} failed after "
+                f"{self.connect_attempts} attempts ({reason(error)})"
+            ) from None
 
     def _execute(self, statement: sa.Select) -> list[tuple]:
         def run() -> list[tuple]:

@@ -21,6 +21,7 @@ import polars as pl
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
+from orb_pipeline.core.retry import retry
 from orb_pipeline.results import schema
 
 _LOG = logging.getLogger(__name__)
@@ -106,38 +107,49 @@ class ResultsStore(dg.ConfigurableResource):
             raise
 
     def run_in_transaction(self, work: Callable[[sa.Connection], Any], attempts: int = 6) -> Any:
-        """Run ``work(connection)`` in one transaction, retrying deadlocks and lock timeouts."""
-        for attempt in range(attempts):
-            try:
-                with self._translated_errors(), self.engine().begin() as connection:
-                    return work(connection)
-            except sa.exc.OperationalError as error:
-                retryable = mysql_error_code(error) in _RETRYABLE or "database is locked" in str(
-                    error
-                )
-                if not retryable or attempt == attempts - 1:
-                    raise
-                _LOG.warning(
-                    "results store: %s; retrying the transaction (attempt %d)",
-                    error.orig,
-                    attempt + 2,
-                )
-                time.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")
+        """Run ``work(connection)`` in one transaction, retrying deadlocks and lock timeouts
+        (at most ``attempts`` times, waiting 0.05 s, then twice as long each time)."""
+
+        def transaction() -> Any:
+            with self._translated_errors(), self.engine().begin() as connection:
+                return work(connection)
+
+        def log_retry(error: BaseException, attempt: int, _delay: float) -> None:
+            _LOG.warning(
+                "results store: %s; retrying the transaction (attempt %d)",
+                error.orig,
+                attempt + 1,
+            )
+
+        return retry(
+            transaction,
+            attempts=attempts,
+            transient=lambda error: (
+                isinstance(error, sa.exc.OperationalError)
+                and (mysql_error_code(error) in _RETRYABLE or "database is locked" in str(error))
+            ),
+            first_delay_seconds=0.05,
+            on_retry=log_retry,
+        )
 
     def ensure_tables(self, *tables: sa.Table) -> None:
         """Create the given tables (default: ``results`` and ``trades``) if they do not exist."""
         chosen = list(tables) or [schema.results, schema.trades]
-        for attempt in range(3):
-            try:
-                with self._translated_errors(), self.engine().begin() as connection:
-                    for table in chosen:
-                        table.create(connection, checkfirst=True)
-                return
-            except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
-                # Two workers creating the same table at once: the loser sees 1050; re-check.
-                if mysql_error_code(error) != 1050 or attempt == 2:
-                    raise
+
+        def create() -> None:
+            with self._translated_errors(), self.engine().begin() as connection:
+                for table in chosen:
+                    table.create(connection, checkfirst=True)
+
+        # Two workers creating the same table at once: the loser sees 1050; re-check.
+        retry(
+            create,
+            attempts=3,
+            transient=lambda error: (
+                isinstance(error, sa.exc.OperationalError | sa.exc.ProgrammingError)
+                and mysql_error_code(error) == 1050
+            ),
+        )
 
     def upsert(self, table: sa.Table, frame: pl.DataFrame, log: Any = None) -> UpsertReport:
         """Insert or replace ``frame``'s rows in ``table`` by primary key (see module docstring)."""
