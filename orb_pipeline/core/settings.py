@@ -162,6 +162,17 @@ class Settings(BaseModel):
         "S3-compatible endpoint (credentials and region from the usual AWS chain)",
         "AWS",
     )
+    artifact_links: Annotated[str | None, BeforeValidator(lambda raw: _optional_link_kind(raw))] = (
+        setting(
+            None,
+            "how metadata links artifacts in an S3 cache: `console` (the object's AWS console page)"
+            " or `presigned` (a presigned GET URL)",
+            "`console` on AWS, `presigned` with `ORB_CACHE_S3_ENDPOINT_URL`",
+        )
+    )
+    artifact_link_seconds: Annotated[int, BeforeValidator(lambda raw: _link_seconds(raw))] = (
+        setting(7 * 24 * 3600, "lifetime of presigned artifact links, s (at most 604800)")
+    )
     # partitions and windows
     first_session: Date = setting(
         dt.date(2025, 1, 2),
@@ -249,6 +260,19 @@ class Settings(BaseModel):
     catch_up_days: WholeNumber(0) = setting(
         10, "how many calendar days back the daily schedule looks for missed sessions"
     )
+
+
+def _optional_link_kind(raw: Any) -> str | None:
+    if raw is None or not str(raw).strip():
+        return None
+    return _choice("console", "presigned")(raw)
+
+
+def _link_seconds(raw: Any) -> int:
+    seconds = _whole_number(1)(raw)
+    if seconds > 7 * 24 * 3600:
+        raise ValueError("must be at most 604800 (7 days, the longest a presigned URL lives)")
+    return seconds
 
 
 def _optional_chunks(raw: Any) -> int | None:

@@ -154,6 +154,8 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
 
     from orb_pipeline import resources
     from orb_pipeline.calendar import session_table
+    from orb_pipeline.core.artifacts import ARTIFACTS_PREFIX
+    from orb_pipeline.core.cache_store import cache_from_environment
     from orb_pipeline.definitions import defs
     from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB, DATA_ASSETS
     from orb_pipeline.orchestration.launch import InProcessLauncher, LaunchError
@@ -238,7 +240,10 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
     ticker_years = len(scope.tickers) * sessions / SESSIONS_PER_YEAR
     write(clock.table(ticker_years, wall_seconds=time.perf_counter() - wall_started))
     write("")
-    write(f"Pictures: {data / 'plots'}. Every run above is in the Dagster UI; in any shell:")
+    artifacts = cache_from_environment(data).location(ARTIFACTS_PREFIX)
+    write(
+        f"Pictures, ledgers, reports: {artifacts}. Every run above is in the Dagster UI; in any shell:"
+    )
     write(f"  {dagster_ui_command(home, environment)}")
     write("  then open http://127.0.0.1:3000 (Overview, Runs, Jobs, Assets)")
     return 0

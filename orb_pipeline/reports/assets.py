@@ -6,12 +6,14 @@ import time
 import dagster as dg
 from pydantic import Field
 
+from orb_pipeline import engine
+from orb_pipeline.core.artifacts import write_artifact
 from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.reports.content import gather
 from orb_pipeline.reports.html import render
 from orb_pipeline.results.assets import LEADERBOARD
-from orb_pipeline.results.leaderboard import report_path
+from orb_pipeline.results.leaderboard import REPORT_NAME
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
@@ -59,13 +61,19 @@ def research_report(
     except ValueError as error:
         raise dg.Failure(str(error)) from None
     page = render(content).encode()
-    path = report_path(ticker, window.window_start, window.window_end)
-    cache.write_bytes(path, page)
-    location = cache.location(path)
-    context.log.info(f"research report of {ticker}: {location} ({len(page):,} bytes)")
+    report = write_artifact(
+        cache,
+        ticker,
+        window.window_start,
+        window.window_end,
+        REPORT_NAME,
+        page,
+        engine_version=engine.ENGINE_VERSION,
+    )
+    context.log.info(f"research report of {ticker}: {report.location} ({len(page):,} bytes)")
     return dg.MaterializeResult(
         metadata={
-            "research_report": dg.MetadataValue.path(location),
+            "research_report": report.metadata_value(),
             "verdict": dg.MetadataValue.md("```\n" + content.verdict + "\n```"),
             "holds_up": {True: "yes", False: "no", None: "not validated"}[content.holds_up],
             "bytes": len(page),

@@ -2,17 +2,20 @@
 # No `from __future__ import annotations`: Dagster reads the config and resource annotations.
 
 import time
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from orb_pipeline import engine
+from orb_pipeline.core.artifacts import (
+    artifact_link,
+    link_metadata,
+    thumbnail_markdown,
+    write_artifact,
+)
 from orb_pipeline.core.cache_store import CacheStore
-from orb_pipeline.core.files import write_atomically
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
-from orb_pipeline.resources import data_dir
 from orb_pipeline.results import display, plots, schema
 from orb_pipeline.results.leaderboard import (
     grid_values,
@@ -69,7 +72,6 @@ class LeaderboardConfig(dg.Config):
     min_days_traded: int = Field(
         default=1, ge=0, description="rank only backtests trading this often"
     )
-    plots_dir: str = Field(default="", description="where PNGs go; default <ORB_DATA_DIR>/plots")
 
 
 def refuse_mixed_data_versions(
@@ -188,9 +190,24 @@ def leaderboard(
         panel_by=panel_by,
         warnings=warnings,
     )
-    directory = Path(config.plots_dir or data_dir() / "plots") / ticker
-    write_atomically(directory / "equity.png", equity_png)
-    write_atomically(directory / "heatmap.png", heatmap_png)
+    equity = write_artifact(
+        cache,
+        ticker,
+        window.window_start,
+        window.window_end,
+        "leaderboard/equity.png",
+        equity_png,
+        engine_version=engine.ENGINE_VERSION,
+    )
+    heatmap = write_artifact(
+        cache,
+        ticker,
+        window.window_start,
+        window.window_end,
+        "leaderboard/heatmap.png",
+        heatmap_png,
+        engine_version=engine.ENGINE_VERSION,
+    )
 
     rows = [
         {**row, "parameters": display.parameters_text(row)} for row in top.iter_rows(named=True)
@@ -200,9 +217,11 @@ def leaderboard(
     )
     return dg.MaterializeResult(
         metadata={
-            "equity_curves": dg.MetadataValue.md(plots.markdown_image(equity_png, "equity curves")),
+            "equity_curves": dg.MetadataValue.md(
+                thumbnail_markdown(equity_png, "equity curves", equity)
+            ),
             "parameter_heatmap": dg.MetadataValue.md(
-                plots.markdown_image(heatmap_png, "parameter heatmap")
+                thumbnail_markdown(heatmap_png, "parameter heatmap", heatmap)
             ),
             "grid_edge_warnings": "; ".join(warnings)
             or "none: the best parameters are inside the grid",
@@ -215,11 +234,11 @@ def leaderboard(
             "best_total_profit": display.rounded("backtest_profit", best["backtest_profit"]),
             "best_parameters": display.parameters_text(best),
             "ledger_trades_stored": trades.height,
-            "research_report": dg.MetadataValue.path(
-                cache.location(report_path(ticker, window.window_start, window.window_end))
+            "research_report": link_metadata(
+                artifact_link(cache, report_path(ticker, window.window_start, window.window_end))
             ),
-            "equity_png": dg.MetadataValue.path(str(directory / "equity.png")),
-            "heatmap_png": dg.MetadataValue.path(str(directory / "heatmap.png")),
+            "equity_png": equity.metadata_value(),
+            "heatmap_png": heatmap.metadata_value(),
             "data_version": window.data_version,
             "rebuilt_from_cache": rebuilt,
             "seconds": round(time.perf_counter() - started, 3),

@@ -14,8 +14,10 @@ def add_ledger_command(subcommands) -> None:
         description=(
             "Looks BACKTEST_ID up in the results store (ORB_RESULTS...), recomputes its trades "
             "from the Parquet cache (ORB_CACHE_URL) over the backtest's window, checks they add up "
-            "to the stored profit, and writes <output>/<id>.csv and <output>/<id>.png (equity "
-            "curve against the underlying's move)."
+            "to the stored profit, and writes the ledger <id>.csv and its picture <id>.png (equity "
+            "curve against the underlying's move) through the cache store under "
+            "artifacts/<ticker>/<window>/engine-<version>/ledgers/ (S3 in production), printing "
+            "where they are and a link to open them."
         ),
     )
     ledger.add_argument("backtest_id")
@@ -23,13 +25,13 @@ def add_ledger_command(subcommands) -> None:
         "--output",
         type=Path,
         default=None,
-        help="directory for the CSV and PNG (default <ORB_DATA_DIR>/ledgers)",
+        help="also copy the CSV and PNG into this local directory",
     )
     ledger.set_defaults(handler=run_ledger)
 
 
 def run_ledger(args: argparse.Namespace) -> int:
-    from orb_pipeline.resources import data_dir, resources
+    from orb_pipeline.resources import resources
     from orb_pipeline.results import display
     from orb_pipeline.results.ledgers import LedgerError, regenerate_ledger, write_ledger_outputs
 
@@ -43,7 +45,7 @@ def run_ledger(args: argparse.Namespace) -> int:
         return 1
     finally:
         results.dispose()
-    csv_path, png_path = write_ledger_outputs(regenerated, args.output or data_dir() / "ledgers")
+    ledger_file, picture_file = write_ledger_outputs(regenerated, cache, args.output)
     row = regenerated.row
     print(
         f"backtest {row['backtest_id']}: {row['ticker']} {row['window_start']}.."
@@ -55,5 +57,9 @@ def run_ledger(args: argparse.Namespace) -> int:
             f"-> {regenerated.data_version}); this ledger is on the current data"
         )
     print(display.trade_stats_text(regenerated.stats))
-    print(f"ledger: {csv_path}\nplot:   {png_path}")
+    print(f"ledger: {ledger_file.location}\nplot:   {picture_file.location}")
+    if ledger_file.link != ledger_file.location:
+        print(f"open:   {ledger_file.link}\n        {picture_file.link}")
+    if args.output:
+        print(f"copies: {args.output}")
     return 0

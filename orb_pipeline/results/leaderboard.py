@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.calendar import as_date
+from orb_pipeline.core.artifacts import artifact_path
 from orb_pipeline.engine.units import to_units, units_to_dollars
 from orb_pipeline.results import display, schema
 from orb_pipeline.results.ids import window_id_range
@@ -284,5 +285,6 @@ REPORT_NAME = "report/research_report.html"
 def report_path(ticker: str, window_start: dt.date, window_end: dt.date) -> str:
     """The research report's path in the cache store:
     ``artifacts/<ticker>/<first>_<last>/engine-<ENGINE_VERSION>/report/research_report.html``."""
-    window = f"{window_start.isoformat()}_{window_end.isoformat()}"
-    return "/".join(("artifacts", ticker, window, "engine-" + engine.ENGINE_VERSION, REPORT_NAME))
+    return artifact_path(
+        ticker, window_start, window_end, REPORT_NAME, engine_version=engine.ENGINE_VERSION
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.core.artifacts import Artifact, write_artifact
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.core.files import write_atomically
 from orb_pipeline.engine.units import to_units, units_to_dollars
 from orb_pipeline.results import display, plots
@@ -70,14 +73,33 @@ def regenerate_ledger(results: ResultsStore, cache: Any, backtest_id: str) -> Re
     )
 
 
-def write_ledger_outputs(regenerated: RegeneratedLedger, output_dir: Path) -> tuple[Path, Path]:
-    """``<id>.csv`` (the ledger) and ``<id>.png`` (equity vs underlying) in ``output_dir``."""
-    backtest_id = regenerated.row["backtest_id"]
-    csv_path = output_dir / (backtest_id + ".csv")
-    png_path = output_dir / (backtest_id + ".png")
-    write_atomically(csv_path, regenerated.ledger.write_csv().encode())
-    write_atomically(png_path, ledger_picture(regenerated))
-    return csv_path, png_path
+def write_ledger_outputs(
+    regenerated: RegeneratedLedger, cache: CacheStore, output_dir: Path | None = None
+) -> tuple[Artifact, Artifact]:
+    """The ledger (``<id>.csv``) and its picture (``<id>.png``, equity vs underlying) written as
+    artifacts of the backtest's ticker and window in ``cache`` (``ledgers/<id>.*``), so they
+    outlive the task; copies in ``output_dir`` too when given."""
+    row = regenerated.row
+    backtest_id = row["backtest_id"]
+    buffer = io.BytesIO()
+    regenerated.ledger.write_csv(buffer)
+    written = []
+    for suffix, data in ((".csv", buffer.getvalue()), (".png", ledger_picture(regenerated))):
+        written.append(
+            write_artifact(
+                cache,
+                row["ticker"],
+                row["window_start"],
+                row["window_end"],
+                "ledgers/" + backtest_id + suffix,
+                data,
+                engine_version=row["engine_version"],
+            )
+        )
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(output_dir / (backtest_id + suffix), data)
+    return written[0], written[1]
 
 
 def ledger_picture(regenerated: RegeneratedLedger) -> bytes:

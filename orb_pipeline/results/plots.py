@@ -7,12 +7,11 @@
 - :func:`heatmap_figure`: a ranking figure over stop x limit distance, one panel per value of a
   third parameter, the best cell marked, and :func:`edge_warnings` when the optimum lies on the
   grid's edge (the grid should then be wider).
-- :func:`markdown_image`: a PNG as Markdown with an embedded data URI, for Dagster metadata.
+Files and their inline thumbnails go through ``orb_pipeline.core.artifacts``.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Mapping, Sequence
 
@@ -269,8 +268,3 @@ def heatmap_figure(
             ha="left",
         )
     return _png(figure)
-
-
-def markdown_image(png: bytes, alt: str) -> str:
-    """Markdown that shows ``png`` inline (a base64 data URI)."""
-    return "![" + alt + "](data:image/png;base64," + base64.b64encode(png).decode() + ")"

@@ -22,6 +22,7 @@ import dagster as dg
 import pytest
 import requests
 
+from orb_pipeline import engine
 from orb_pipeline.results.leaderboard import report_path
 from orb_pipeline_tests.services import free_port
 
@@ -70,7 +71,16 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
         assert f"research report (HTML, opens offline): {report}" in stdout
         assert report.read_bytes().startswith(b"<!doctype html>")
         for picture in ("equity", "heatmap"):
-            path = data / "plots" / ticker / f"{picture}.png"
+            path = (
+                data
+                / "cache"
+                / "artifacts"
+                / ticker
+                / f"{FIRST}_{LAST}"
+                / f"engine-{engine.ENGINE_VERSION}"
+                / "leaderboard"
+                / f"{picture}.png"
+            )
             assert f"{picture} picture: {path}" in stdout
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

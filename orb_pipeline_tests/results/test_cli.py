@@ -47,7 +47,14 @@ def test_ledger_command_writes_the_ledger_and_its_plot(tmp_path, monkeypatch, ca
     assert best["backtest_id"] in printed and f"trades {best['trades']} (" in printed
     assert "winning (" in printed and "average holding " in printed
 
-    written = pl.read_csv(tmp_path / "out" / (best["backtest_id"] + ".csv"), try_parse_dates=True)
+    # Written through the cache store under the backtest's ticker, window and engine version ...
+    stored = tmp_path / "cache" / "artifacts" / "SPY" / "2025-01-02_2025-01-31"
+    stored = stored / ("engine-" + engine.ENGINE_VERSION) / "ledgers"
+    assert f"ledger: {stored / (best['backtest_id'] + '.csv')}" in printed
+    for suffix in (".csv", ".png"):  # ... and copied to --output
+        name = best["backtest_id"] + suffix
+        assert (stored / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
+    written = pl.read_csv(stored / (best["backtest_id"] + ".csv"), try_parse_dates=True)
     expected = engine.ledger(series, sessions, {k: best[k] for k in engine.GRID_COLUMNS})
     assert written.height == best["trades"] == expected.height
     assert written["profit"].to_list() == expected["profit"].to_list()

@@ -116,7 +116,7 @@ def test_monte_carlo_matches_slow_bootstrap_of_the_ledgers(chain, window):
     chain.stage(instance)
     for chunk in chain.settings.chunk_keys():
         chain.sweep(instance, chunk)
-    chain.leaderboard(instance, top=3, plotted=1, plots_dir=str(chain.spec["cache_dir"]) + "/plots")
+    chain.leaderboard(instance, top=3, plotted=1)
     result = dg.materialize(
         [monte_carlo],
         instance=instance,
