@@ -4,6 +4,7 @@ is multi-stage, pinned, and its numba warm-up command really warms a cache."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from orb_pipeline.core import settings
 from orb_pipeline_tests.deploy.conftest import DEPLOY, REPO
 
 
@@ -116,6 +118,37 @@ def test_task_definitions_provide_what_the_production_instance_reads():
     for task_definition in ("WebserverTaskDefinition", "DaemonTaskDefinition"):
         assert workspace <= _container_env(_container(template, task_definition))
         assert "deploy/workspace.yaml" in " ".join(_container(template, task_definition)["Command"])
+
+
+def _env_vars_of_the_definitions() -> set[str]:
+    """Every variable resources resolve at run time: the declared run-time variables, and every
+    literal name passed to ``dg.EnvVar`` / ``settings.env_var`` / ``optional_env_var`` in the
+    package (resources resolve them in the run task, and in the code server when a sensor or
+    schedule uses the resource)."""
+    found = {variable.name for variable in settings.RUN_TIME_VARIABLES}
+    calls = {"EnvVar", "env_var", "optional_env_var"}
+    for path in (REPO / "orb_pipeline").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and (
+                getattr(node.func, "attr", None) in calls or getattr(node.func, "id", None) in calls
+            ):
+                if node.args and isinstance(node.args[0], ast.Constant):
+                    found.add(node.args[0].value)
+    return found
+
+
+def test_every_env_var_the_definitions_resolve_is_set_where_they_are_evaluated():
+    names = _env_vars_of_the_definitions()
+    assert {"ORB_WAREHOUSE_HOST", "ORB_WAREHOUSE_USER", "ORB_WAREHOUSE_PASSWORD"} <= names
+    template = _template()
+    # Runs resolve every resource; the code server evaluates sensors (ticker_sensor lists the
+    # warehouse's tickers) and schedules, which may use any resource.
+    for task_definition in ("RunTaskDefinition", "CodeServerTaskDefinition"):
+        container = _container(template, task_definition)
+        missing = names - _container_env(container)
+        assert not missing, f"{task_definition} does not set {sorted(missing)}"
+        plain = {e["Name"] for e in container.get("Environment", [])}
+        assert not {n for n in plain if "PASSWORD" in n or n.endswith("_USER")}, task_definition
 
 
 def test_daemon_role_allows_only_what_the_run_launcher_calls():
