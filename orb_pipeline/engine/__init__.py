@@ -24,7 +24,7 @@ with engine_cache_dir():
     from orb_pipeline.engine.inputs import DISTANCE_UNITS, count_skipped_sessions
 
 # Bump whenever results could change (results ids hash it).
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 
 __all__ = [
     "DISTANCE_UNITS",

@@ -20,7 +20,9 @@ from orb_pipeline.engine.inputs import (
 )
 from orb_pipeline.engine.metrics import (
     ACC_DAYS_TRADED,
+    ACC_GROSS,
     ACC_HOLDING,
+    ACC_LONGEST_DRAWDOWN,
     ACC_LOSS_UNITS,
     ACC_MAX_DRAWDOWN,
     ACC_NET,
@@ -29,12 +31,16 @@ from orb_pipeline.engine.metrics import (
     ACC_WIN_UNITS,
     ACC_WINNING_DAYS,
     ACC_WINNING_TRADES,
+    FSTAT_R,
+    FSTAT_RETURN,
     N_ACC,
+    N_FSTAT,
+    N_SERIES,
     N_STAT,
-    drawdown_sharpe_columns_nb,
     metrics_frame,
+    session_series_columns_nb,
 )
-from orb_pipeline.engine.plan import Plan, plan_paths
+from orb_pipeline.engine.plan import CHUNK_BYTES, Plan, plan_paths
 from orb_pipeline.engine.units import to_units
 
 
@@ -87,7 +93,9 @@ def _run_plan(
     per_session,
     acc,
     nets,
+    fnets,
     session_out,
+    fsession_out,
 ) -> None:
     nb.sweep_trios_nb(
         window.times,
@@ -118,7 +126,9 @@ def _run_plan(
         per_session,
         acc,
         nets,
+        fnets,
         session_out,
+        fsession_out,
         KERNEL_LIMITS["memo_bytes"],
         KERNEL_LIMITS["tick_at_seconds"],
     )
@@ -148,13 +158,16 @@ def sweep(
     tables = _tables(window, plan.range_lengths)
     groups = max(1, min(numba.get_num_threads(), window.n_sessions))
     acc = np.zeros((len(prepared), N_ACC), dtype=np.int64)
-    sharpe = np.zeros(len(prepared), dtype=np.float64)
+    series = np.zeros((len(prepared), N_SERIES), dtype=np.float64)
     unused = np.zeros((N_STAT, 1, 1), dtype=np.int64)
-    for chunk in plan.chunks(window.n_sessions):
+    funused = np.zeros((N_FSTAT, 1, 1), dtype=np.float64)
+    # Per chunk: per-session nets (int64) and N_FSTAT float arrays of the same shape.
+    for chunk in plan.chunks(window.n_sessions, CHUNK_BYTES // (1 + N_FSTAT)):
         members = len(chunk.member_combo)
         # Accumulators per member (in plan order) and per session group; summed below.
         member_acc = np.zeros((groups, members, N_ACC), dtype=np.int64)
         nets = np.zeros((window.n_sessions, members), dtype=np.int64)
+        fnets = np.zeros((N_FSTAT, window.n_sessions, members), dtype=np.float64)
         _run_plan(
             window,
             tables,
@@ -164,14 +177,21 @@ def sweep(
             per_session=False,
             acc=member_acc,
             nets=nets,
+            fnets=fnets,
             session_out=unused,
+            fsession_out=funused,
         )
-        drawdown, ratio = drawdown_sharpe_columns_nb(nets)
+        drawdown, longest, member_series = session_series_columns_nb(
+            nets, fnets[FSTAT_RETURN], fnets[FSTAT_R]
+        )
         member_acc = member_acc.sum(axis=0)
         member_acc[:, ACC_MAX_DRAWDOWN] = drawdown
+        member_acc[:, ACC_LONGEST_DRAWDOWN] = longest
         acc[chunk.member_combo] = member_acc
-        sharpe[chunk.member_combo] = ratio
-    return metrics_frame(prepared.frame, acc, sharpe)
+        series[chunk.member_combo] = member_series
+    return metrics_frame(
+        prepared.frame, acc, series, window.n_sessions, int(window.session_seconds.sum())
+    )
 
 
 def ledger(
@@ -181,7 +201,9 @@ def ledger(
 
     Columns: ``session_date``, ``side`` (long/short), ``entry_utc``, ``entry_price``, ``exit_utc``,
     ``exit_price``, ``exit_reason`` (limit/stop/eod), ``profit`` (net of costs, dollars per share),
-    ``holding_seconds``. Prices are the engine's exact unit prices in dollars.
+    ``holding_seconds``, ``gross_profit`` (before costs), ``return_percent`` (net profit in percent
+    of the entry price) and ``profit_r`` (net profit / stop distance at entry; null when that
+    distance is 0). Prices are the engine's exact unit prices in dollars.
     """
     window, prepared, unit = _prepare(
         series, sessions, grid_from_params(params), costs, distance_unit
@@ -210,6 +232,13 @@ def ledger(
     )
     entry = rows[:, rules.TRADE_ENTRY]
     exit_ = rows[:, rules.TRADE_EXIT]
+    net = rows[:, rules.TRADE_NET]
+    stop_units = rows[:, rules.TRADE_STOP_UNITS]
+    entry_units = window.prices[entry]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_multiple = np.where(
+            stop_units != 0, net / np.where(stop_units != 0, stop_units, 1), np.nan
+        )
     return pl.DataFrame(
         {
             "session_date": window.sessions.dates.gather(session_index),
@@ -219,8 +248,11 @@ def ledger(
             "exit_utc": window.times[exit_],
             "exit_price": window.prices[exit_] / 10000.0,
             "exit_reason": np.asarray(rules.REASON_NAMES)[rows[:, rules.TRADE_REASON]],
-            "profit": rows[:, rules.TRADE_NET] / 10000.0,
+            "profit": net / 10000.0,
             "holding_seconds": window.times[exit_] - window.times[entry],
+            "gross_profit": rows[:, rules.TRADE_GROSS] / 10000.0,
+            "return_percent": net * 100.0 / entry_units,
+            "profit_r": r_multiple,
         },
         schema={
             "session_date": pl.Date,
@@ -232,22 +264,35 @@ def ledger(
             "exit_reason": pl.String,
             "profit": pl.Float64,
             "holding_seconds": pl.Int64,
+            "gross_profit": pl.Float64,
+            "return_percent": pl.Float64,
+            "profit_r": pl.Float64,
         },
-    )
+    ).with_columns(pl.col("profit_r").fill_nan(None))
 
 
 @dataclass(frozen=True)
 class SessionStats:
     """Per combination x session results of one kernel pass (``session_stats``).
 
-    Every array is int64 with shape ``(n_combos, n_sessions)``; rows follow ``grid`` order, columns
-    ``session_dates`` (chronological). Money is in units of $0.0001, net of costs.
+    The per-session arrays have shape ``(n_combos, n_sessions)``; rows follow ``grid`` order,
+    columns ``session_dates`` (chronological). Money is in units of $0.0001, net of costs unless
+    stated. int64:
 
     - ``net_units``: sum of net trade profits of the session (0 when flat)
     - ``trades``, ``stops``: trades, and trades that exited at their stop
     - ``winning_trades``: trades with net profit > 0
     - ``win_units`` / ``loss_units``: sums of the net profits of winning (> 0) / losing (< 0) trades
     - ``holding_seconds``: sum of the trades' holding periods
+    - ``gross_units``: sum of gross trade profits (before costs)
+
+    float64, sums over the session's trades in trade order:
+
+    - ``return_percent``: net profit in percent of the entry price
+    - ``profit_r``: net profit in R-multiples (NaN when a trade's stop distance was 0)
+
+    and ``session_seconds`` (int64, ``(n_sessions,)``): each session's length, the denominator of
+    ``exposure`` (docs/SEMANTICS_EXTENSIONS.md section 5).
     """
 
     grid: pl.DataFrame
@@ -259,6 +304,10 @@ class SessionStats:
     win_units: np.ndarray
     loss_units: np.ndarray
     holding_seconds: np.ndarray
+    gross_units: np.ndarray
+    return_percent: np.ndarray
+    profit_r: np.ndarray
+    session_seconds: np.ndarray
 
     @property
     def n_sessions(self) -> int:
@@ -270,11 +319,12 @@ def session_stats(
 ) -> SessionStats:
     """One kernel pass keeping each combination's per-session results, so that metrics over any
     subset of sessions (walk-forward folds) are a cheap ``aggregate`` away. Memory is
-    ``7 x 8 x n_combos x n_sessions`` bytes: chunk huge grids (``sweep`` does not need this)."""
+    ``10 x 8 x n_combos x n_sessions`` bytes: chunk huge grids (``sweep`` does not need this)."""
     window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
     plan = plan_paths(prepared, unit)
     tables = _tables(window, plan.range_lengths)
     values = np.zeros((N_STAT, len(prepared), window.n_sessions), dtype=np.int64)
+    fvalues = np.zeros((N_FSTAT, len(prepared), window.n_sessions), dtype=np.float64)
     groups = max(1, min(numba.get_num_threads(), window.n_sessions))
     _run_plan(
         window,
@@ -285,9 +335,13 @@ def session_stats(
         per_session=True,
         acc=np.zeros((groups, 1, N_ACC), dtype=np.int64),
         nets=np.zeros((1, 1), dtype=np.int64),
+        fnets=np.zeros((N_FSTAT, 1, 1), dtype=np.float64),
         session_out=values,
+        fsession_out=fvalues,
     )
-    return SessionStats(prepared.frame, window.sessions.dates, *values)
+    return SessionStats(
+        prepared.frame, window.sessions.dates, *values, *fvalues, window.session_seconds
+    )
 
 
 def _session_index(stats: SessionStats, sessions) -> np.ndarray:
@@ -327,9 +381,17 @@ def aggregate(stats: SessionStats, sessions=None) -> pl.DataFrame:
     acc[:, ACC_WIN_UNITS] = stats.win_units[:, index].sum(axis=1)
     acc[:, ACC_LOSS_UNITS] = stats.loss_units[:, index].sum(axis=1)
     acc[:, ACC_HOLDING] = stats.holding_seconds[:, index].sum(axis=1)
-    drawdown, sharpe = drawdown_sharpe_columns_nb(np.ascontiguousarray(net.T))
+    acc[:, ACC_GROSS] = stats.gross_units[:, index].sum(axis=1)
+    drawdown, longest, series = session_series_columns_nb(
+        np.ascontiguousarray(net.T),
+        np.ascontiguousarray(stats.return_percent[:, index].T),
+        np.ascontiguousarray(stats.profit_r[:, index].T),
+    )
     acc[:, ACC_MAX_DRAWDOWN] = drawdown
-    return metrics_frame(stats.grid, acc, sharpe)
+    acc[:, ACC_LONGEST_DRAWDOWN] = longest
+    return metrics_frame(
+        stats.grid, acc, series, len(index), int(stats.session_seconds[index].sum())
+    )
 
 
 def opening_ranges(series, sessions, range_seconds: int) -> pl.DataFrame:

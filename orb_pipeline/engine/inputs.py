@@ -141,6 +141,17 @@ class Window:
     def n_sessions(self) -> int:
         return len(self.sessions.open_utc)
 
+    @property
+    def session_seconds(self) -> np.ndarray:
+        """Length of each session in seconds, the denominator of ``exposure``: ``close_utc -
+        open_utc`` when ``sessions`` has ``close_utc``, else the last tick's time - ``open_utc``
+        (0 for a session without ticks)."""
+        if self.sessions.close_utc is not None:
+            return self.sessions.close_utc - self.sessions.open_utc
+        counts = np.diff(self.offsets)
+        last_time = self.times[np.maximum(self.offsets[1:] - 1, 0)] if len(self.times) else counts
+        return np.where(counts > 0, last_time - self.sessions.open_utc, 0).astype(np.int64)
+
 
 def prepare_window(
     series, sessions, distance_unit: str = "dollars", *, price_column="price"

@@ -12,12 +12,17 @@ import numpy as np
 from numba import njit, prange
 
 from orb_pipeline.engine.metrics import (
+    ACC_LONGEST_DRAWDOWN,
     ACC_MAX_DRAWDOWN,
+    FSTAT_R,
+    FSTAT_RETURN,
     N_ACC,
+    N_FSTAT,
+    N_SERIES,
     N_STAT,
     STAT_NET,
     accumulate_session_nb,
-    drawdown_sharpe_nb,
+    session_series_metrics_nb,
 )
 from orb_pipeline.engine.rules import (
     N_TRADE,
@@ -50,11 +55,13 @@ def simulate_session_naive_nb(
     slippage,
     slippage_bps,
     stats,
+    fstats,
     trades_out,
 ):
-    """Run one session tick by tick; sets ``stats[0]`` (``STAT_*``) and returns the number of
-    trades."""
+    """Run one session tick by tick; sets ``stats[0]`` (``STAT_*``) and ``fstats[0]``
+    (``FSTAT_*``) and returns the number of trades."""
     stats[0, :] = 0
+    fstats[0, :] = 0.0
     if end <= start:
         return 0
     range_end = open_utc + range_seconds
@@ -75,6 +82,7 @@ def simulate_session_naive_nb(
     side = 0
     entry = -1
     stop_level = np.int64(0)
+    stop_d = np.int64(0)
     limit_level = np.int64(0)
     count = 0
     for i in range(first, end):
@@ -103,6 +111,7 @@ def simulate_session_naive_nb(
                 reason = REASON_LIMIT if p >= limit_level else REASON_EOD
                 count = record_trade_nb(
                     stats,
+                    fstats,
                     0,
                     trades_out,
                     count,
@@ -112,6 +121,7 @@ def simulate_session_naive_nb(
                     reason,
                     prices[entry],
                     p,
+                    stop_d,
                     times,
                     commission,
                     slippage,
@@ -121,6 +131,7 @@ def simulate_session_naive_nb(
             elif p <= stop_level:
                 count = record_trade_nb(
                     stats,
+                    fstats,
                     0,
                     trades_out,
                     count,
@@ -130,6 +141,7 @@ def simulate_session_naive_nb(
                     REASON_STOP,
                     prices[entry],
                     p,
+                    stop_d,
                     times,
                     commission,
                     slippage,
@@ -143,6 +155,7 @@ def simulate_session_naive_nb(
                 reason = REASON_LIMIT if p <= limit_level else REASON_EOD
                 count = record_trade_nb(
                     stats,
+                    fstats,
                     0,
                     trades_out,
                     count,
@@ -152,6 +165,7 @@ def simulate_session_naive_nb(
                     reason,
                     prices[entry],
                     p,
+                    stop_d,
                     times,
                     commission,
                     slippage,
@@ -161,6 +175,7 @@ def simulate_session_naive_nb(
             elif p >= stop_level:
                 count = record_trade_nb(
                     stats,
+                    fstats,
                     0,
                     trades_out,
                     count,
@@ -170,6 +185,7 @@ def simulate_session_naive_nb(
                     REASON_STOP,
                     prices[entry],
                     p,
+                    stop_d,
                     times,
                     commission,
                     slippage,
@@ -200,15 +216,19 @@ def naive_sweep_nb(
     slippage,
     slippage_bps,
 ):
-    """Accumulators (``(n_combos, N_ACC)`` int64) and Sharpe ratios of every combination,
+    """Accumulators (``(n_combos, N_ACC)`` int64) and series metrics (``N_SERIES``) of every
+    combination,
     scanning every tick of every session per combination (prange over combinations)."""
     n_combos = range_seconds.shape[0]
     n_sessions = open_utc.shape[0]
     acc = np.zeros((n_combos, N_ACC), dtype=np.int64)
-    sharpe = np.zeros(n_combos, dtype=np.float64)
+    series = np.zeros((n_combos, N_SERIES), dtype=np.float64)
     for c in prange(n_combos):
         stats = np.zeros((1, N_STAT), dtype=np.int64)
+        fstats = np.zeros((1, N_FSTAT), dtype=np.float64)
         nets = np.zeros(n_sessions, dtype=np.int64)
+        returns = np.zeros(n_sessions, dtype=np.float64)
+        r_multiples = np.zeros(n_sessions, dtype=np.float64)
         no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
         for s in range(n_sessions):
             simulate_session_naive_nb(
@@ -230,14 +250,17 @@ def naive_sweep_nb(
                 slippage,
                 slippage_bps,
                 stats,
+                fstats,
                 no_trades,
             )
             accumulate_session_nb(acc, c, stats, 0)
             nets[s] = stats[0, STAT_NET]
-        drawdown, ratio = drawdown_sharpe_nb(nets)
+            returns[s] = fstats[0, FSTAT_RETURN]
+            r_multiples[s] = fstats[0, FSTAT_R]
+        drawdown, longest = session_series_metrics_nb(nets, returns, r_multiples, series[c])
         acc[c, ACC_MAX_DRAWDOWN] = drawdown
-        sharpe[c] = ratio
-    return acc, sharpe
+        acc[c, ACC_LONGEST_DRAWDOWN] = longest
+    return acc, series
 
 
 def sweep_naive(series, sessions, grid, *, costs=None, distance_unit: str = "dollars"):
@@ -246,7 +269,7 @@ def sweep_naive(series, sessions, grid, *, costs=None, distance_unit: str = "dol
     from orb_pipeline.engine.metrics import metrics_frame
 
     window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
-    acc, sharpe = naive_sweep_nb(
+    acc, series = naive_sweep_nb(
         window.times,
         window.prices,
         window.offsets,
@@ -262,4 +285,6 @@ def sweep_naive(series, sessions, grid, *, costs=None, distance_unit: str = "dol
         unit,
         *_costs(costs),
     )
-    return metrics_frame(prepared.frame, acc, sharpe)
+    return metrics_frame(
+        prepared.frame, acc, series, window.n_sessions, int(window.session_seconds.sum())
+    )

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from orb_pipeline.engine.metrics import N_STAT, STAT_NET, accumulate_session_nb
+from orb_pipeline.engine.metrics import N_FSTAT, N_STAT, STAT_NET, accumulate_session_nb
 from orb_pipeline.engine.rules import (
     N_TRADE,
     REASON_EOD,
@@ -231,11 +231,13 @@ def ledger_session_nb(
     slippage,
     slippage_bps,
     stats,
+    fstats,
     trades_out,
 ):
     """One combination on one session whose first entry is ``entry`` (``>= last``: none), with
     two-sided searches; trades go to ``trades_out`` (``rules.TRADE_*``), returns their count."""
     stats[0, :] = 0
+    fstats[0, :] = 0.0
     count = 0
     stops = 0
     while entry < last:
@@ -256,6 +258,7 @@ def ledger_session_nb(
             reason = REASON_LIMIT if limit_hit else REASON_EOD
             return record_trade_nb(
                 stats,
+                fstats,
                 0,
                 trades_out,
                 count,
@@ -265,6 +268,7 @@ def ledger_session_nb(
                 reason,
                 p,
                 q,
+                stop_d,
                 times,
                 commission,
                 slippage,
@@ -272,6 +276,7 @@ def ledger_session_nb(
             )
         count = record_trade_nb(
             stats,
+            fstats,
             0,
             trades_out,
             count,
@@ -281,6 +286,7 @@ def ledger_session_nb(
             REASON_STOP,
             p,
             q,
+            stop_d,
             times,
             commission,
             slippage,
@@ -295,25 +301,56 @@ def ledger_session_nb(
 
 
 @njit(cache=True, inline="always")
-def emit_nb(m, s, stats, row, member_combo, per_session, acc, nets, session_out):
-    """Hand member ``m``'s statistics of session ``s`` (``stats[row]``) to the output (see
-    ``sweep_trios_nb``)."""
+def emit_nb(
+    m, s, stats, fstats, row, member_combo, per_session, acc, nets, fnets, session_out, fsession_out
+):
+    """Hand member ``m``'s statistics of session ``s`` (``stats[row]``, ``fstats[row]``) to the
+    output (see ``sweep_trios_nb``)."""
     combo = member_combo[m]
     if per_session:
         for k in range(N_STAT):
             session_out[k, combo, s] = stats[row, k]
+        for k in range(N_FSTAT):
+            fsession_out[k, combo, s] = fstats[row, k]
     else:
         accumulate_session_nb(acc, m, stats, row)
         nets[s, m] = stats[row, STAT_NET]
+        for k in range(N_FSTAT):
+            fnets[k, s, m] = fstats[row, k]
 
 
 @njit(cache=True, inline="always")
 def finish_path_nb(
-    c, s, path_stats, path_member, path_members, member_combo, per_session, acc, nets, session_out
+    c,
+    s,
+    path_stats,
+    path_fstats,
+    path_member,
+    path_members,
+    member_combo,
+    per_session,
+    acc,
+    nets,
+    fnets,
+    session_out,
+    fsession_out,
 ):
     """Path ``c``'s session is over: its remaining members (larger stop limits) get its totals."""
     for m in range(path_member[c], path_members[c + 1]):
-        emit_nb(m, s, path_stats, c, member_combo, per_session, acc, nets, session_out)
+        emit_nb(
+            m,
+            s,
+            path_stats,
+            path_fstats,
+            c,
+            member_combo,
+            per_session,
+            acc,
+            nets,
+            fnets,
+            session_out,
+            fsession_out,
+        )
     path_member[c] = path_members[c + 1]
 
 
@@ -343,8 +380,9 @@ def memo_exit_nb(
     memo_limit,
     n_slots,
 ):
-    """Exit tick and reason of a position entered at tick ``e`` (price ``p``, ``side``) with stop
-    value ``stop_w`` and limit value ``limit_w``, and the updated slot count.
+    """Exit tick, reason and stop distance (units) of a position entered at tick ``e`` (price
+    ``p``, ``side``) with stop value ``stop_w`` and limit value ``limit_w``, and the updated slot
+    count.
 
     Memo: the first tick reaching a stop (limit) value after an entry does not depend on the
     other value, the cool-off or the range, so it is computed once per (entry, value) in a
@@ -374,8 +412,8 @@ def memo_exit_nb(
         x = first_hit_nb(prices, block_max, block_min, e + 1, last, up, down)
         at_limit = prices[x] >= up if side == 1 else prices[x] <= down
         if at_limit:
-            return x, REASON_LIMIT, n_slots
-        return x, (REASON_EOD if x == last else REASON_STOP), n_slots
+            return x, REASON_LIMIT, stop_d, n_slots
+        return x, (REASON_EOD if x == last else REASON_STOP), stop_d, n_slots
     stop_x = memo_stop[slot, stop_w]
     if stop_x < 0:
         if side == 1:
@@ -391,11 +429,11 @@ def memo_exit_nb(
             limit_x = first_hit_nb(prices, block_max, block_min, e + 1, last, FAR, down)
         memo_limit[slot, limit_w] = limit_x
     if stop_x < limit_x:
-        return stop_x, REASON_STOP, n_slots
+        return stop_x, REASON_STOP, stop_d, n_slots
     if limit_x < last:
-        return limit_x, REASON_LIMIT, n_slots
+        return limit_x, REASON_LIMIT, stop_d, n_slots
     at_limit = prices[last] >= up if side == 1 else prices[last] <= down
-    return last, (REASON_LIMIT if at_limit else REASON_EOD), n_slots
+    return last, (REASON_LIMIT if at_limit else REASON_EOD), stop_d, n_slots
 
 
 @njit(cache=True)
@@ -432,8 +470,11 @@ def run_trio_session_nb(
     per_session,
     acc,
     nets,
+    fnets,
     session_out,
+    fsession_out,
     path_stats,
+    path_fstats,
     path_entry,
     path_member,
     path_stops,
@@ -457,6 +498,7 @@ def run_trio_session_nb(
     active = 0
     for c in range(p_lo, p_hi):
         path_stats[c, :] = 0
+        path_fstats[c, :] = 0.0
         path_entry[c] = entry
         path_stops[c] = 0
         path_member[c] = path_members[c]
@@ -471,19 +513,22 @@ def run_trio_session_nb(
                     c,
                     s,
                     path_stats,
+                    path_fstats,
                     path_member,
                     path_members,
                     member_combo,
                     per_session,
                     acc,
                     nets,
+                    fnets,
                     session_out,
+                    fsession_out,
                 )
                 active -= 1
                 continue
             p = prices[e]
             side = 1 if p > high else -1
-            x, reason, n_slots = memo_exit_nb(
+            x, reason, stop_d, n_slots = memo_exit_nb(
                 e,
                 start,
                 last,
@@ -507,6 +552,7 @@ def run_trio_session_nb(
             )
             record_trade_nb(
                 path_stats,
+                path_fstats,
                 c,
                 no_trades,
                 0,
@@ -516,6 +562,7 @@ def run_trio_session_nb(
                 reason,
                 p,
                 prices[x],
+                stop_d,
                 times,
                 commission,
                 slippage,
@@ -526,20 +573,36 @@ def run_trio_session_nb(
                     c,
                     s,
                     path_stats,
+                    path_fstats,
                     path_member,
                     path_members,
                     member_combo,
                     per_session,
                     acc,
                     nets,
+                    fnets,
                     session_out,
+                    fsession_out,
                 )
                 active -= 1
                 continue
             path_stops[c] += 1
             m = path_member[c]
             while m < path_members[c + 1] and member_k[m] == path_stops[c]:
-                emit_nb(m, s, path_stats, c, member_combo, per_session, acc, nets, session_out)
+                emit_nb(
+                    m,
+                    s,
+                    path_stats,
+                    path_fstats,
+                    c,
+                    member_combo,
+                    per_session,
+                    acc,
+                    nets,
+                    fnets,
+                    session_out,
+                    fsession_out,
+                )
                 m += 1
             path_member[c] = m
             if m == path_members[c + 1]:
@@ -643,7 +706,9 @@ def run_session_group_nb(
     per_session,
     acc,
     nets,
+    fnets,
     session_out,
+    fsession_out,
 ):
     """Sessions ``g, g + n_groups, ...`` of ``sweep_trios_nb`` with their own scratch arrays (a
     plain function, so the parallel wrapper stays small and quick to compile)."""
@@ -651,6 +716,7 @@ def run_session_group_nb(
     n_trios = trio_range.shape[0]
     n_paths = path_cooloff.shape[0]
     path_stats = np.zeros((n_paths, N_STAT), dtype=np.int64)
+    path_fstats = np.zeros((n_paths, N_FSTAT), dtype=np.float64)
     path_entry = np.zeros(n_paths, dtype=np.int64)
     path_member = np.zeros(n_paths, dtype=np.int64)
     path_stops = np.zeros(n_paths, dtype=np.int64)
@@ -704,8 +770,11 @@ def run_session_group_nb(
                 per_session,
                 acc[g],
                 nets,
+                fnets,
                 session_out,
+                fsession_out,
                 path_stats,
+                path_fstats,
                 path_entry,
                 path_member,
                 path_stops,
@@ -753,7 +822,9 @@ def sweep_trios_nb(
     per_session,
     acc,
     nets,
+    fnets,
     session_out,
+    fsession_out,
     memo_bytes,
     tick_at_seconds,
 ):
@@ -762,9 +833,10 @@ def sweep_trios_nb(
     Sessions are dealt to ``acc.shape[0]`` groups run in parallel (one ``prange``); a group runs
     its sessions one by one, all trios of a session in turn, sharing the session's memo of exits
     (``memo_exit_nb``). Member ``m``'s statistics of session ``s`` go to
-    ``session_out[:, combo, s]`` (``combo = member_combo[m]``) when ``per_session``; otherwise
-    they are added to ``acc[group, m]`` (integer sums: the caller adds the groups up) and the
-    session net is stored in ``nets[s, m]`` (drawdown and Sharpe come from ``nets`` afterwards).
+    ``session_out[:, combo, s]`` and ``fsession_out[:, combo, s]`` (``combo = member_combo[m]``)
+    when ``per_session``; otherwise they are added to ``acc[group, m]`` (integer sums: the caller
+    adds the groups up), the session net is stored in ``nets[s, m]`` and the float statistics in
+    ``fnets[:, s, m]`` (the per-session series metrics come from those afterwards).
     """
     n_sessions = offsets.shape[0] - 1
     n_groups = acc.shape[0]
@@ -815,7 +887,9 @@ def sweep_trios_nb(
             per_session,
             acc,
             nets,
+            fnets,
             session_out,
+            fsession_out,
         )
 
 
@@ -847,6 +921,7 @@ def ledger_nb(
     with ``rules.TRADE_*`` rows in time order and the session index of each row."""
     n_sessions = offsets.shape[0] - 1
     stats = np.zeros((1, N_STAT), dtype=np.int64)
+    fstats = np.zeros((1, N_FSTAT), dtype=np.float64)
     capacity = 64
     rows = np.zeros((capacity, N_TRADE), dtype=np.int64)
     sessions = np.zeros(capacity, dtype=np.int64)
@@ -878,6 +953,7 @@ def ledger_nb(
             slippage,
             slippage_bps,
             stats,
+            fstats,
             buffer,
         )
         while total + count > capacity:

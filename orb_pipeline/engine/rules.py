@@ -3,7 +3,8 @@ docs/SEMANTICS_EXTENSIONS.md): distance units, trade accounting and trade record
 
 Trade rows written to ``trades_out`` (int64): ``TRADE_SIDE`` (+1 long / -1 short),
 ``TRADE_ENTRY`` / ``TRADE_EXIT`` (tick indices), ``TRADE_REASON`` (``REASON_*``), ``TRADE_NET``
-(net profit, units), ``TRADE_GROSS`` (gross profit, units).
+(net profit, units), ``TRADE_GROSS`` (gross profit, units), ``TRADE_STOP_UNITS`` (the stop
+distance at entry, units).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from numba import njit
 
 from orb_pipeline.engine.costs import trade_cost_units_nb
 from orb_pipeline.engine.metrics import (
+    FSTAT_R,
+    FSTAT_RETURN,
+    STAT_GROSS,
     STAT_HOLDING,
     STAT_LOSS_UNITS,
     STAT_NET,
@@ -25,8 +29,10 @@ from orb_pipeline.engine.units import round_half_away_nb
 
 REASON_LIMIT, REASON_STOP, REASON_EOD = 0, 1, 2
 REASON_NAMES = ("limit", "stop", "eod")
-TRADE_SIDE, TRADE_ENTRY, TRADE_EXIT, TRADE_REASON, TRADE_NET, TRADE_GROSS = range(6)
-N_TRADE = 6
+TRADE_SIDE, TRADE_ENTRY, TRADE_EXIT, TRADE_REASON, TRADE_NET, TRADE_GROSS, TRADE_STOP_UNITS = range(
+    7
+)
+N_TRADE = 7
 NO_COOLOFF = np.int64(-(2**62))
 
 
@@ -42,8 +48,23 @@ def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
 
 
 @njit(cache=True, inline="always")
+def trade_return_percent_nb(net_units, entry_units):
+    """Net profit in percent of the entry price (docs/SEMANTICS_EXTENSIONS.md section 5)."""
+    return net_units * 100.0 / entry_units
+
+
+@njit(cache=True, inline="always")
+def trade_r_multiple_nb(net_units, stop_units):
+    """Net profit in R-multiples, ``net / stop distance at entry``; NaN when that distance is 0."""
+    if stop_units == 0:
+        return np.nan
+    return net_units / stop_units
+
+
+@njit(cache=True, inline="always")
 def record_trade_nb(
     stats,
+    fstats,
     row,
     trades_out,
     count,
@@ -53,17 +74,20 @@ def record_trade_nb(
     reason,
     entry_units,
     exit_units,
+    stop_units,
     times,
     commission,
     slippage,
     slippage_bps,
 ):
-    """Add one closed trade to ``stats[row]`` (STAT_* columns) and, when there is room, to
-    ``trades_out``; returns ``count + 1``. (Row indices rather than views keep the hot loop free
-    of reference counting.)"""
+    """Add one closed trade to ``stats[row]`` (STAT_* columns) and ``fstats[row]`` (FSTAT_*) and,
+    when there is room, to ``trades_out``; returns ``count + 1``. ``stop_units`` is the stop
+    distance at entry. (Row indices rather than views keep the hot loop free of reference
+    counting.)"""
     gross = (exit_units - entry_units) * side
     net = gross - trade_cost_units_nb(commission, slippage, slippage_bps, entry_units, exit_units)
     stats[row, STAT_NET] += net
+    stats[row, STAT_GROSS] += gross
     stats[row, STAT_TRADES] += 1
     if reason == REASON_STOP:
         stats[row, STAT_STOPS] += 1
@@ -73,6 +97,8 @@ def record_trade_nb(
     elif net < 0:
         stats[row, STAT_LOSS_UNITS] += net
     stats[row, STAT_HOLDING] += times[exit_] - times[entry]
+    fstats[row, FSTAT_RETURN] += trade_return_percent_nb(net, entry_units)
+    fstats[row, FSTAT_R] += trade_r_multiple_nb(net, stop_units)
     if count < trades_out.shape[0]:
         trades_out[count, TRADE_SIDE] = side
         trades_out[count, TRADE_ENTRY] = entry
@@ -80,4 +106,5 @@ def record_trade_nb(
         trades_out[count, TRADE_REASON] = reason
         trades_out[count, TRADE_NET] = net
         trades_out[count, TRADE_GROSS] = gross
+        trades_out[count, TRADE_STOP_UNITS] = stop_units
     return count + 1

@@ -18,6 +18,7 @@ from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.results import display, plots, schema
 from orb_pipeline.results.leaderboard import (
+    engine_options_of,
     grid_values,
     heatmap_rows,
     ledger_rows,
@@ -149,7 +150,9 @@ def leaderboard(
 
     ledgers, stats = [], {}
     for row in top.iter_rows(named=True):
-        ledger = engine.ledger(window.series, window.sessions, params_of(row))
+        ledger = engine.ledger(
+            window.series, window.sessions, params_of(row), **engine_options_of(row)
+        )
         check_ledger_total(row["backtest_id"], ledger, row["backtest_profit"])
         ledgers.append(ledger_rows(row["backtest_id"], ledger))
         stats[row["backtest_id"]] = trade_stats(ledger)

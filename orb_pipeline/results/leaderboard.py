@@ -198,6 +198,13 @@ def params_of(row: dict) -> dict:
     return {name: row[name] for name in engine.GRID_COLUMNS}
 
 
+def engine_options_of(row: dict) -> dict:
+    """The ``costs`` and ``distance_unit`` keyword arguments of ``engine.ledger`` that a ``results``
+    row was computed with (its cost-model columns)."""
+    costs = engine.Costs(row["commission_per_share"], row["slippage"], row["slippage_unit"])
+    return {"costs": costs, "distance_unit": row["distance_unit"]}
+
+
 def backtest_label(row: dict) -> str:
     """A picture legend for a ranked backtest: its rank and parameters in words, e.g.
     ``#1 30 s range, stop $0.40, limit $1.00, at most 3 stops a day, 4 min 30 s cooloff``. (Ids

@@ -15,7 +15,12 @@ from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.core.files import write_atomically
 from orb_pipeline.engine.units import to_units, units_to_dollars
 from orb_pipeline.results import display, plots
-from orb_pipeline.results.leaderboard import backtest_row, params_of, trade_stats
+from orb_pipeline.results.leaderboard import (
+    backtest_row,
+    engine_options_of,
+    params_of,
+    trade_stats,
+)
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.window import read_cached_window
 
@@ -60,7 +65,7 @@ def regenerate_ledger(results: ResultsStore, cache: Any, backtest_id: str) -> Re
     series, sessions, data_version = read_cached_window(
         cache, row["ticker"], row["window_start"], row["window_end"]
     )
-    ledger = engine.ledger(series, sessions, params_of(row))
+    ledger = engine.ledger(series, sessions, params_of(row), **engine_options_of(row))
     if data_version == row["data_version"]:
         check_ledger_total(backtest_id, ledger, row["backtest_profit"])
     return RegeneratedLedger(

@@ -47,6 +47,22 @@ results = sa.Table(
     sa.Column("max_drawdown", sa.Double),
     sa.Column("sharpe", sa.Double),
     sa.Column("profit_factor", sa.Double, comment="NULL when there is no losing trade"),
+    # Metrics of docs/SEMANTICS_EXTENSIONS.md section 5 (net of the row's costs).
+    sa.Column("gross_profit", sa.Double, comment="total profit before costs, dollars per share"),
+    sa.Column("expectancy", sa.Double, comment="net profit per trade, dollars per share"),
+    sa.Column("return_percent", sa.Double, comment="sum of per-trade net returns, % of entry"),
+    sa.Column("profit_r", sa.Double, comment="sum of per-trade R-multiples; NULL: a zero stop"),
+    sa.Column("sortino", sa.Double, comment="annualized; NULL when no session lost"),
+    sa.Column("calmar", sa.Double, comment="annualized net / max drawdown; NULL: no drawdown"),
+    sa.Column("exposure", sa.Double, comment="share of session time in a position, 0..1"),
+    sa.Column("longest_drawdown_sessions", sa.Integer),
+    sa.Column("pnl_skewness", sa.Double, comment="of per-session net P&L"),
+    sa.Column("pnl_kurtosis", sa.Double, comment="non-excess (3 = normal), per-session net P&L"),
+    # The cost model and distance unit the row was computed with (part of backtest_id).
+    sa.Column("commission_per_share", sa.Double, nullable=False, comment="dollars, per side"),
+    sa.Column("slippage", sa.Double, nullable=False, comment="per side, in slippage_unit"),
+    sa.Column("slippage_unit", sa.String(8), nullable=False, comment="dollars or bps"),
+    sa.Column("distance_unit", sa.String(16), nullable=False, comment="unit of the distances"),
     sa.Column("data_version", sa.String(64), nullable=False),
     sa.Column("engine_version", sa.String(32), nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
@@ -66,8 +82,11 @@ trades = sa.Table(
     sa.Column("exit_utc", sa.BigInteger, nullable=False, comment="UTC seconds"),
     sa.Column("exit_price", sa.Double, nullable=False),
     sa.Column("exit_reason", sa.String(8), nullable=False, comment="limit, stop or eod"),
-    sa.Column("profit", sa.Double, nullable=False, comment="dollars per share"),
+    sa.Column("profit", sa.Double, nullable=False, comment="net of costs, dollars per share"),
     sa.Column("holding_seconds", sa.BigInteger, nullable=False),
+    sa.Column("gross_profit", sa.Double, comment="before costs, dollars per share"),
+    sa.Column("return_percent", sa.Double, comment="net profit in % of the entry price"),
+    sa.Column("profit_r", sa.Double, comment="net profit / stop distance at entry"),
     comment="Per-trade ledgers of the top backtests (replaced per backtest_id).",
 )
 
@@ -83,4 +102,16 @@ METRIC_COLUMNS = {
     "max_drawdown": "max_drawdown",
     "sharpe": "sharpe",
     "profit_factor": "profit_factor",
+    "gross_profit": "gross_profit",
+    "expectancy": "expectancy",
+    "return_percent": "return_percent",
+    "profit_r": "profit_r",
+    "sortino": "sortino",
+    "calmar": "calmar",
+    "exposure": "exposure",
+    "longest_drawdown_sessions": "longest_drawdown_sessions",
+    "pnl_skewness": "pnl_skewness",
+    "pnl_kurtosis": "pnl_kurtosis",
 }
+# Columns that name the cost model and distance unit of a row (constant within one sweep).
+COST_MODEL_COLUMNS = ("commission_per_share", "slippage", "slippage_unit", "distance_unit")

@@ -56,13 +56,31 @@ def result_rows(
     data_version: str,
     run_id: str,
     engine_version: str = engine.ENGINE_VERSION,
+    *,
+    costs: engine.Costs | None = None,
+    distance_unit: str = "dollars",
 ) -> pl.DataFrame:
-    """``engine.sweep`` output -> rows of the ``results`` table (ids from results/ids.py)."""
+    """``engine.sweep`` output (computed with ``costs`` and ``distance_unit``) -> rows of the
+    ``results`` table (ids from results/ids.py)."""
+    costs = engine.Costs() if costs is None else costs
+    ids = backtest_ids(
+        metrics,
+        ticker,
+        window_start,
+        window_end,
+        engine_version,
+        costs=costs,
+        distance_unit=distance_unit,
+    )
     return (
         metrics.rename(schema.METRIC_COLUMNS)
         .with_columns(
-            backtest_id=backtest_ids(metrics, ticker, window_start, window_end, engine_version),
+            backtest_id=ids,
             ticker=pl.lit(ticker),
+            commission_per_share=pl.lit(float(costs.commission_per_share), dtype=pl.Float64),
+            slippage=pl.lit(float(costs.slippage), dtype=pl.Float64),
+            slippage_unit=pl.lit(costs.slippage_unit),
+            distance_unit=pl.lit(distance_unit),
             window_start=pl.lit(window_start, dtype=pl.Date),
             window_end=pl.lit(window_end, dtype=pl.Date),
             data_version=pl.lit(data_version),
@@ -90,7 +108,8 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
         description=(
             f"Backtests of parameter chunks ({settings.chunks} chunks, {grid.height} "
             "backtests per ticker) over the staged window, upserted into the results store "
-            "(one row per deterministic backtest_id; a re-run replaces its rows)."
+            "(one row per deterministic backtest_id; a re-run replaces its rows). Net of "
+            f"{settings.cost_description()}."
         ),
     )
     def sweep_results(
@@ -123,7 +142,9 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
             for chunk in sorted(chunks):
                 chunk_grid = chunk_of(grid, chunk_keys.index(chunk), settings.chunks)
                 started = time.perf_counter()
-                metrics = engine.sweep(window.series, window.sessions, chunk_grid)
+                metrics = engine.sweep(
+                    window.series, window.sessions, chunk_grid, **settings.engine_options()
+                )
                 sweep_seconds = time.perf_counter() - started
                 context.log.info(
                     f"{ticker} chunk {chunk}: {metrics.height} backtests over "
@@ -136,6 +157,7 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
                     window.window_end,
                     window.data_version,
                     context.run.run_id,
+                    **settings.engine_options(),
                 )
                 report = results.upsert(schema.results, rows, log=context.log)
                 # sort + head runs as a top-k: 0.02 s instead of 0.5 s at 1 M rows

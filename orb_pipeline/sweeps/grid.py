@@ -13,8 +13,19 @@ fails there, naming the bad field, before any run starts:
   backtests (``engine.default_grid``).
 - ``ORB_SWEEP_CHUNKS``: number of parameter chunks per ticker (default 4).
 
+Every sweep is charged trading costs (``engine.Costs``, docs/SEMANTICS_EXTENSIONS.md section 1),
+per share and per side. The defaults are a retail broker's $0.005 commission per share and 2 basis
+points of slippage per side (``DEFAULT_COSTS``); ``[costs]`` with zeros gives gross results. The
+grid's distances are read in ``distance_unit`` (``dollars`` by default, or ``percent`` of the entry
+price; ``expected_move`` needs implied volatility, which only the validation stage provides).
+
 ```toml
 chunks = 8                       # optional; ORB_SWEEP_CHUNKS wins when set
+distance_unit = "dollars"        # optional: dollars (default) or percent
+[costs]                          # optional; these are the defaults
+commission_per_share = 0.005     # dollars per share, per side
+slippage = 2.0                   # per side, in slippage_unit
+slippage_unit = "bps"            # bps (of the traded price) or dollars
 [[blocks]]
 range_seconds = [30, 60, 300]
 stop_distance = {start = 0.1, stop = 1.9, step = 0.1}
@@ -47,6 +58,8 @@ DEFAULT_CHUNKS = 4
 MAX_GRID_ROWS = 10_000_000
 
 Number = StrictInt | StrictFloat  # booleans are not numbers here
+DEFAULT_COSTS = engine.Costs(commission_per_share=0.005, slippage=2.0, slippage_unit="bps")
+SWEEP_DISTANCE_UNITS = ("dollars", "percent")
 
 
 class GridConfigError(ValueError):
@@ -152,15 +165,38 @@ def check_distinct_units(grid: pl.DataFrame) -> None:
             )
 
 
+class CostSettings(BaseModel):
+    """``engine.Costs`` of every sweep (per share, per side); defaults: ``DEFAULT_COSTS``."""
+
+    model_config = ConfigDict(extra="forbid")
+    commission_per_share: float = DEFAULT_COSTS.commission_per_share
+    slippage: float = DEFAULT_COSTS.slippage
+    slippage_unit: str = DEFAULT_COSTS.slippage_unit
+
+    @model_validator(mode="after")
+    def _check(self) -> CostSettings:
+        self.costs()  # engine.Costs names the bad field
+        return self
+
+    def costs(self) -> engine.Costs:
+        return engine.Costs(self.commission_per_share, self.slippage, self.slippage_unit)
+
+
 class SweepSettings(BaseModel):
     """The whole sweep configuration (see module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
     blocks: list[GridBlock] | None = None  # None: engine.default_grid()
     chunks: int = DEFAULT_CHUNKS
+    costs: CostSettings = CostSettings()
+    distance_unit: str = "dollars"
 
     @model_validator(mode="after")
     def _check(self) -> SweepSettings:
+        if self.distance_unit not in SWEEP_DISTANCE_UNITS:
+            raise ValueError(
+                f"distance_unit must be one of {SWEEP_DISTANCE_UNITS}, got {self.distance_unit!r}"
+            )
         if self.blocks is not None and not self.blocks:
             raise ValueError(
                 "blocks is empty: give at least one grid block (or omit it for the default)"
@@ -183,6 +219,22 @@ class SweepSettings(BaseModel):
         frame = pl.concat([block.frame() for block in self.blocks]).unique(maintain_order=True)
         check_distinct_units(frame)
         return frame
+
+    def engine_options(self) -> dict:
+        """Keyword arguments of ``engine.sweep`` / ``engine.ledger``: ``costs``, ``distance_unit``."""
+        return {"costs": self.costs.costs(), "distance_unit": self.distance_unit}
+
+    def cost_description(self) -> str:
+        """The cost model in words, e.g. ``$0.005/share commission + 2 bps slippage per side,
+        distances in dollars``."""
+        costs = self.costs
+        slippage = (
+            f"{costs.slippage:g} bps" if costs.slippage_unit == "bps" else f"${costs.slippage:g}"
+        )
+        return (
+            f"${costs.commission_per_share:g}/share commission + {slippage} slippage per side, "
+            f"distances in {self.distance_unit}"
+        )
 
     def chunk_keys(self) -> list[str]:
         width = max(3, len(str(self.chunks - 1)))

@@ -8,7 +8,8 @@ Prices and distances are integers in units of $0.0001. Inputs are plain Python: 
 ``[(session_date, timestamp_utc, price)]``, sessions ``[{"session_date", "open_utc",
 "close_utc"?, "expected_move"?}]`` (any sortable ``session_date``), a parameter dict with the five
 grid columns, optional costs ``{"commission_per_share", "slippage", "slippage_unit"}``.
-Trades are dicts: side, entry_utc, entry_units, exit_utc, exit_units, exit_reason, gross, net.
+Trades are dicts: side, entry_utc, entry_units, exit_utc, exit_units, exit_reason, gross, net,
+stop_units (the stop distance at entry).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def run_session(ticks, open_utc, params, *, kind="dollars", expected_move=None, 
     state = "flat"
     stops = 0
     cool_until = -math.inf
-    entry_t = entry_p = stop = limit = None
+    entry_t = entry_p = stop = limit = stop_units = None
     for t, p in ticks:
         if t <= range_end:
             continue
@@ -93,12 +94,14 @@ def run_session(ticks, open_utc, params, *, kind="dollars", expected_move=None, 
             if p > range_high:
                 state = "long"
                 entry_t, entry_p = t, p
-                stop = p - distance(kind, params["stop_distance"], p, expected_move)
+                stop_units = distance(kind, params["stop_distance"], p, expected_move)
+                stop = p - stop_units
                 limit = p + distance(kind, params["limit_distance"], p, expected_move)
             elif p < range_low:
                 state = "short"
                 entry_t, entry_p = t, p
-                stop = p + distance(kind, params["stop_distance"], p, expected_move)
+                stop_units = distance(kind, params["stop_distance"], p, expected_move)
+                stop = p + stop_units
                 limit = p - distance(kind, params["limit_distance"], p, expected_move)
             continue
         if state == "long":
@@ -122,6 +125,7 @@ def run_session(ticks, open_utc, params, *, kind="dollars", expected_move=None, 
                 "exit_reason": reason,
                 "gross": gross,
                 "net": net,
+                "stop_units": stop_units,
             }
         )
         if reason != "stop":
@@ -164,8 +168,27 @@ def run_window(ticks, sessions, params, *, kind="dollars", costs=None):
     ]
 
 
-def metrics(per_session_trades):
-    """The metrics of docs/STRATEGY.md from ``[[trade, ...] per session]`` (chronological)."""
+def session_seconds(session, session_ticks) -> int:
+    """A session's length (SEMANTICS_EXTENSIONS 5, exposure): close - open when the session has a
+    ``close_utc``, else its last tick's time - open (0 without ticks)."""
+    if session.get("close_utc") is not None:
+        return session["close_utc"] - session["open_utc"]
+    return session_ticks[-1][0] - session["open_utc"] if session_ticks else 0
+
+
+def trade_return_percent(trade) -> float:
+    """Net profit in percent of the entry price."""
+    return trade["net"] * 100.0 / trade["entry_units"]
+
+
+def trade_r_multiple(trade) -> float | None:
+    """Net profit divided by the stop distance at entry (None when that distance is 0)."""
+    return None if trade["stop_units"] == 0 else trade["net"] / trade["stop_units"]
+
+
+def metrics(per_session_trades, session_lengths=None):
+    """The metrics of docs/STRATEGY.md and SEMANTICS_EXTENSIONS 5 from ``[[trade, ...] per
+    session]`` (chronological); ``session_lengths`` (seconds per session) for ``exposure``."""
     nets = [sum(tr["net"] for tr in trades) for trades in per_session_trades]
     all_trades = [tr for trades in per_session_trades for tr in trades]
     days_traded = sum(1 for trades in per_session_trades if trades)
@@ -173,15 +196,32 @@ def metrics(per_session_trades):
     wins = [tr["net"] for tr in all_trades if tr["net"] > 0]
     losses = [tr["net"] for tr in all_trades if tr["net"] < 0]
     cumulative = peak = drawdown = 0
+    underwater = longest = 0
     for n in nets:
         cumulative += n
         peak = max(peak, cumulative)
         drawdown = max(drawdown, peak - cumulative)
+        underwater = underwater + 1 if cumulative < peak else 0
+        longest = max(longest, underwater)
+    dollars = [n / 10000 for n in nets]
     sharpe = 0.0
     if len(nets) >= 2:
-        deviation = statistics.stdev([n / 10000 for n in nets])
+        deviation = statistics.stdev(dollars)
         if deviation != 0:
-            sharpe = statistics.mean([n / 10000 for n in nets]) / deviation * math.sqrt(252)
+            sharpe = statistics.mean(dollars) / deviation * math.sqrt(252)
+    sortino = None
+    if any(n < 0 for n in nets):
+        downside = math.sqrt(sum(min(d, 0.0) ** 2 for d in dollars) / len(dollars))
+        sortino = statistics.mean(dollars) / downside * math.sqrt(252)
+    skewness, kurtosis = 0.0, 3.0
+    if len(nets) >= 2:
+        mean = statistics.mean(dollars)
+        moments = [sum((d - mean) ** k for d in dollars) / len(dollars) for k in (2, 3, 4)]
+        if moments[0] != 0:
+            skewness = moments[1] / moments[0] ** 1.5
+            kurtosis = moments[2] / moments[0] ** 2
+    r_multiples = [trade_r_multiple(tr) for tr in all_trades]
+    seconds = sum(session_lengths) if session_lengths is not None else 0
     return {
         "total_profit": sum(nets) / 10000,
         "trades": len(all_trades),
@@ -197,4 +237,16 @@ def metrics(per_session_trades):
         "max_drawdown": drawdown / 10000,
         "sharpe": sharpe,
         "profit_factor": sum(wins) / -sum(losses) if losses else None,
+        "gross_profit": sum(tr["gross"] for tr in all_trades) / 10000,
+        "expectancy": sum(nets) / 10000 / len(all_trades) if all_trades else 0.0,
+        "return_percent": sum(trade_return_percent(tr) for tr in all_trades),
+        "profit_r": None if None in r_multiples else sum(r_multiples),
+        "sortino": sortino,
+        "calmar": (sum(nets) / len(nets) * 252 / drawdown) if drawdown else None,
+        "exposure": (
+            sum(tr["exit_utc"] - tr["entry_utc"] for tr in all_trades) / seconds if seconds else 0.0
+        ),
+        "longest_drawdown_sessions": longest,
+        "pnl_skewness": skewness,
+        "pnl_kurtosis": kurtosis,
     }

@@ -28,19 +28,6 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-METRIC_COLUMNS = (
-    "total_profit",
-    "trades",
-    "stops",
-    "days_traded",
-    "win_rate_percent",
-    "trade_win_rate_percent",
-    "average_holding_period",
-    "max_drawdown",
-    "sharpe",
-    "profit_factor",
-)
-
 
 @st.composite
 def windows(draw, expected_move=False, shared_seconds=False):
@@ -128,16 +115,38 @@ def _costs_dict(costs):
 
 
 def assert_metrics_equal(row, expected):
-    for name in ("trades", "stops", "days_traded"):
+    assert set(row) >= set(expected)
+    for name in ("trades", "stops", "days_traded", "longest_drawdown_sessions"):
         assert row[name] == expected[name], name
-    for name in ("total_profit", "max_drawdown"):
+    for name in ("total_profit", "max_drawdown", "gross_profit"):
         assert row[name] == pytest.approx(expected[name], abs=1e-9), name
-    for name in ("win_rate_percent", "trade_win_rate_percent", "average_holding_period", "sharpe"):
+    for name in (
+        "win_rate_percent",
+        "trade_win_rate_percent",
+        "average_holding_period",
+        "sharpe",
+        "expectancy",
+        "return_percent",
+        "exposure",
+    ):
         assert row[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), name
-    if expected["profit_factor"] is None:
-        assert row["profit_factor"] is None
-    else:
-        assert row["profit_factor"] == pytest.approx(expected["profit_factor"], rel=1e-12)
+    # Moments of integer-valued nets: the engine works in units, the reference in dollars.
+    for name in ("pnl_skewness", "pnl_kurtosis"):
+        assert row[name] == pytest.approx(expected[name], rel=1e-7, abs=1e-7), name
+    for name in ("profit_factor", "profit_r", "sortino", "calmar"):
+        if expected[name] is None:
+            assert row[name] is None, name
+        else:
+            assert row[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name
+
+
+def reference_metrics(window, chosen=None):
+    """``reference.metrics`` of a ``reference.run_window`` result (all sessions, or the indices
+    ``chosen``), with the session lengths the exposure needs."""
+    picked = window if chosen is None else [window[i] for i in chosen]
+    return reference.metrics(
+        [trades for _, trades in picked], [s["close_utc"] - s["open_utc"] for s, _ in picked]
+    )
 
 
 def check_window(ticks, sessions, grid_rows, kind, costs):
@@ -150,19 +159,13 @@ def check_window(ticks, sessions, grid_rows, kind, costs):
         for p in grid_rows
     ]
     for row, window in zip(result.iter_rows(named=True), per_combo, strict=True):
-        assert_metrics_equal(row, reference.metrics([trades for _, trades in window]))
+        assert_metrics_equal(row, reference_metrics(window))
     return series, frame, grid, result, per_combo
 
 
-@SETTINGS
-@given(
-    window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=6), costs=costs_strategy
-)
-def test_sweep_and_ledger_match_reference_in_dollars(window, grid_rows, costs):
-    ticks, sessions = window
-    series, frame, _, _, per_combo = check_window(ticks, sessions, grid_rows, "dollars", costs)
-    got = ledger(series, frame, grid_rows[0], costs=costs)
-    expected = [
+def expected_ledger(window):
+    """``engine.ledger`` rows of a ``reference.run_window`` result."""
+    return [
         (
             s["session_date"],
             tr["side"],
@@ -173,11 +176,24 @@ def test_sweep_and_ledger_match_reference_in_dollars(window, grid_rows, costs):
             tr["exit_reason"],
             tr["net"] / 10000,
             tr["exit_utc"] - tr["entry_utc"],
+            tr["gross"] / 10000,
+            reference.trade_return_percent(tr),
+            reference.trade_r_multiple(tr),
         )
-        for s, trades in per_combo[0]
+        for s, trades in window
         for tr in trades
     ]
-    assert got.rows() == expected
+
+
+@SETTINGS
+@given(
+    window=windows(), grid_rows=st.lists(param_sets, min_size=1, max_size=6), costs=costs_strategy
+)
+def test_sweep_and_ledger_match_reference_in_dollars(window, grid_rows, costs):
+    ticks, sessions = window
+    series, frame, _, _, per_combo = check_window(ticks, sessions, grid_rows, "dollars", costs)
+    got = ledger(series, frame, grid_rows[0], costs=costs)
+    assert got.rows() == expected_ledger(per_combo[0])
 
 
 @SETTINGS
@@ -228,8 +244,7 @@ def test_session_stats_aggregate_on_subsets_match_reference(window, grid_rows, c
     by_index, by_mask = aggregate(stats, subset), aggregate(stats, mask)
     assert by_index.equals(by_mask)
     for row, window_trades in zip(by_index.iter_rows(named=True), per_combo, strict=True):
-        chosen = [window_trades[i][1] for i in subset]
-        assert_metrics_equal(row, reference.metrics(chosen))
+        assert_metrics_equal(row, reference_metrics(window_trades, subset))
     # The per-session arrays themselves.
     for c, window_trades in enumerate(per_combo):
         for s, (_, trades) in enumerate(window_trades):
@@ -238,6 +253,10 @@ def test_session_stats_aggregate_on_subsets_match_reference(window, grid_rows, c
             assert stats.stops[c, s] == sum(tr["exit_reason"] == "stop" for tr in trades)
             assert stats.holding_seconds[c, s] == sum(
                 tr["exit_utc"] - tr["entry_utc"] for tr in trades
+            )
+            assert stats.gross_units[c, s] == sum(tr["gross"] for tr in trades)
+            assert stats.return_percent[c, s] == pytest.approx(
+                sum(reference.trade_return_percent(tr) for tr in trades), rel=1e-12, abs=1e-12
             )
 
 
@@ -253,22 +272,7 @@ def test_ticks_sharing_a_second_match_reference(window, grid_rows, costs):
     ticks, sessions = window
     series, frame, _, _, per_combo = check_window(ticks, sessions, grid_rows, "dollars", costs)
     got = ledger(series, frame, grid_rows[0], costs=costs)
-    expected = [
-        (
-            s["session_date"],
-            tr["side"],
-            tr["entry_utc"],
-            tr["entry_units"] / 10000,
-            tr["exit_utc"],
-            tr["exit_units"] / 10000,
-            tr["exit_reason"],
-            tr["net"] / 10000,
-            tr["exit_utc"] - tr["entry_utc"],
-        )
-        for s, trades in per_combo[0]
-        for tr in trades
-    ]
-    assert got.rows() == expected
+    assert got.rows() == expected_ledger(per_combo[0])
 
 
 def test_reference_keeps_the_order_of_ticks_sharing_a_second():
@@ -329,5 +333,4 @@ def test_kernel_fallbacks_give_the_same_results(window, grid_rows):
         stats = session_stats(series, frame, grid)
     assert aggregate(stats).equals(expected)
     for row, p in zip(expected.iter_rows(named=True), grid_rows, strict=True):
-        per_session = [trades for _, trades in reference.run_window(ticks, sessions, p)]
-        assert_metrics_equal(row, reference.metrics(per_session))
+        assert_metrics_equal(row, reference_metrics(reference.run_window(ticks, sessions, p)))

@@ -11,6 +11,7 @@ from orb_pipeline import engine
 from orb_pipeline.cli import main
 from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.results import schema
+from orb_pipeline.results.leaderboard import engine_options_of
 from orb_pipeline_tests.staging.window_data import make_window, write_cached_window
 from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain
 
@@ -55,7 +56,9 @@ def test_ledger_command_writes_the_ledger_and_its_plot(tmp_path, monkeypatch, ca
         name = best["backtest_id"] + suffix
         assert (stored / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
     written = pl.read_csv(stored / (best["backtest_id"] + ".csv"), try_parse_dates=True)
-    expected = engine.ledger(series, sessions, {k: best[k] for k in engine.GRID_COLUMNS})
+    expected = engine.ledger(
+        series, sessions, {k: best[k] for k in engine.GRID_COLUMNS}, **engine_options_of(best)
+    )
     assert written.height == best["trades"] == expected.height
     assert written["profit"].to_list() == expected["profit"].to_list()
     assert written["entry_utc"].to_list() == expected["entry_utc"].to_list()

@@ -3,9 +3,11 @@
 import datetime as dt
 
 import polars as pl
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orb_pipeline.engine import Costs
 from orb_pipeline.engine.units import dollars_to_units
 from orb_pipeline.results.ids import backtest_id, backtest_ids, window_id_range
 
@@ -79,6 +81,25 @@ def test_ids_hash_distances_by_the_engine_rounding():
     assert backtest_ids(grid, "SPY", start, end, "v").to_list() == [expected, expected]
 
 
+def test_cost_model_and_distance_unit_change_the_id_but_not_the_window_prefix():
+    base = backtest_id("SPY", START, END, PARAMS, "1")
+    assert base == backtest_id("SPY", START, END, PARAMS, "1", costs=Costs())
+    assert base == backtest_id("SPY", START, END, PARAMS, "1", costs=Costs(-0.0, 0.0))
+    variants = [
+        backtest_id("SPY", START, END, PARAMS, "1", distance_unit="percent"),
+        backtest_id("SPY", START, END, PARAMS, "1", distance_unit="expected_move"),
+        backtest_id("SPY", START, END, PARAMS, "1", costs=Costs(0.005)),
+        backtest_id("SPY", START, END, PARAMS, "1", costs=Costs(0.0, 0.01)),
+        backtest_id("SPY", START, END, PARAMS, "1", costs=Costs(0.0, 0.01, "bps")),
+        backtest_id("SPY", START, END, PARAMS, "1", costs=Costs(0.005, 2.0, "bps")),
+    ]
+    assert len(set(variants + [base])) == len(variants) + 1
+    assert {v[:8] for v in variants} == {base[:8]}
+    with pytest.raises(ValueError, match="distance_unit"):
+        backtest_id("SPY", START, END, PARAMS, "1", distance_unit="ticks")
+
+
+@settings(deadline=None)  # the first example may compile the numba BLAKE2b
 @given(
     st.lists(
         st.tuples(
@@ -90,9 +111,11 @@ def test_ids_hash_distances_by_the_engine_rounding():
         ),
         min_size=1,
         max_size=30,
-    )
+    ),
+    st.sampled_from([None, Costs(0.005, 2.0, "bps"), Costs(0.01, 0.02)]),
+    st.sampled_from(["dollars", "percent"]),
 )
-def test_vectorized_ids_match_the_scalar_definition(rows):
+def test_vectorized_ids_match_the_scalar_definition(rows, costs, distance_unit):
     grid = pl.DataFrame(
         [(r, s / 10000, c, o, li / 10000) for r, s, c, o, li in rows],
         schema=[
@@ -104,12 +127,14 @@ def test_vectorized_ids_match_the_scalar_definition(rows):
         ],
         orient="row",
     )
-    vectorized = backtest_ids(grid, "SPY", START, END, "1").to_list()
+    options = {"costs": costs, "distance_unit": distance_unit}
+    vectorized = backtest_ids(grid, "SPY", START, END, "1", **options).to_list()
     assert vectorized == [
-        backtest_id("SPY", START, END, row, "1") for row in grid.iter_rows(named=True)
+        backtest_id("SPY", START, END, row, "1", **options) for row in grid.iter_rows(named=True)
     ]
 
 
+@settings(deadline=None)  # the first example may compile the numba BLAKE2b
 @given(
     st.lists(
         st.tuples(

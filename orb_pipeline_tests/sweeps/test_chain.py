@@ -19,8 +19,8 @@ from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, TICKER, Cha
 
 def expected_rows(series, sessions) -> pl.DataFrame:
     """The engine on the whole grid at once, with the ids the store should hold."""
-    grid = Chain({"grid": SMALL_GRID}).settings.grid()
-    metrics = engine.sweep(series, sessions, grid)
+    settings = Chain({"grid": SMALL_GRID}).settings
+    metrics = engine.sweep(series, sessions, settings.grid(), **settings.engine_options())
     return metrics.with_columns(
         backtest_id=backtest_ids(
             metrics,
@@ -28,6 +28,7 @@ def expected_rows(series, sessions) -> pl.DataFrame:
             dt.date.fromisoformat(FIRST),
             dt.date.fromisoformat(LAST),
             engine.ENGINE_VERSION,
+            **settings.engine_options(),
         )
     ).sort("backtest_id")
 
@@ -87,7 +88,12 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
     assert sorted(trades["backtest_id"].unique().to_list()) == sorted(top_ids)
     series, sessions = cached_window
     for backtest in ranked.head(4).iter_rows(named=True):
-        ledger = engine.ledger(series, sessions, {k: backtest[k] for k in engine.GRID_COLUMNS})
+        ledger = engine.ledger(
+            series,
+            sessions,
+            {k: backtest[k] for k in engine.GRID_COLUMNS},
+            **chain.settings.engine_options(),
+        )
         mine = trades.filter(pl.col("backtest_id") == backtest["backtest_id"]).sort("trade_index")
         assert mine["profit"].to_list() == ledger["profit"].to_list()
         assert mine["exit_reason"].to_list() == ledger["exit_reason"].to_list()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from orb_pipeline import engine
 from orb_pipeline.sweeps.grid import GridConfigError, chunk_of, load_settings, parse_settings
 
 BLOCK = {
@@ -175,3 +176,35 @@ def test_unreadable_grid_file_names_the_file(tmp_path):
         load_settings({"ORB_SWEEP_GRID": str(tmp_path / "missing.toml")})
     with pytest.raises(GridConfigError, match="ORB_SWEEP_CHUNKS must be an integer"):
         load_settings({"ORB_SWEEP_CHUNKS": "many"})
+
+
+def test_sweeps_charge_realistic_costs_by_default_and_zero_costs_stay_possible():
+    default = parse_settings({})
+    options = default.engine_options()
+    assert options["distance_unit"] == "dollars"
+    assert options["costs"] == engine.Costs(0.005, 2.0, "bps")
+    assert default.cost_description() == (
+        "$0.005/share commission + 2 bps slippage per side, distances in dollars"
+    )
+    gross = parse_settings(
+        {"costs": {"commission_per_share": 0, "slippage": 0}, "distance_unit": "percent"}
+    )
+    assert gross.engine_options() == {
+        "costs": engine.Costs(0.0, 0.0, "bps"),
+        "distance_unit": "percent",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"costs": {"commission_per_share": -0.01}}, "commission_per_share"),
+        ({"costs": {"slippage": float("nan")}}, "slippage"),
+        ({"costs": {"slippage_unit": "percent"}}, "slippage_unit"),
+        ({"costs": {"fee": 1.0}}, "fee"),
+        ({"distance_unit": "expected_move"}, "distance_unit"),
+    ],
+)
+def test_bad_cost_model_fails_naming_the_field(raw, message):
+    with pytest.raises(GridConfigError, match=message):
+        parse_settings(raw)

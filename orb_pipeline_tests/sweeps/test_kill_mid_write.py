@@ -83,7 +83,7 @@ def test_killed_partition_rerun_gives_exactly_the_clean_rows(tmp_path, mysql_dat
     store = rerun.resources()["results"]
     stored = store.read(sa.select(schema.results).order_by(schema.results.c.backtest_id))
     grid = chain.settings.grid()
-    clean = engine.sweep(series, sessions, grid)
+    clean = engine.sweep(series, sessions, grid, **chain.settings.engine_options())
     clean = clean.with_columns(
         backtest_id=backtest_ids(
             clean,
@@ -91,6 +91,7 @@ def test_killed_partition_rerun_gives_exactly_the_clean_rows(tmp_path, mysql_dat
             dt.date.fromisoformat(FIRST),
             dt.date.fromisoformat(LAST),
             engine.ENGINE_VERSION,
+            **chain.settings.engine_options(),
         )
     ).sort("backtest_id")
     assert stored.height == total == 9747

@@ -133,7 +133,12 @@ def test_monte_carlo_matches_slow_bootstrap_of_the_ledgers(chain, window):
     backtests = read(chain, results_schema.results)
     for row in stored.iter_rows(named=True):
         backtest = backtests.filter(pl.col("backtest_id") == row["backtest_id"]).row(0, named=True)
-        trades = engine.ledger(series, sessions, {k: backtest[k] for k in engine.GRID_COLUMNS})
+        trades = engine.ledger(
+            series,
+            sessions,
+            {k: backtest[k] for k in engine.GRID_COLUMNS},
+            **chain.settings.engine_options(),
+        )
         nets = [
             trades.filter(pl.col("session_date") == d)["profit"].sum()
             for d in sessions["session_date"]
