@@ -1,11 +1,12 @@
-"""``leaderboard`` [ticker]: top backtests by score, their trade ledgers, and pictures in the UI."""
+"""``leaderboard`` [ticker]: top backtests by deflated Sharpe ratio, their trade ledgers, the
+window's selection statistics, and pictures in the UI."""
 # No `from __future__ import annotations`: Dagster reads the config and resource annotations.
 
 import time
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from orb_pipeline import engine
 from orb_pipeline.core.artifacts import (
@@ -26,12 +27,19 @@ from orb_pipeline.results.leaderboard import (
     plotted_curves,
     report_path,
     set_trade_stats,
-    top_backtests,
     trade_stats,
     window_data_versions,
 )
 from orb_pipeline.results.ledgers import check_ledger_total
 from orb_pipeline.results.resource import ResultsStore
+from orb_pipeline.results.selection import (
+    SESSIONS_PER_YEAR,
+    leaders,
+    parameter_profiles,
+    select_window,
+    store_selection,
+    window_rows,
+)
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
 from orb_pipeline.sweeps.assets import (
@@ -49,7 +57,10 @@ TABLE_COLUMNS = (*display.HEADLINE_COLUMNS, "parameters")
 DETAIL_COLUMNS = (
     "rank",
     "backtest_id",
+    "deflated_sharpe",
     "sharpe",
+    "pbo",
+    "stability",
     "backtest_profit",
     "max_drawdown",
     "trades",
@@ -73,6 +84,24 @@ class LeaderboardConfig(dg.Config):
     min_days_traded: int = Field(
         default=1, ge=0, description="rank only backtests trading this often"
     )
+    pbo_blocks: int | None = Field(
+        default=None,
+        ge=2,
+        description="CSCV blocks for the PBO (even); default 16, fewer when the window is short",
+    )
+    pbo_max_trials: int = Field(
+        default=10_000,
+        ge=2,
+        le=200_000,
+        description="backtests in the PBO; a larger window uses a seeded uniform sample",
+    )
+    pbo_seed: int = Field(default=0, ge=0, description="seed of that sample")
+
+    @model_validator(mode="after")
+    def _even_blocks(self) -> "LeaderboardConfig":
+        if self.pbo_blocks is not None and self.pbo_blocks % 2:
+            raise ValueError(f"pbo_blocks must be even, got {self.pbo_blocks}")
+        return self
 
 
 def refuse_mixed_data_versions(
@@ -120,33 +149,47 @@ def leaderboard(
     results: ResultsStore,
     cache: CacheStore,
 ) -> dg.MaterializeResult:
-    """The ticker's top backtests over its staged window, ranked by Sharpe (annualized, per-session
-    net P&L; see orb_pipeline/results/leaderboard.py), with the original ``risk_adjusted_win_rate``;
+    """The ticker's top backtests over its staged window, ranked by deflated Sharpe ratio with the
+    raw annualized Sharpe beside it, the window's probability of backtest overfitting and each
+    row's parameter stability (orb_pipeline/results/selection.py; tables ``leaderboard_rows``,
+    ``selection_windows``, ``window_deflated``), with the original ``risk_adjusted_win_rate``;
     their trade ledgers go to the ``trades`` table and their ``trade_stats`` to ``results``.
     Where to look: the ``top_backtests`` table (``top_backtests_detail`` has every figure and the
-    ids); pictures under ``equity_curves`` and ``parameter_heatmap`` (click *Show Markdown*; files
-    under ``equity_png`` and ``heatmap_png``); the interactive HTML report under ``research_report``
-    (written by the ``research_report`` asset once validation has run)."""
+    ids); pictures under ``equity_curves``, ``parameter_heatmap``, ``pbo_logits`` and
+    ``parameter_stability`` (click *Show Markdown*; files under ``equity_png`` and
+    ``heatmap_png``); the interactive HTML report under ``research_report`` (written by the
+    ``research_report`` asset once validation has run)."""
     ticker = context.partition_key
     started = time.perf_counter()
     window, rebuilt = load_window(
         staging, cache, ticker, expected_window(context.instance, ticker), context.log
     )
-    top = top_backtests(
-        results,
-        ticker,
-        config.top,
-        window_start=window.window_start,
-        window_end=window.window_end,
-        min_days_traded=config.min_days_traded,
-    )
-    if top.height == 0:
+    rows = window_rows(results, ticker, window.window_start, window.window_end)
+    if rows.height == 0:
         raise dg.Failure(
             f"no ranked results for {ticker} over {window.window_start}..{window.window_end} "
             f"(engine {engine.ENGINE_VERSION}) in {results.describe()}: materialize sweep_results "
             f"for {ticker} first"
         )
     refuse_mixed_data_versions(context.instance, results, ticker, window)
+    try:
+        selection = select_window(
+            rows,
+            window.series,
+            window.sessions,
+            min_days_traded=config.min_days_traded,
+            pbo_blocks=config.pbo_blocks,
+            pbo_max_trials=config.pbo_max_trials,
+            pbo_seed=config.pbo_seed,
+        )
+    except ValueError as error:
+        raise dg.Failure(f"leaderboard of {ticker}: {error}") from None
+    top = leaders(selection, config.top)
+    if top.height == 0:
+        raise dg.Failure(
+            f"none of the {rows.height} backtests of {ticker} over {window.window_start}.."
+            f"{window.window_end} traded on at least min_days_traded={config.min_days_traded} days"
+        )
 
     ledgers, stats = [], {}
     for row in top.iter_rows(named=True):
@@ -159,17 +202,20 @@ def leaderboard(
     trades = pl.concat(ledgers)
     results.replace_rows(schema.trades, "backtest_id", list(stats), trades)
     set_trade_stats(results, stats, ticker, window.window_start, window.window_end)
+    sid = store_selection(
+        results,
+        selection,
+        top,
+        ticker=ticker,
+        window_start=window.window_start,
+        window_end=window.window_end,
+        data_version=window.data_version,
+        run_id=context.run.run_id,
+    )
 
     best = top.row(0, named=True)
     span = f"{ticker} {window.window_start}..{window.window_end}"
-    pool = top_backtests(
-        results,
-        ticker,
-        max(config.top, CURVE_POOL),
-        window_start=window.window_start,
-        window_end=window.window_end,
-        min_days_traded=config.min_days_traded,
-    )
+    pool = selection.ranked.head(max(config.top, CURVE_POOL))
     curves, curve_note = plotted_curves(window, pool, config.plotted)
     equity_png = plots.equity_figure(
         span + ": distinct top backtests (in sample) against the underlying",
@@ -211,12 +257,51 @@ def leaderboard(
         heatmap_png,
         engine_version=engine.ENGINE_VERSION,
     )
+    pbo = selection.pbo
+    pictures = {}
+    if pbo is not None:
+        pbo_png = plots.pbo_histogram(
+            f"{span}: CSCV of {selection.pbo_trials:,} backtests, {pbo.n_splits:,} splits",
+            pbo.logits,
+            pbo.pbo,
+        )
+        pbo_file = write_artifact(
+            cache,
+            ticker,
+            window.window_start,
+            window.window_end,
+            "leaderboard/pbo_logits.png",
+            pbo_png,
+            engine_version=engine.ENGINE_VERSION,
+        )
+        pictures["pbo_logits"] = dg.MetadataValue.md(
+            thumbnail_markdown(pbo_png, "PBO: logits of the in-sample best's rank", pbo_file)
+        )
+    stability_png = plots.stability_figure(
+        f"{span}: Sharpe along each parameter around #1",
+        parameter_profiles(selection.all_rows, best),
+        best,
+    )
+    stability_file = write_artifact(
+        cache,
+        ticker,
+        window.window_start,
+        window.window_end,
+        "leaderboard/parameter_stability.png",
+        stability_png,
+        engine_version=engine.ENGINE_VERSION,
+    )
+    pictures["parameter_stability"] = dg.MetadataValue.md(
+        thumbnail_markdown(stability_png, "parameter stability of #1", stability_file)
+    )
 
     rows = [
         {**row, "parameters": display.parameters_text(row)} for row in top.iter_rows(named=True)
     ]
     context.log.info(
-        f"leaderboard of {span}: best {best['backtest_id']} Sharpe {best['sharpe']:.2f}"
+        f"leaderboard of {span}: best {best['backtest_id']} deflated Sharpe "
+        f"{best['deflated_sharpe']:.3f} (raw Sharpe {best['sharpe']:.2f}, "
+        f"{selection.n_trials:,} trials); PBO {pbo.pbo if pbo else float('nan'):.2f}"
     )
     return dg.MaterializeResult(
         metadata={
@@ -231,8 +316,18 @@ def leaderboard(
             "top_backtests": display.table_metadata(rows, TABLE_COLUMNS),
             "top_backtests_detail": display.table_metadata(rows, DETAIL_COLUMNS),
             "leaderboard": dg.MetadataValue.md(display.markdown_table(rows, DETAIL_COLUMNS)),
-            "ranked_by": "Sharpe (annualized): Sharpe ratio of per-session net P&L, higher is better",
+            **pictures,
+            "ranked_by": "deflated Sharpe: probability that the Sharpe ratio beats the best of "
+            "n_trials unskilled trials (Bailey and Lopez de Prado 2014); the raw annualized "
+            "Sharpe beside it",
+            "n_trials": selection.n_trials,
+            "expected_max_sharpe": round(selection.expected_max_sharpe * SESSIONS_PER_YEAR**0.5, 4),
+            "pbo": pbo.pbo if pbo else None,
+            "pbo_splits": pbo.n_splits if pbo else 0,
+            "pbo_trials": selection.pbo_trials,
+            "selection_id": sid,
             "best_backtest_id": best["backtest_id"],
+            "best_deflated_sharpe": display.rounded("deflated_sharpe", best["deflated_sharpe"]),
             "best_sharpe": display.rounded("sharpe", best["sharpe"]),
             "best_total_profit": display.rounded("backtest_profit", best["backtest_profit"]),
             "best_parameters": display.parameters_text(best),

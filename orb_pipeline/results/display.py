@@ -69,6 +69,35 @@ COLUMNS: Mapping[str, Shown] = {
         2,
         "annualized Sharpe ratio of per-session net P&L, flat sessions count as 0",
     ),
+    "deflated_sharpe": Shown(
+        "deflated Sharpe",
+        _fixed(3),
+        3,
+        "probability that the Sharpe ratio beats the best of every backtest of the window "
+        "tried on noise (Bailey and Lopez de Prado 2014); above 0.95 it survives the search",
+    ),
+    "pbo": Shown(
+        "PBO",
+        _fixed(2),
+        2,
+        "the window's probability of backtest overfitting (CSCV): how often the in-sample best "
+        "lands at or below the out-of-sample median; 0.5 is noise",
+    ),
+    "stability": Shown(
+        "parameter stability",
+        _fixed(2),
+        2,
+        "share of grid neighbours (one step along one parameter) keeping half the Sharpe: "
+        "1 a plateau, 0 a lone spike",
+    ),
+    "walk_forward_passed": Shown(
+        "walk-forward folds passed", str, None, "folds where these parameters met the criteria"
+    ),
+    "walk_forward_folds": Shown("walk-forward folds", str, None, "folds of the walk-forward"),
+    "verdict": Shown(
+        "verdict", str, None, "promote, watch or reject (validation/selection_verdict.py)"
+    ),
+    "verdict_reason": Shown("why", str, None, "the verdict's reason in words"),
     "backtest_profit": _money("total profit $/sh", "net profit over the window, dollars per share"),
     "max_drawdown": _money("max drawdown $/sh", "largest peak-to-trough fall of cumulative net"),
     "trades": Shown("trades", str, None, "trades over the window"),
@@ -145,6 +174,7 @@ COLUMNS: Mapping[str, Shown] = {
 # The figures a ranked backtest is first judged by (leaderboard tables, the demo, the report).
 HEADLINE_COLUMNS = (
     "rank",
+    "deflated_sharpe",
     "sharpe",
     "backtest_profit",
     "max_drawdown",

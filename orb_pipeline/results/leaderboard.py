@@ -1,10 +1,8 @@
-"""Reading the results store: the leaderboard's ranking, the old ``risk_adjusted_win_rate``, trade stats.
+"""Reading the results store: a window's rows, the old ``risk_adjusted_win_rate``, trade stats.
 
-Ranking (the leaderboard's documented risk-adjusted score)
-    ``score = sharpe``: the annualized Sharpe ratio of the backtest's per-session net P&L over
-    every session of the window (flat sessions count as 0; docs/STRATEGY.md). Higher is better;
-    ties go to the higher ``backtest_profit``, then the smaller ``backtest_id`` (deterministic).
-    Backtests with ``days_traded < min_days_traded`` or no Sharpe (NULL) are not ranked.
+Ranking
+    By deflated Sharpe ratio, the raw annualized Sharpe beside it (``results/selection.py``); the
+    ranked leaderboard is stored in ``leaderboard_rows`` and read back by :func:`top_backtests`.
 
 Continuity with the original engine's SQL
     ``risk_adjusted_win_rate = (stop_distance / backtest_profit) * stop_count_limit``, NULL when
@@ -15,6 +13,7 @@ Continuity with the original engine's SQL
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import numpy as np
 import polars as pl
@@ -75,6 +74,23 @@ def window_data_versions(
     return store.read(statement)
 
 
+def selection_id(
+    ticker: str,
+    window_start: dt.date,
+    window_end: dt.date,
+    engine_version: str = engine.ENGINE_VERSION,
+) -> str:
+    """32 hex characters naming one ticker-window's selection (same inputs, same id)."""
+    parts = (
+        "orb-selection-v1",
+        ticker,
+        window_start.isoformat(),
+        window_end.isoformat(),
+        engine_version,
+    )
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
 def top_backtests(
     store: ResultsStore,
     ticker: str,
@@ -83,31 +99,41 @@ def top_backtests(
     window_start: dt.date,
     window_end: dt.date,
     engine_version: str = engine.ENGINE_VERSION,
-    min_days_traded: int = 1,
 ) -> pl.DataFrame:
-    """The ``limit`` best backtests of ``ticker`` by the score above, best first.
+    """The stored leaderboard of ``ticker``'s window (inclusive session dates), best first: what
+    the ``leaderboard`` asset ranked by deflated Sharpe ratio (``results/selection.py``).
 
-    Window: inclusive session dates (the staged window the sweep ran on), read through its
-    primary-key range (:func:`window_filter`). Columns: ``rank`` (1 = best), ``score``, every
-    ``results`` column, and ``risk_adjusted_win_rate``. Empty when nothing matches.
+    Columns: ``rank`` (1 = best), ``deflated_sharpe``, ``pbo`` (the window's), ``stability``,
+    ``neighbours``, ``pnl_skewness``, ``pnl_kurtosis``, the verdict columns (NULL until the
+    ``verdict`` asset ran), every ``results`` column but ``trade_stats``, and
+    ``risk_adjusted_win_rate``. Empty before the leaderboard ran for this window.
     """
+    board = schema.leaderboard_rows
+    own = [
+        c
+        for c in board.c
+        if c.name not in RESULTS.c and c.name not in ("selection_id", "run_id", "rank")
+    ]
     statement = (
-        sa.select(RESULTS.c.sharpe.label("score"), *RESULTS.c, risk_adjusted_win_rate())
-        .where(
-            *window_filter(ticker, window_start, window_end, engine_version),
-            RESULTS.c.days_traded >= min_days_traded,
-            RESULTS.c.sharpe.is_not(None),
+        sa.select(
+            board.c.rank,
+            *own,
+            *[c for c in RESULTS.c if c.name != "trade_stats"],
+            risk_adjusted_win_rate(),
         )
-        .order_by(RESULTS.c.sharpe.desc(), RESULTS.c.backtest_profit.desc(), RESULTS.c.backtest_id)
+        .join_from(board, RESULTS, RESULTS.c.backtest_id == board.c.backtest_id)
+        .where(
+            board.c.selection_id == selection_id(ticker, window_start, window_end, engine_version)
+        )
+        .order_by(board.c.rank)
         .limit(limit)
     )
+    if not sa.inspect(store.engine()).has_table(board.name):
+        return pl.DataFrame()
     found = store.read(statement)
     if found.height == 0:
         return found
-    return found.with_columns(
-        pl.int_range(1, found.height + 1).alias("rank"),
-        pl.col("window_start", "window_end").cast(pl.String).str.to_date(),
-    ).select("rank", pl.exclude("rank"))
+    return found.with_columns(pl.col("window_start", "window_end").cast(pl.String).str.to_date())
 
 
 def trade_stats(ledger: pl.DataFrame) -> dict:
@@ -277,10 +303,10 @@ def plotted_curves(
     }
     last = int(ranked["rank"][kept[-1]]) if kept else 0
     note = (
-        f"{len(kept)} of the best {last} by Sharpe; the other {last - len(kept)} are "
+        f"{len(kept)} of the best {last} by deflated Sharpe; the other {last - len(kept)} are "
         f"near-duplicates (per-session P&L correlation > {max_correlation:g}) of a line shown"
         if last > len(kept)
-        else f"the best {len(kept)} by Sharpe"
+        else f"the best {len(kept)} by deflated Sharpe"
     )
     return curves, note
 

@@ -7,6 +7,8 @@
 - :func:`heatmap_figure`: a ranking figure over stop x limit distance, one panel per value of a
   third parameter, the best cell marked, and :func:`edge_warnings` when the optimum lies on the
   grid's edge (the grid should then be wider).
+- :func:`pbo_histogram`, :func:`stability_figure`: the selection statistics (results/selection.py).
+
 Files and their inline thumbnails go through ``orb_pipeline.core.artifacts``.
 """
 
@@ -267,4 +269,36 @@ def heatmap_figure(
             va="top",
             ha="left",
         )
+    return _png(figure)
+
+
+def pbo_histogram(title: str, logits: np.ndarray, pbo: float) -> bytes:
+    """Histogram of the CSCV logits, the line at 0 marking the out-of-sample median: the share of
+    splits at or left of it is the PBO."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    finite = logits[np.isfinite(logits)]
+    axis.hist(finite, bins=min(40, max(5, len(np.unique(finite)))), color="steelblue")
+    axis.axvline(0.0, color="firebrick", linewidth=1.5, label=f"overfit side (PBO {pbo:.2f})")
+    axis.set_xlabel("logit of the in-sample best's out-of-sample rank (> 0: above the median)")
+    axis.set_ylabel("splits")
+    axis.set_title(title)
+    axis.legend(loc="upper left", fontsize=8)
+    axis.grid(alpha=0.3)
+    return _png(figure)
+
+
+def stability_figure(title: str, profiles: dict[str, pl.DataFrame], row: dict) -> bytes:
+    """One panel per parameter: the annualized Sharpe of the rows that differ from ``row`` only
+    in that parameter (``profiles``: parameter -> ``value``, ``sharpe``), ``row``'s value marked.
+    A plateau around the mark holds up; a lone spike does not."""
+    figure, axes = plt.subplots(1, len(profiles), figsize=(3.2 * len(profiles), 3.2), sharey=True)
+    for axis, (name, profile) in zip(np.atleast_1d(axes), profiles.items(), strict=True):
+        axis.plot(profile["value"].to_numpy(), profile["sharpe"].to_numpy(), marker="o", ms=3)
+        axis.axvline(row[name], color="firebrick", linewidth=1.0)
+        axis.axhline(0.0, color="grey", linewidth=0.6)
+        axis.axhline(0.5 * row["sharpe"], color="grey", linewidth=0.6, linestyle=":")
+        axis.set_xlabel(name.replace("_", " "))
+        axis.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("Sharpe (annualized)")
+    figure.suptitle(title + " (dotted: half the leader's Sharpe)", fontsize=10)
     return _png(figure)

@@ -90,6 +90,96 @@ trades = sa.Table(
     comment="Per-trade ledgers of the top backtests (replaced per backtest_id).",
 )
 
+
+def _parameter_columns() -> list[sa.Column]:
+    return [
+        sa.Column("range_seconds", sa.Integer, nullable=False),
+        sa.Column("stop_distance", sa.Double, nullable=False),
+        sa.Column("stop_count_limit", sa.Integer, nullable=False),
+        sa.Column("stop_cooloff_period", sa.Integer, nullable=False),
+        sa.Column("limit_distance", sa.Double, nullable=False),
+    ]
+
+
+SELECTION_ID_LENGTH = 32
+
+selection_windows = sa.Table(
+    "selection_windows",
+    metadata,
+    sa.Column(
+        "selection_id",
+        sa.String(SELECTION_ID_LENGTH),
+        primary_key=True,
+        comment="results/selection_store.py: ticker, window, engine version",
+    ),
+    sa.Column("ticker", sa.String(16), nullable=False),
+    sa.Column("window_start", sa.Date, nullable=False, comment="first session, inclusive"),
+    sa.Column("window_end", sa.Date, nullable=False, comment="last session, inclusive"),
+    sa.Column("engine_version", sa.String(32), nullable=False),
+    sa.Column("data_version", sa.String(64), nullable=False),
+    sa.Column("sessions", sa.Integer, nullable=False),
+    sa.Column("n_trials", sa.Integer, nullable=False, comment="every backtest of the window"),
+    sa.Column(
+        "sharpe_variance",
+        sa.Double,
+        nullable=False,
+        comment="variance (ddof 1) of the trials' per-session Sharpe ratios",
+    ),
+    sa.Column(
+        "expected_max_sharpe",
+        sa.Double,
+        nullable=False,
+        comment="SR0 per session: expected best Sharpe of n_trials unskilled trials",
+    ),
+    sa.Column("pbo", sa.Double, comment="NULL when the window is too short for CSCV"),
+    sa.Column("pbo_blocks", sa.Integer, nullable=False),
+    sa.Column("pbo_splits", sa.Integer, nullable=False),
+    sa.Column("pbo_trials", sa.Integer, nullable=False, comment="backtests in the PBO (sample)"),
+    sa.Column("pbo_sampled", sa.Boolean, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    comment="Selection-bias statistics of one ticker-window (replaced per selection_id).",
+)
+
+leaderboard_rows = sa.Table(
+    "leaderboard_rows",
+    metadata,
+    sa.Column("selection_id", sa.String(SELECTION_ID_LENGTH), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True, comment="1 = highest deflated Sharpe"),
+    sa.Column("backtest_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("ticker", sa.String(16), nullable=False),
+    sa.Column("window_start", sa.Date, nullable=False),
+    sa.Column("window_end", sa.Date, nullable=False),
+    *_parameter_columns(),
+    sa.Column("sharpe", sa.Double, nullable=False, comment="raw, annualized"),
+    sa.Column("deflated_sharpe", sa.Double, nullable=False, comment="probability, 0..1"),
+    sa.Column("pbo", sa.Double, comment="the window's"),
+    sa.Column("stability", sa.Double, comment="share of grid neighbours keeping half the Sharpe"),
+    sa.Column("neighbours", sa.Integer, nullable=False),
+    sa.Column("backtest_profit", sa.Double, comment="dollars per share"),
+    sa.Column("pnl_skewness", sa.Double, nullable=False),
+    sa.Column("pnl_kurtosis", sa.Double, nullable=False, comment="non-excess"),
+    sa.Column("data_version", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    # Filled by the verdict asset (validation/verdict_assets.py); NULL until it ran.
+    sa.Column("walk_forward_folds", sa.Integer, comment="folds of the latest walk-forward"),
+    sa.Column("walk_forward_passed", sa.Integer, comment="folds where these parameters passed"),
+    sa.Column("verdict", sa.String(8), comment="promote, watch or reject"),
+    sa.Column("verdict_reason", sa.String(1000)),
+    comment="The leaderboard of one ticker-window, ranked by deflated Sharpe ratio.",
+)
+
+window_deflated = sa.Table(
+    "window_deflated",
+    metadata,
+    sa.Column("selection_id", sa.String(SELECTION_ID_LENGTH), primary_key=True),
+    sa.Column("backtest_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("deflated_sharpe", sa.Double, nullable=False),
+    comment="Deflated Sharpe ratio of every ranked backtest of a window (the universe view's input).",
+)
+
+SELECTION_TABLES = (selection_windows, leaderboard_rows, window_deflated)
+
+
 # Engine metric name -> results column (the old table called total profit backtest_profit).
 METRIC_COLUMNS = {
     "total_profit": "backtest_profit",

@@ -17,7 +17,7 @@ def leaderboard_text(
     """The ``top`` best backtests of ``ticker`` over the inclusive window: a table of their
     figures (labels and rounding of results/display.py), then each one's parameters in words."""
     rows = top_backtests(store, ticker, top, window_start=window_start, window_end=window_end)
-    title = f"== {ticker} {window_start}..{window_end}: top backtests by Sharpe (annualized) =="
+    title = f"== {ticker} {window_start}..{window_end}: top backtests by deflated Sharpe =="
     if rows.height == 0:
         return f"{title}\nno ranked backtests stored for this window"
     ranked = rows.to_dicts()

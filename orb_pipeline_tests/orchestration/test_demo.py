@@ -65,7 +65,7 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
     _, data, _, stdout = demo
     assert "daily_data_job" in stdout and "research sensor tick" in stdout
     for ticker in TICKERS:
-        assert f"== {ticker} {FIRST}..{LAST}: top backtests by Sharpe (annualized) ==" in stdout
+        assert f"== {ticker} {FIRST}..{LAST}: top backtests by deflated Sharpe ==" in stdout
         assert f"== {ticker} {FIRST}..{LAST}: does the winner hold up? ==" in stdout
         report = data / "cache" / report_path(ticker, FIRST, LAST)
         assert f"research report (HTML, opens offline): {report}" in stdout

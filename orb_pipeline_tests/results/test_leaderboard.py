@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import window_id_range
-from orb_pipeline.results.leaderboard import top_backtests, window_filter
+from orb_pipeline.results.leaderboard import window_filter
+from orb_pipeline.results.selection import window_rows
 from orb_pipeline_tests.results.test_resource import END, START, mysql_store, result_rows
 
 OTHER_END = dt.date(2024, 7, 31)
@@ -30,18 +31,11 @@ def two_windows(store) -> pl.DataFrame:
     return mine
 
 
-def test_top_backtests_ranks_only_the_window_by_sharpe(results_store):
+def test_window_rows_reads_only_the_window(results_store):
     mine = two_windows(results_store)
-    top = top_backtests(
-        results_store, "SPY", 5, window_start=START, window_end=END, engine_version="test-1"
-    )
-    expected = (
-        mine.filter(pl.col("days_traded") >= 1, pl.col("sharpe").is_finite())
-        .sort(["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False])
-        .head(5)
-    )
-    assert top["rank"].to_list() == [1, 2, 3, 4, 5]
-    assert top["backtest_id"].to_list() == expected["backtest_id"].to_list()
+    rows = window_rows(results_store, "SPY", START, END, engine_version="test-1")
+    assert rows["backtest_id"].to_list() == sorted(mine["backtest_id"].to_list())
+    assert set(rows["window_end"].to_list()) == {END}
 
 
 def test_window_query_uses_the_primary_key_range(mysql_database):

@@ -7,12 +7,15 @@ import shutil
 
 import dagster as dg
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.staging.resource import RedisStagingStore
+from orb_pipeline.validation.overfitting import probability_of_backtest_overfitting
+from orb_pipeline_tests.results.selection_reference import expected_ranking
 from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, TICKER, Chain
 
@@ -76,17 +79,29 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
     assert metadata["parameter_heatmap"].value.startswith(
         "![parameter heatmap](data:image/png;base64,"
     )
-    assert "| # | backtest id | Sharpe (annualized) |" in metadata["leaderboard"].value
-    ranked = stored.filter(pl.col("sharpe").is_not_null()).sort(
-        ["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False]
+    assert (
+        "| # | backtest id | deflated Sharpe | Sharpe (annualized) | PBO | parameter stability |"
+        in metadata["leaderboard"].value
     )
-    assert metadata["best_backtest_id"].value == ranked["backtest_id"][0]
+    assert metadata["pbo_logits"].value.startswith("![PBO: logits")
+    assert metadata["parameter_stability"].value.startswith("![parameter stability of #1]")
+    series, sessions = cached_window
+    expected = expected_ranking(stored, series, sessions)
+    assert metadata["best_backtest_id"].value == expected[0][0]
+    assert metadata["best_deflated_sharpe"].value == pytest.approx(expected[0][1], abs=5e-4)
+    assert metadata["n_trials"].value == stored.height
+    ranked = stored.filter(pl.col("backtest_id").is_in([item[0] for item in expected[:4]]))
+    ranked = ranked.sort(
+        pl.col("backtest_id").replace_strict({i: n for n, (i, _) in enumerate(expected)})
+    )
+    nets = engine.session_stats(series, sessions, stored.select(engine.GRID_COLUMNS)).net_units
+    pbo = probability_of_backtest_overfitting(nets.T.astype(float), 10)
+    assert metadata["pbo"].value == pbo.pbo
 
     store = chain.resources()["results"]
     trades = store.read(sa.select(schema.trades))
     top_ids = ranked["backtest_id"].head(4).to_list()
     assert sorted(trades["backtest_id"].unique().to_list()) == sorted(top_ids)
-    series, sessions = cached_window
     for backtest in ranked.head(4).iter_rows(named=True):
         ledger = engine.ledger(
             series,

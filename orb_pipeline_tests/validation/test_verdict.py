@@ -11,6 +11,7 @@ import pytest
 from orb_pipeline import engine
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.ids import backtest_ids
+from orb_pipeline.results.leaderboard import selection_id
 from orb_pipeline.results.resource import SqliteResultsStore
 from orb_pipeline.results.summary import leaderboard_text
 from orb_pipeline.validation import schema
@@ -56,8 +57,35 @@ def store(tmp_path):
         run_id=pl.lit("run-a"),
     )
     store.upsert(results_schema.results, rows)
+    store_leaderboard(store, rows, deflated=[0.412, 0.2, 0.01], pbo=0.55)
     yield store, rows["backtest_id"][0]
     store.dispose()
+
+
+def store_leaderboard(store, rows: pl.DataFrame, *, deflated: list[float], pbo: float) -> None:
+    """The ``leaderboard`` asset's stored ranking of ``rows`` (in their order)."""
+    store.ensure_tables(*results_schema.SELECTION_TABLES)
+    board = rows.select(
+        "backtest_id",
+        "ticker",
+        "window_start",
+        "window_end",
+        *engine.GRID_COLUMNS,
+        "sharpe",
+        "backtest_profit",
+        "data_version",
+        "run_id",
+    ).with_columns(
+        selection_id=pl.lit(selection_id("SPY", START, END)),
+        rank=pl.int_range(1, rows.height + 1),
+        deflated_sharpe=pl.Series(deflated),
+        pbo=pl.lit(pbo),
+        stability=pl.lit(None, dtype=pl.Float64),
+        neighbours=pl.lit(0),
+        pnl_skewness=pl.lit(0.0),
+        pnl_kurtosis=pl.lit(3.0),
+    )
+    store.upsert(results_schema.leaderboard_rows, board)
 
 
 def store_validation(store, winner_id, *, oos, ready, p5):
@@ -162,10 +190,10 @@ def test_leaderboard_text_is_rounded_and_names_both_win_rates(store):
     results, winner = store
     text = leaderboard_text(results, "SPY", START, END, top=2)
     lines = text.splitlines()
-    assert lines[0] == "== SPY 2025-09-02..2025-11-28: top backtests by Sharpe (annualized) =="
+    assert lines[0] == "== SPY 2025-09-02..2025-11-28: top backtests by deflated Sharpe =="
     assert "winning days %" in lines[1] and "winning trades %" in lines[1]
     first = lines[2].split()
-    assert first[:7] == ["1", "5.79", "10.93", "2.35", "79.4", "39.7", "136"]
+    assert first[:8] == ["1", "0.412", "5.79", "10.93", "2.35", "79.4", "39.7", "136"]
     assert first[-1] == winner and "20 min 34 s" in lines[2]
     assert lines[4] == (
         "  #1: 30 s range, stop $0.40, limit $1.00, at most 3 stops a day, 4 min 30 s cooloff"
