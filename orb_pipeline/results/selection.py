@@ -7,9 +7,11 @@ Inputs are the window's rows of ``results`` (every backtest the sweep stored) an
   ``n_trials`` = every backtest stored for the window, ``trials_sharpe_variance`` = the sample
   variance (ddof 1) of their per-session Sharpe ratios (stored annualized Sharpe / sqrt(252)),
   ``n_observations`` = the window's sessions, skew and (non-excess) kurtosis of the row's
-  per-session net P&L (population moments; 0 and 3 when the P&L never varies).
+  per-session net P&L as the sweep stored them (``pnl_skewness``, ``pnl_kurtosis``; defined in
+  docs/SEMANTICS_EXTENSIONS.md).
 - **PBO** of the window (CSCV, ``probability_of_backtest_overfitting``) over the per-session net
-  P&L of every backtest, recomputed with ``engine.session_stats`` on the staged window. Above
+  P&L of every backtest, recomputed with ``engine.session_stats`` on the staged window under each
+  row's stored cost model and distance unit. Above
   ``pbo_max_trials`` backtests it uses a uniform random sample of that many (without replacement,
   ``numpy.random.default_rng(pbo_seed)``, in grid order): each backtest is equally likely to be in
   it, so it estimates the PBO of selecting among that many trials of this grid. The recomputation
@@ -19,8 +21,8 @@ Inputs are the window's rows of ``results`` (every backtest the sweep stored) an
   equal); stability is the share of them whose Sharpe ratio is at least half of the row's. 1 is a
   plateau, 0 a lone spike; NULL when the row's Sharpe is not positive or it has no neighbour.
 - **Ranking**: by deflated Sharpe ratio (highest first), ties by raw Sharpe, then total profit,
-  then ``backtest_id``; rows with fewer than ``min_days_traded`` days traded or no Sharpe are not
-  ranked. The raw Sharpe stays beside it.
+  then ``backtest_id``; rows with fewer than ``min_days_traded`` days traded, no Sharpe or no
+  stored moments are not ranked. The raw Sharpe stays beside it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.results import schema
-from orb_pipeline.results.leaderboard import risk_adjusted_win_rate, selection_id, window_filter
+from orb_pipeline.results.leaderboard import (
+    engine_options_of,
+    risk_adjusted_win_rate,
+    selection_id,
+    window_filter,
+)
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.validation.overfitting import (
     PBOResult,
@@ -95,19 +102,6 @@ def window_rows(
     return found
 
 
-def session_moments(net_units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Skewness ``m3 / m2^1.5`` and non-excess kurtosis ``m4 / m2^2`` (population central moments)
-    of each row of ``net_units`` (backtests x sessions); 0 and 3 where ``m2`` is 0."""
-    values = net_units.astype(np.float64)
-    centered = values - values.mean(axis=1, keepdims=True)
-    m2 = (centered**2).mean(axis=1)
-    m3 = (centered**3).mean(axis=1)
-    m4 = (centered**4).mean(axis=1)
-    varies = m2 > 0
-    safe = np.where(varies, m2, 1.0)
-    return np.where(varies, m3 / safe**1.5, 0.0), np.where(varies, m4 / safe**2, 3.0)
-
-
 def pbo_blocks_for(sessions: int, requested: int | None) -> int:
     """CSCV blocks for a window of ``sessions``: ``requested``, or by default 16 lowered to the
     largest even count leaving 2 sessions per block (0 when not even 2 blocks fit)."""
@@ -131,26 +125,27 @@ def _check_recomputed(rows: pl.DataFrame, recomputed: pl.DataFrame) -> None:
         )
 
 
-def _session_pass(
-    rows: pl.DataFrame, series: pl.DataFrame, sessions: pl.DataFrame, keep: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-session nets of ``rows`` in chunks of bounded memory: (skew, kurtosis) of every row and
-    the nets (sessions x kept rows, units) of the rows where ``keep`` is True."""
+COST_COLUMNS = ("commission_per_share", "slippage", "slippage_unit", "distance_unit")
+
+
+def _sample_nets(rows: pl.DataFrame, series: pl.DataFrame, sessions: pl.DataFrame) -> np.ndarray:
+    """Per-session net P&L (sessions x ``rows``, units of $0.0001) recomputed with
+    ``engine.session_stats`` under each row's own cost model, in chunks of bounded memory; the
+    recomputed profits must equal the stored ones (else ``ValueError`` naming a backtest)."""
     per_row = 7 * 8 * max(1, sessions.height)
     chunk = max(1, SESSION_STATS_BYTES // per_row)
-    skew = np.zeros(rows.height)
-    kurtosis = np.full(rows.height, 3.0)
-    kept = []
-    for start in range(0, rows.height, chunk):
-        part = rows.slice(start, chunk)
-        stats = engine.session_stats(series, sessions, part.select(engine.GRID_COLUMNS))
-        _check_recomputed(part, engine.aggregate(stats))
-        skew[start : start + part.height], kurtosis[start : start + part.height] = session_moments(
-            stats.net_units
-        )
-        kept.append(stats.net_units[keep[start : start + part.height]])
-    nets = np.concatenate(kept) if kept else np.zeros((0, sessions.height), dtype=np.int64)
-    return skew, kurtosis, np.ascontiguousarray(nets.T)
+    nets = np.zeros((sessions.height, rows.height), dtype=np.float64)
+    indexed = rows.with_row_index("_position")
+    for _, group in indexed.group_by(list(COST_COLUMNS), maintain_order=True):
+        options = engine_options_of(group.row(0, named=True))
+        for start in range(0, group.height, chunk):
+            part = group.slice(start, chunk)
+            stats = engine.session_stats(
+                series, sessions, part.select(engine.GRID_COLUMNS), **options
+            )
+            _check_recomputed(part, engine.aggregate(stats))
+            nets[:, part["_position"].to_numpy()] = stats.net_units.T
+    return nets
 
 
 def stability(rows: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
@@ -225,20 +220,18 @@ def select_window(
         keep[:] = False
         chosen = np.random.default_rng(pbo_seed).choice(rows.height, pbo_max_trials, replace=False)
         keep[chosen] = True
-    skew, kurtosis, nets = _session_pass(rows, series, sessions, keep)
+    nets = _sample_nets(rows.filter(pl.Series(keep)), series, sessions)
 
     per_session = rows["sharpe"].cast(pl.Float64) / math.sqrt(SESSIONS_PER_YEAR)
     valid = per_session.drop_nulls().drop_nans().to_numpy()
     variance = float(np.var(valid, ddof=1)) if valid.size > 1 else 0.0
-    all_rows = rows.with_columns(
-        sharpe_per_session=per_session,
-        pnl_skewness=pl.Series(skew),
-        pnl_kurtosis=pl.Series(kurtosis),
-    )
+    all_rows = rows.with_columns(sharpe_per_session=per_session)
     rankable = all_rows.filter(
         pl.col("days_traded") >= min_days_traded,
         pl.col("sharpe").is_not_null(),
         pl.col("sharpe").is_not_nan(),
+        pl.col("pnl_skewness").is_not_null(),
+        pl.col("pnl_kurtosis").is_not_null(),
     )
     deflated = deflated_sharpe_ratios(
         rankable["sharpe_per_session"].to_numpy(),

@@ -10,6 +10,7 @@ import statistics
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.results.leaderboard import engine_options_of
 from orb_pipeline_tests.validation import overfitting_reference as reference
 
 
@@ -27,7 +28,8 @@ def moments(values: list[float]) -> tuple[float, float]:
 
 def expected_ranking(stored: pl.DataFrame, series, sessions, min_days_traded: int = 1) -> list:
     """``[(backtest_id, deflated_sharpe), ...]`` best first, over every stored row of a window."""
-    stats = engine.session_stats(series, sessions, stored.select(engine.GRID_COLUMNS))
+    options = engine_options_of(stored.row(0, named=True))  # one cost model in these tests
+    stats = engine.session_stats(series, sessions, stored.select(engine.GRID_COLUMNS), **options)
     per_session = [
         None if s is None or math.isnan(s) else s / math.sqrt(252) for s in stored["sharpe"]
     ]

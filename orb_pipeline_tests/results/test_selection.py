@@ -11,19 +11,18 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.results import schema
-from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.leaderboard import top_backtests
 from orb_pipeline.results.selection import (
     leaders,
     pbo_blocks_for,
     select_window,
-    session_moments,
     stability,
     store_selection,
     window_rows,
 )
+from orb_pipeline.sweeps.assets import result_rows
 from orb_pipeline.validation.overfitting import probability_of_backtest_overfitting
-from orb_pipeline_tests.results.selection_reference import expected_ranking, moments
+from orb_pipeline_tests.results.selection_reference import expected_ranking
 from orb_pipeline_tests.staging.window_data import make_window
 
 START = dt.date(2025, 1, 2)
@@ -40,25 +39,10 @@ def window():
         limit_distance=[0.1, 0.2, 0.5],
     )
     end = sessions["session_date"].max()
-    metrics = engine.sweep(series, sessions, grid)
-    rows = metrics.rename(schema.METRIC_COLUMNS).with_columns(
-        backtest_id=backtest_ids(metrics, "SPY", START, end, engine.ENGINE_VERSION),
-        ticker=pl.lit("SPY"),
-        window_start=pl.lit(START),
-        window_end=pl.lit(end),
-        data_version=pl.lit("dv"),
-        engine_version=pl.lit(engine.ENGINE_VERSION),
-        run_id=pl.lit("run"),
-    )
+    costs = engine.Costs(0.005, 2.0, "bps")
+    metrics = engine.sweep(series, sessions, grid, costs=costs)
+    rows = result_rows(metrics, "SPY", START, end, "dv", "run", costs=costs)
     return series, sessions, rows.sort("backtest_id")
-
-
-def test_moments_match_plain_python():
-    nets = np.array([[0, 5, -3, 12, 0, 0, 7], [4, 4, 4, 4, 4, 4, 4], [1, -1, 1, -1, 1, -1, 90]])
-    skew, kurtosis = session_moments(nets)
-    for index, row in enumerate(nets.tolist()):
-        assert (skew[index], kurtosis[index]) == pytest.approx(moments([float(v) for v in row]))
-    assert (skew[1], kurtosis[1]) == (0.0, 3.0)
 
 
 def test_ranking_is_by_deflated_sharpe(window):
@@ -80,7 +64,9 @@ def test_ranking_is_by_deflated_sharpe(window):
 
 def test_pbo_uses_every_backtest_or_a_seeded_sample(window):
     series, sessions, rows = window
-    stats = engine.session_stats(series, sessions, rows.select(engine.GRID_COLUMNS))
+    stats = engine.session_stats(
+        series, sessions, rows.select(engine.GRID_COLUMNS), costs=engine.Costs(0.005, 2.0, "bps")
+    )
     nets = stats.net_units.T.astype(np.float64)
     assert pbo_blocks_for(sessions.height, None) == 10
     full = select_window(rows, series, sessions)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from orb_pipeline import engine
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
+from orb_pipeline.results.leaderboard import engine_options_of
 from orb_pipeline.staging.resource import RedisStagingStore
 from orb_pipeline.validation.overfitting import probability_of_backtest_overfitting
 from orb_pipeline_tests.results.selection_reference import expected_ranking
@@ -94,7 +95,9 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
     ranked = ranked.sort(
         pl.col("backtest_id").replace_strict({i: n for n, (i, _) in enumerate(expected)})
     )
-    nets = engine.session_stats(series, sessions, stored.select(engine.GRID_COLUMNS)).net_units
+    options = engine_options_of(stored.row(0, named=True))
+    grid = stored.select(engine.GRID_COLUMNS)
+    nets = engine.session_stats(series, sessions, grid, **options).net_units
     pbo = probability_of_backtest_overfitting(nets.T.astype(float), 10)
     assert metadata["pbo"].value == pbo.pbo
 
