@@ -31,4 +31,7 @@ def resources() -> dict:
 
     found["staging"] = staging_from_environment(data_dir())  # ORB_STAGING=local|redis
     found["results"] = results_from_environment(data_dir())  # ORB_RESULTS=sqlite|mysql
+    from orb_pipeline.orchestration.alerts import alerts_from_environment
+
+    found["alerts"] = alerts_from_environment()  # ORB_ALERT_WEBHOOK_URL, ORB_ALERT_SNS_TOPIC_ARN
     return found

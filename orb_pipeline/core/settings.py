@@ -257,6 +257,11 @@ class Settings(BaseModel):
         "the ticker sensor's universe (comma-separated) instead of the warehouse's list",
         "(the warehouse's tickers)",
     )
+    alert_sns_topic_arn: OptionalText = setting(
+        None,
+        "SNS topic the failed-run and failed-check alerts go to (also or instead of the webhook)",
+        "none",
+    )
     catch_up_days: WholeNumber(0) = setting(
         10, "how many calendar days back the daily schedule looks for missed sessions"
     )
@@ -328,6 +333,12 @@ RUN_TIME_VARIABLES = (
     RunTimeVariable("ORB_RESULTS_HOST", "MySQL results host", "(required for `mysql`)"),
     RunTimeVariable("ORB_RESULTS_USER", "MySQL results user", "(required for `mysql`)"),
     RunTimeVariable("ORB_RESULTS_PASSWORD", "MySQL results password", "(required for `mysql`)"),
+    RunTimeVariable(
+        "ORB_ALERT_WEBHOOK_URL",
+        "Slack-compatible incoming webhook for failed-run and failed-check alerts (used only when"
+        " the variable exists)",
+        "none",
+    ),
 )
 _RUN_TIME_NAMES = {variable.name for variable in RUN_TIME_VARIABLES}
 

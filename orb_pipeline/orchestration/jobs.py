@@ -36,14 +36,35 @@ LEADERBOARD_JOB = "leaderboard_job"
 VALIDATION_JOB = "validation_job"
 
 
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+"""Run monitoring (deploy/dagster.yaml, dagster.yaml) cancels a run older than this many seconds."""
+
+
+def max_runtime_seconds(job_name: str, grid_rows: int) -> int:
+    """Each job's runtime limit: a generous bound on what its largest normal run takes, so a hung
+    run (a stuck connection, a deadlock) is canceled and alerted instead of holding its pool
+    slots and its ECS task for ever. Sweeps and validation grow with the grid: 1,800 s plus
+    10 ms per backtest (a run covers at most a ticker's grid; the engine and the upsert do
+    about 30,000 backtests/s over a ticker-year on one core, so 10 ms allows 300x that)."""
+    fixed = {DAILY_DATA_JOB: 2 * 3600, STAGE_WINDOW_JOB: 1800, LEADERBOARD_JOB: 1800}
+    if job_name in fixed:
+        return fixed[job_name]
+    return 1800 + grid_rows // 100
+
+
 def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]:
     size = chunk_size(settings)
+    rows = settings.grid().height
+
+    def limit(job_name: str) -> dict[str, str]:
+        return {MAX_RUNTIME_TAG: str(max_runtime_seconds(job_name, rows))}
+
     jobs = [
         dg.define_asset_job(
             DAILY_DATA_JOB,
             executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(*DATA_ASSETS),
-            tags={"orb/kind": "daily"},
+            tags={"orb/kind": "daily", **limit(DAILY_DATA_JOB)},
             description="Warehouse pull -> 1-second bars -> opening ranges -> compressed series, "
             "for any rectangle of sessions x tickers in one run.",
         ),
@@ -51,7 +72,7 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
             STAGE_WINDOW_JOB,
             executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(STAGED_WINDOW),
-            tags={"orb/kind": "staging"},
+            tags={"orb/kind": "staging", **limit(STAGE_WINDOW_JOB)},
             description="Stage one ticker's window (run config: first_session, last_session).",
         ),
         dg.define_asset_job(
@@ -59,7 +80,7 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
             executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(SWEEP_RESULTS),
             # The run launcher reads run tags; job tags become every run's tags.
-            tags=sweep_run_tags(size),
+            tags={**sweep_run_tags(size), **limit(SWEEP_JOB)},
             description=f"Backtest a range of one ticker's parameter chunks (up to {size} "
             "backtests each, one after another) and upsert the results; sized for one ECS task.",
         ),
@@ -67,7 +88,7 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
             LEADERBOARD_JOB,
             executor_def=dg.in_process_executor,
             selection=dg.AssetSelection.assets(LEADERBOARD),
-            tags={"orb/kind": "results"},
+            tags={"orb/kind": "results", **limit(LEADERBOARD_JOB)},
             description="Rank one ticker's backtests, write ledgers of the top ones and pictures.",
         ),
         dg.define_asset_job(
@@ -76,7 +97,10 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
             selection=dg.AssetSelection.assets(*VALIDATION_ASSETS),
             # Sized for a year of the sweep's grid; the walk-forward keeps per-session statistics
             # of every backtest in memory.
-            tags=validation_run_tags(settings.grid().height, SESSIONS_PER_YEAR),
+            tags={
+                **validation_run_tags(settings.grid().height, SESSIONS_PER_YEAR),
+                **limit(VALIDATION_JOB),
+            },
             description="Walk-forward and Monte Carlo validation of one ticker's leaderboard.",
         ),
     ]

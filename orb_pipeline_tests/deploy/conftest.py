@@ -37,6 +37,10 @@ def production_home(tmp_path, postgres_database, fake_aws, monkeypatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     for name, value in postgres_env(postgres_database).items():
         monkeypatch.setenv(name, value)
+    # Step logs go to S3 (moto): the stack points this at its cache bucket.
+    bucket = "orb-logs-" + tmp_path.name.lower().replace("_", "-")[:30]
+    fake_aws.client("s3").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", bucket)
     return home
 
 

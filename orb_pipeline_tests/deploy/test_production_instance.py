@@ -1,5 +1,7 @@
 """deploy/dagster.yaml loads against a real PostgreSQL and stores runs and events there."""
 
+import os
+
 import dagster as dg
 import sqlalchemy as sa
 import yaml
@@ -9,6 +11,7 @@ from orb_pipeline_tests.deploy.conftest import DEPLOY
 
 @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["2024-01-02", "2024-01-03"]))
 def probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    print(f"probe stdout for {context.partition_key}")  # noqa: T201 - the captured step log
     return dg.MaterializeResult(metadata={"session": context.partition_key})
 
 
@@ -22,6 +25,14 @@ def test_every_connection_value_comes_from_the_environment():
     assert launcher["config"]["task_definition"] == {"env": "ORB_ECS_RUN_TASK_DEFINITION"}
     assert config["run_monitoring"]["start_timeout_seconds"] > 0
     assert config["run_retries"]["enabled"] and config["run_retries"]["max_retries"] >= 1
+    # Slots of runs that died holding them are freed; step logs outlive the task.
+    assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
+    compute_logs = config["compute_logs"]
+    assert (compute_logs["module"], compute_logs["class"]) == (
+        "dagster_aws.s3.compute_log_manager",
+        "S3ComputeLogManager",
+    )
+    assert compute_logs["config"]["bucket"] == {"env": "DAGSTER_COMPUTE_LOGS_BUCKET"}
 
 
 def test_runs_and_materializations_round_trip_through_postgres(production_home, postgres_database):
@@ -35,6 +46,7 @@ def test_runs_and_materializations_round_trip_through_postgres(production_home, 
         assert instance.run_monitoring_start_timeout_seconds == 600
         assert instance.run_monitoring_max_resume_run_attempts == 2
         assert instance.run_retries_max_retries == 2
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 120
         result = dg.materialize([probe], instance=instance, partition_key="2024-01-03")
         assert result.success
         stored = instance.get_run_by_id(result.run_id)
@@ -70,3 +82,20 @@ def test_runs_and_materializations_round_trip_through_postgres(production_home, 
         engine.dispose()
     assert run_ids == [result.run_id]
     assert materializations == 1
+
+
+def test_step_logs_go_to_s3(production_home, fake_aws):
+    instance = dg.DagsterInstance.get()
+    try:
+        assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
+        result = dg.materialize([probe], instance=instance, partition_key="2024-01-02")
+        assert result.success
+    finally:
+        instance.dispose()
+    # Read independently of Dagster, from the bucket the variable names.
+    s3 = fake_aws.client("s3")
+    bucket = os.environ["DAGSTER_COMPUTE_LOGS_BUCKET"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys and all(key.startswith("compute-logs/storage/") for key in keys)
+    logs = b"".join(s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys)
+    assert b"probe stdout for 2024-01-02" in logs

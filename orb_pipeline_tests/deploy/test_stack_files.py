@@ -169,9 +169,16 @@ def test_daemon_role_allows_only_what_the_run_launcher_calls():
         "iam:PassRole",
     }
     # Web server: terminate runs only, never start them.
-    (web,) = resources["WebserverTaskRole"]["Properties"]["Policies"]
-    web_actions = {a for s in web["PolicyDocument"]["Statement"] for a in s["Action"]} | set()
+    web_actions = set()
+    for web in resources["WebserverTaskRole"]["Properties"]["Policies"]:
+        for statement in web["PolicyDocument"]["Statement"]:
+            listed = statement["Action"]
+            web_actions.update([listed] if isinstance(listed, str) else listed)
     assert "ecs:RunTask" not in web_actions
+    # ... and read step logs (compute-logs/ in the cache bucket), never write anything.
+    assert not {
+        a for a in web_actions if a.startswith("s3:") and a not in {"s3:GetObject", "s3:ListBucket"}
+    }
 
 
 def test_compose_file_describes_the_full_local_stack():

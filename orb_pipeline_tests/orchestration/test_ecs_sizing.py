@@ -12,7 +12,7 @@ from orb_pipeline.orchestration.ecs import (
     validation_run_tags,
     validation_task_size,
 )
-from orb_pipeline.orchestration.jobs import build_jobs
+from orb_pipeline.orchestration.jobs import build_jobs, max_runtime_seconds
 from orb_pipeline.orchestration.sweep_plan import chunk_size
 from orb_pipeline.sweeps.grid import parse_settings
 
@@ -53,7 +53,8 @@ def test_sweep_job_carries_the_tags_of_its_chunk_size():
     settings = parse_settings({"chunks": 3})  # default grid: 9,747 rows -> chunks of 3,249
     assert chunk_size(settings) == 3_249
     (sweep_job,) = [job for job in build_jobs(settings) if job.name == "sweep_job"]
-    assert sweep_job.tags == sweep_run_tags(3_249)
+    # 1,800 s + 10 ms per backtest of the grid: 1,800 + 97 s
+    assert sweep_job.tags == {**sweep_run_tags(3_249), "dagster/max_runtime": "1897"}
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,25 @@ def test_validation_task_is_sized_by_grid_and_window(backtests, sessions, cpu, m
 def test_validation_job_carries_tags_of_the_grid():
     settings = parse_settings({})
     (validation_job,) = [job for job in build_jobs(settings) if job.name == "validation_job"]
-    assert validation_job.tags == validation_run_tags(9_747, 252)
+    assert validation_job.tags == {
+        **validation_run_tags(9_747, 252),
+        "dagster/max_runtime": "1897",
+    }
     assert validation_job.tags["orb/kind"] == "validation"
     with pytest.raises(ValueError, match="needs .* MiB, more than Fargate's largest task"):
         validation_task_size(10_000_000, 2_520)
+
+
+def test_every_job_has_a_runtime_limit_that_run_monitoring_enforces():
+    limits = {
+        job.name: int(job.tags["dagster/max_runtime"]) for job in build_jobs(parse_settings({}))
+    }
+    assert limits == {
+        "daily_data_job": 7200,
+        "stage_window_job": 1800,
+        "sweep_job": 1897,
+        "leaderboard_job": 1800,
+        "validation_job": 1897,
+    }
+    # A million-backtest grid gets 1,800 + 10,000 s.
+    assert max_runtime_seconds("sweep_job", 1_000_000) == 11_800
