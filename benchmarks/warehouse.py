@@ -6,11 +6,14 @@ Loads the demo generator's rows (SPY, QQQ, IWM over the 63 demo sessions, about 
 scratch database on the MariaDB at ``ORB_TEST_MYSQL_HOST/PORT/USER/PASSWORD`` (default
 127.0.0.1:3306 root), then pulls one ticker's 63 sessions (about 0.3 M rows) with:
 
-- ``connectorx bulk`` (the pipeline's path): no server ORDER BY, polars sorts by (time, id);
-- ``connectorx + ORDER BY``: the same with the server sorting;
+- ``connectorx, 4 parallel queries`` (the pipeline's path): ``pull_sessions`` sends one query per
+  group of sessions as a list to connectorx, which runs them on parallel connections; no server
+  ORDER BY, polars sorts by (time, id);
+- ``connectorx, one query at a time`` (the previous path, ``connections=1``), same queries in turn;
+- ``connectorx + ORDER BY``: one query with the server sorting;
 - ``pymysql cursor`` (plain DB-API, fetchall, then a polars frame), server ORDER BY;
 - ``sqlalchemy reference`` (the pipeline's bound-parameter reference path), server ORDER BY;
-- ``sqlite bulk`` (the embedded demo warehouse, connectorx) for comparison;
+- the embedded SQLite warehouse, parallel and one query at a time;
 
 each best of ``--repeat``; prints rows per second and ratios, checks every path returns identical
 rows, then times the whole ``cached_bars`` computation (pull + bars + Parquet writes) per ticker.
@@ -125,12 +128,25 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
             connection.close()
         return pl.DataFrame(data, schema=PULL_SCHEMA, orient="row")
 
+    def without_session(action):
+        return lambda: action().drop("session_date")
+
     paths = {
-        "connectorx bulk (pipeline)": lambda: warehouse.pull(ticker, windows),
+        "connectorx, 4 parallel queries (pipeline)": without_session(
+            lambda: warehouse.pull_sessions(ticker, sessions, connections=4)
+        ),
+        "connectorx, one query at a time (previous)": without_session(
+            lambda: warehouse.pull_sessions(ticker, sessions, connections=1)
+        ),
         "connectorx + server ORDER BY": connectorx_ordered,
         "pymysql cursor + ORDER BY": pymysql_cursor,
         "sqlalchemy reference + ORDER BY": lambda: warehouse.pull(ticker, windows, reference=True),
-        "sqlite bulk (embedded demo)": lambda: sqlite.pull(ticker, windows),
+        "sqlite, 4 parallel queries (pipeline)": without_session(
+            lambda: sqlite.pull_sessions(ticker, sessions, connections=4)
+        ),
+        "sqlite, one query at a time (previous)": without_session(
+            lambda: sqlite.pull_sessions(ticker, sessions, connections=1)
+        ),
     }
     timings, frames = {}, {}
     for name, action in paths.items():
@@ -143,13 +159,18 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
     count = reference.height
     base = timings["pymysql cursor + ORDER BY"]
     print(
-        f"\npull of {ticker}, {len(windows)} sessions, {count:,} rows (best of {repeat}; identical rows on every path)"
+        f"\npull of {ticker}, {len(windows)} sessions, {count:,} rows (best of {repeat}; identical "
+        "rows on every path)"
     )
     for name, seconds in timings.items():
         print(
-            f"  {name:34s} {seconds:7.3f} s  {count / seconds / 1e6:6.2f} M rows/s  "
+            f"  {name:42s} {seconds:7.3f} s  {count / seconds / 1e6:6.2f} M rows/s  "
             f"{base / seconds:5.2f}x pymysql"
         )
+    for engine in ("connectorx", "sqlite"):
+        parallel = timings[f"{engine}, 4 parallel queries (pipeline)"]
+        previous = timings[f"{engine}, one query at a time (previous)"]
+        print(f"  {engine}: parallel / previous = {previous / parallel:.2f}x faster")
 
     store = CacheStore(url=os.path.join(scratch, "cache"))
     print(

@@ -33,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     from orb_pipeline.orchestration.sweep_plan import add_plan_command
     from orb_pipeline.results.cli import add_ledger_command
+    from orb_pipeline.warehouse.cli import add_load_warehouse_command
 
     add_ledger_command(subcommands)
+    add_load_warehouse_command(subcommands)
     add_plan_command(subcommands)
     return parser
 

@@ -22,7 +22,13 @@ import dagster as dg
 
 from orb_pipeline.calendar import DEFAULT_EXCHANGE, session_table
 from orb_pipeline.core.cache_store import CacheStore
-from orb_pipeline.partitions import PartitionSessions, first_session, last_session, period_days
+from orb_pipeline.partitions import (
+    PartitionSessions,
+    closed_through,
+    first_session,
+    last_session,
+    period_days,
+)
 
 STATUS_TABLE_LIMIT = 60
 
@@ -69,12 +75,12 @@ def stored_sessions(store: CacheStore, prefix: str, ticker: str) -> set[dt.date]
     return found
 
 
-def expected_sessions(period: str, last_day: dt.date) -> list[dt.date]:
-    """Exchange sessions of ``period`` from ``ORB_FIRST_SESSION`` to ``last_day`` (and to
-    ``ORB_LAST_SESSION`` when set), inclusive."""
+def expected_sessions(period: str, now: dt.datetime) -> list[dt.date]:
+    """Exchange sessions of ``period`` from ``ORB_FIRST_SESSION`` to the last one closed at ``now``
+    (and to ``ORB_LAST_SESSION`` when set), inclusive."""
     first, last = period_days(period)
     first = max(first, dt.date.fromisoformat(first_session()))
-    last = min(last, last_day)
+    last = closed_through(last, now)
     if last_session():
         last = min(last, dt.date.fromisoformat(last_session()))
     if last < first:
@@ -86,10 +92,12 @@ def partition_metadata(
     part: PartitionSessions,
     outcomes: list[SessionOutcome],
     present: set[dt.date],
-    last_day: dt.date,
+    now: dt.datetime,
 ) -> dict[str, dg.MetadataValue]:
     """One partition's metadata: this run's writes and the period's session status."""
-    expected = expected_sessions(part.period, max([last_day, *part.days]))
+    # The period's closed sessions, and the sessions this run built (a tagged run may build one
+    # before ``now`` counts it as closed, e.g. under a frozen test clock).
+    expected = sorted(set(expected_sessions(part.period, now)) | set(sessions_by_date(part.days)))
     missing = [day for day in expected if day not in present]
     no_data = [o.session for o in outcomes if o.missing_data]
     with_data = [o for o in outcomes if o.first_timestamp is not None]
@@ -141,7 +149,7 @@ def build_partitions(
     *,
     store: CacheStore,
     prefix: str,
-    last_day: dt.date,
+    now: dt.datetime,
 ) -> list[SessionOutcome]:
     """Run ``build`` for every partition of ``work`` (ticker by ticker, period by period); log
     progress; attach each partition's metadata. ``build`` validates all sessions of its partition
@@ -163,7 +171,7 @@ def build_partitions(
         except Exception as error:
             if not done:
                 raise
-            kept = _metadata_of(done, store, prefix, last_day)
+            kept = _metadata_of(done, store, prefix, now)
             for (written, _), metadata in zip(done, kept, strict=True):
                 context.log_event(
                     dg.AssetMaterialization(
@@ -182,7 +190,7 @@ def build_partitions(
                 f"weekday(s), {sum(o.rows for o in outcomes):,} rows "
                 f"({time.perf_counter() - started:.1f} s so far)"
             )
-    for (part, _), metadata in zip(done, _metadata_of(done, store, prefix, last_day), strict=True):
+    for (part, _), metadata in zip(done, _metadata_of(done, store, prefix, now), strict=True):
         context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=str(part.key))
     return [outcome for _, outcomes in done for outcome in outcomes]
 
@@ -191,14 +199,14 @@ def _metadata_of(
     done: list[tuple[PartitionSessions, list[SessionOutcome]]],
     store: CacheStore,
     prefix: str,
-    last_day: dt.date,
+    now: dt.datetime,
 ) -> list[dict[str, dg.MetadataValue]]:
     present: dict[str, set[dt.date]] = {}
     out = []
     for part, outcomes in done:
         if part.ticker not in present:
             present[part.ticker] = stored_sessions(store, prefix, part.ticker)
-        out.append(partition_metadata(part, outcomes, present[part.ticker], last_day))
+        out.append(partition_metadata(part, outcomes, present[part.ticker], now))
     return out
 
 

@@ -173,6 +173,15 @@ def parse_sessions_tag(value: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
+def closed_through(period_last: dt.date, now: dt.datetime) -> dt.date:
+    """``period_last`` clipped to ``last_closed_day(now)``; asks the calendar only when the period
+    reaches the last two days (building an exchange calendar costs about a second)."""
+    today = now.astimezone(zoneinfo.ZoneInfo(SESSION_TIMEZONE)).date()
+    if period_last < today - dt.timedelta(days=1):
+        return period_last
+    return min(period_last, last_closed_day(now))
+
+
 def last_closed_day(now: dt.datetime) -> dt.date:
     """The newest day whose session (if any) has closed at ``now``: today in New York once today's
     close has passed (or today is not a session), else yesterday."""
@@ -205,11 +214,10 @@ def run_sessions(
     start = dt.date.fromisoformat(first_session())
     last = last_session()
     end = dt.date.fromisoformat(last) if last else dt.date.max
-    if SESSIONS_TAG in tags:
+    tagged = SESSIONS_TAG in tags
+    if tagged:
         tagged_first, tagged_last = parse_sessions_tag(tags[SESSIONS_TAG])
         start, end = max(start, tagged_first), min(end, tagged_last)
-    else:
-        end = min(end, last_closed_day(now))
     grouped: dict[str, list[PartitionSessions]] = {}
     for key in partition_keys:
         if not isinstance(key, dg.MultiPartitionKey):
@@ -218,6 +226,8 @@ def run_sessions(
         ticker, period = by_dimension[TICKER_DIMENSION], by_dimension[PERIOD_DIMENSION]
         first_day, last_day = period_days(period)
         first_day, last_day = max(first_day, start), min(last_day, end)
+        if not tagged:
+            last_day = closed_through(last_day, now)
         days = weekdays(first_day, last_day) if first_day <= last_day else []
         if days:
             grouped.setdefault(ticker, []).append(PartitionSessions(key, ticker, period, days))

@@ -17,7 +17,12 @@ import time
 import dagster as dg
 import polars as pl
 
-from orb_pipeline.bars.build import bars_from_prints, bars_problems, check_prints
+from orb_pipeline.bars.build import (
+    BARS_SCHEMA,
+    bars_by_session,
+    bars_problems,
+    check_session_prints,
+)
 from orb_pipeline.core.cache_store import BARS_PREFIX, CacheStore, partition_path
 from orb_pipeline.data_stage import (
     SessionOutcome,
@@ -30,7 +35,6 @@ from orb_pipeline.data_stage import (
 from orb_pipeline.partitions import (
     PartitionSessions,
     backfill_policy,
-    last_closed_day,
     period_ticker_partitions,
     run_sessions,
 )
@@ -93,26 +97,14 @@ def cached_bars(
             if sessions
             else pl.DataFrame(schema={"session_date": pl.Date})
         )
-        per_session = (
-            {
-                key[0]: frame
-                for key, frame in prints.partition_by("session_date", as_dict=True).items()
-            }
-            if prints.height
-            else {}
-        )
-        # Validate every session of the partition before writing any file.
-        built: dict[dt.date, pl.DataFrame] = {}
-        for day in days:
-            day_prints = per_session.get(day)
-            if day_prints is not None:
-                check_prints(day_prints, ticker, day)
-                built[day] = bars_from_prints(day_prints, day)
-            else:
-                built[day] = bars_from_prints(pl.DataFrame(), day)
+        # Validate every session of the partition before writing any file; the bars of all its
+        # sessions in one group-by (bars_from_prints is the per-session reference).
+        check_session_prints(prints, ticker)
+        built = bars_by_session(prints)
+        empty = pl.DataFrame(schema=BARS_SCHEMA)
         outcomes = []
         for day in days:
-            bars = built[day]
+            bars = built.get(day, empty)
             outcome = SessionOutcome(ticker, day, rows=bars.height)
             if day not in sessions:
                 outcome.note = "not an exchange session (holiday); stored empty"
@@ -136,7 +128,7 @@ def cached_bars(
         build,
         store=cache,
         prefix=BARS_PREFIX,
-        last_day=last_closed_day(now),
+        now=now,
     )
     return dg.MaterializeResult(
         metadata=run_summary(outcomes),

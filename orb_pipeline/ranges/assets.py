@@ -32,7 +32,6 @@ from orb_pipeline.data_stage import (
 from orb_pipeline.partitions import (
     PartitionSessions,
     backfill_policy,
-    last_closed_day,
     period_ticker_partitions,
     run_sessions,
 )
@@ -121,7 +120,7 @@ def opening_ranges(
         build,
         store=cache,
         prefix=RANGES_PREFIX,
-        last_day=last_closed_day(now),
+        now=now,
     )
     metadata = run_summary(outcomes)
     metadata["range_seconds"] = dg.MetadataValue.text(",".join(str(s) for s in lengths))

@@ -26,7 +26,6 @@ from orb_pipeline.data_stage import (
 from orb_pipeline.partitions import (
     PartitionSessions,
     backfill_policy,
-    last_closed_day,
     period_ticker_partitions,
     run_sessions,
 )
@@ -104,7 +103,7 @@ def compressed_series(context: dg.AssetExecutionContext, cache: CacheStore) -> d
         build,
         store=cache,
         prefix=SERIES_PREFIX,
-        last_day=last_closed_day(now),
+        now=now,
     )
     return dg.MaterializeResult(
         metadata=run_summary(outcomes),

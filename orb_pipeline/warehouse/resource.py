@@ -74,6 +74,11 @@ class Warehouse(dg.ConfigurableResource):
         default=0.5, description="first retry delay; doubles after each failed attempt"
     )
     sessions_per_query: int = Field(default=40, description="sessions pulled by one bulk query")
+    pull_connections: int = Field(
+        default=4,
+        description="bulk pulls run their per-session-group queries on up to this many parallel "
+        "connections (connectorx with a list of queries); 1 = one query after the other",
+    )
 
     # ---- implemented by subclasses --------------------------------------------------------
     def describe(self) -> str:
@@ -177,38 +182,98 @@ class Warehouse(dg.ConfigurableResource):
         Columns ``row_order``, ``timestamp_utc`` (Int64 s), ``price`` (the underlying),
         ``delta``, ``implied_volatility``; sorted by ``(timestamp_utc, row_order)``.
         """
-        statement = schema.pull_query(
-            self.greeks_table(), self.order_column, ticker, windows, ordered=reference
-        )
         if reference:
+            statement = schema.pull_query(
+                self.greeks_table(), self.order_column, ticker, windows, ordered=True
+            )
             rows = self._execute(statement)
             return pl.DataFrame(rows, schema=PULL_SCHEMA, orient="row")
+        return self._bulk_pull(ticker, [windows], connections=1)
+
+    def _bulk_pull(
+        self,
+        ticker: str,
+        window_groups: Sequence[Sequence[tuple[int, int]]],
+        *,
+        connections: int,
+    ) -> pl.DataFrame:
+        """One connectorx query per group of windows, on up to ``connections`` parallel
+        connections; rows sorted by ``(timestamp_utc, row_order)`` (``PULL_SCHEMA``)."""
         import connectorx
 
-        dialect = self.engine().dialect
-        query = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        table, dialect = self.greeks_table(), self.engine().dialect
+        queries = [
+            str(
+                schema.pull_query(table, self.order_column, ticker, windows, ordered=False).compile(
+                    dialect=dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
+            for windows in window_groups
+        ]
+        batches = [
+            queries[start : start + max(1, connections)]
+            for start in range(0, len(queries), max(1, connections))
+        ]
 
-        def run() -> pl.DataFrame:
+        def run(batch: list[str]) -> pl.DataFrame:
+            # A list of queries: connectorx runs them on parallel connections, one frame back.
+            query: str | list[str] = batch if len(batch) > 1 else batch[0]
             return connectorx.read_sql(self._connectorx_url(), query, return_type="polars")
 
-        frame = self._with_retries("bulk pull", run)
-        if frame.is_empty():
+        frames = [self._with_retries("bulk pull", lambda b=batch: run(b)) for batch in batches]
+        frames = [frame for frame in frames if not frame.is_empty()]
+        if not frames:
             return pl.DataFrame(schema=PULL_SCHEMA)
-        frame = frame.select([pl.col(name).cast(dtype) for name, dtype in PULL_SCHEMA.items()])
+        frame = pl.concat(
+            [f.select([pl.col(n).cast(t) for n, t in PULL_SCHEMA.items()]) for f in frames]
+        )
         return frame.sort(["timestamp_utc", "row_order"])
 
     def pull_sessions(
-        self, ticker: str, sessions: pl.DataFrame, *, reference: bool = False
+        self,
+        ticker: str,
+        sessions: pl.DataFrame,
+        *,
+        reference: bool = False,
+        connections: int | None = None,
     ) -> pl.DataFrame:
         """Rows of ``ticker`` inside each session's ``[open_utc, close_utc]`` (inclusive).
 
         ``sessions`` has ``session_date``, ``open_utc``, ``close_utc``. Returns ``PULL_SCHEMA``
         plus ``session_date``, sorted by ``(timestamp_utc, row_order)``. Raises
-        ``UnknownTickerError`` when the ticker has no row at all.
+        ``UnknownTickerError`` when the ticker has no row at all. The bulk path sends one query
+        per ``sessions_per_query`` sessions, ``connections`` (default ``pull_connections``) of
+        them at a time in parallel; ``connections=1`` is the one-query-after-the-other path.
         """
         validate_ticker(ticker)
         self.ensure_ticker(ticker)
         ordered = sessions.sort("open_utc")
+        if not reference and ordered.height:
+            connections = max(1, connections or self.pull_connections)
+            # At most sessions_per_query per query, and at least one query per connection.
+            step = max(1, min(self.sessions_per_query, -(-ordered.height // connections)))
+            groups = [
+                [
+                    (int(o), int(c))
+                    for o, c in zip(
+                        ordered["open_utc"][start : start + step],
+                        ordered["close_utc"][start : start + step],
+                        strict=True,
+                    )
+                ]
+                for start in range(0, ordered.height, step)
+            ]
+            pulled = self._bulk_pull(ticker, groups, connections=connections)
+            return (
+                pulled.join_asof(
+                    ordered.select("open_utc", "close_utc", "session_date"),
+                    left_on="timestamp_utc",
+                    right_on="open_utc",
+                    strategy="backward",
+                )
+                .filter(pl.col("timestamp_utc") <= pl.col("close_utc"))
+                .drop("open_utc", "close_utc")
+            )
         parts = []
         for start in range(0, ordered.height, max(1, self.sessions_per_query)):
             chunk = ordered.slice(start, self.sessions_per_query)

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from orb_pipeline.bars.build import (
     BadWarehouseDataError,
+    bars_by_session,
     bars_from_prints,
     bars_problems,
     check_prints,
+    check_session_prints,
 )
 
 DAY = dt.date(2025, 3, 10)
@@ -150,3 +152,37 @@ def test_bars_match_the_plain_python_reference(rows, random):
         assert g["atm_iv_sum"] == pytest.approx(e.pop("atm_iv_sum"))
         g.pop("atm_iv_sum")
         assert g == e
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), row_strategy), min_size=1, max_size=80),
+    st.randoms(use_true_random=False),
+)
+def test_bars_of_many_sessions_in_one_group_by_equal_the_per_session_reference(rows, random):
+    days = [DAY + dt.timedelta(days=offset) for offset in range(4)]
+    full = [(order + 1, t, p, d, iv, days[day]) for order, (day, (t, p, d, iv)) in enumerate(rows)]
+    random.shuffle(full)
+    frame = prints([row[:5] for row in full]).with_columns(
+        pl.Series("session_date", [row[5] for row in full], dtype=pl.Date)
+    )
+    together = bars_by_session(frame)
+    assert set(together) == {row[5] for row in full}
+    for day, bars in together.items():
+        alone = bars_from_prints(
+            frame.filter(pl.col("session_date") == day).drop("session_date"), day
+        )
+        assert bars.equals(alone)
+
+
+def test_checks_over_many_sessions_name_the_session_of_the_bad_row():
+    other = DAY + dt.timedelta(days=1)
+    frame = prints(
+        [(1, 100, 10.0, 0.5, 0.2), (2, 101, 10.0, 0.5, 0.2), (3, 200, -1.0, 0.5, 0.2)]
+    ).with_columns(pl.Series("session_date", [DAY, DAY, other], dtype=pl.Date))
+    with pytest.raises(BadWarehouseDataError, match="SPY 2025-03-11: 1 warehouse rows"):
+        check_session_prints(frame, "SPY")
+    repeated = frame.with_columns(pl.Series("row_order", [1, 2, 2]), pl.col("price").abs())
+    with pytest.raises(BadWarehouseDataError, match="SPY: 2 warehouse rows of different sessions"):
+        check_session_prints(repeated, "SPY")
+    check_session_prints(frame.with_columns(pl.col("price").abs()), "SPY")  # valid: no error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 
 import polars as pl
@@ -54,6 +55,72 @@ def test_bulk_reference_and_embedded_paths_agree(mysql_warehouse, sqlite_warehou
     assert bulk.equals(mysql_warehouse.pull_sessions("SPY", sessions, reference=True))
     assert bulk.equals(sqlite_warehouse.pull_sessions("SPY", sessions))
     assert bulk.equals(sqlite_warehouse.pull_sessions("SPY", sessions, reference=True))
+
+
+@pytest.mark.parametrize("name", ["mysql_warehouse", "sqlite_warehouse"])
+def test_parallel_bulk_pull_returns_exactly_the_reference_rows(request, seeded_frame, name):
+    """One query per 2 sessions, 3 parallel connections: the same rows, in the same order, as
+    one query after the other and as the independent expectation."""
+    warehouse = request.getfixturevalue(name).model_copy(update={"sessions_per_query": 2})
+    sessions = session_table(SEEDED_SESSIONS[0], SEEDED_SESSIONS[-1])
+    parallel = warehouse.pull_sessions("SPY", sessions, connections=3)
+    assert parallel.equals(warehouse.pull_sessions("SPY", sessions, connections=1))
+    assert parallel.drop("session_date").equals(expected_rows(seeded_frame, "SPY", sessions))
+    assert parallel["session_date"].unique().sort().to_list() == [
+        dt.date.fromisoformat(day) for day in SEEDED_SESSIONS
+    ]
+
+
+def test_load_warehouse_copies_the_embedded_warehouse_into_mysql(
+    sqlite_warehouse, mysql_database, monkeypatch, capsys
+):
+    """`orb-pipeline load-warehouse --to mysql` on the real MariaDB: identical pulls afterwards;
+    a table with rows is refused unless --replace; the password only from the environment."""
+    from orb_pipeline.cli import main
+
+    target_database = mysql_database["database"] + "_copy"  # created by the command
+    monkeypatch.setenv("ORB_WAREHOUSE_HOST", mysql_database["host"])
+    monkeypatch.setenv("ORB_WAREHOUSE_USER", mysql_database["user"])
+    monkeypatch.setenv("ORB_WAREHOUSE_PASSWORD", mysql_database["password"] or "")
+    monkeypatch.setenv("ORB_WAREHOUSE_PORT", str(mysql_database["port"]))
+    command = ["load-warehouse", "--from", sqlite_warehouse.path, "--to", "mysql"]
+    command += ["--database", target_database]
+    target = mysql_warehouse_for({**mysql_database, "database": target_database})
+    try:
+        assert main(command) == 0
+        out = capsys.readouterr().out
+        assert "row count and id range checked" in out
+        sessions = session_table(SEEDED_SESSIONS[0], SEEDED_SESSIONS[-1])
+        for ticker in ("SPY", "QQQ"):
+            assert target.pull_sessions(ticker, sessions).equals(
+                sqlite_warehouse.pull_sessions(ticker, sessions)
+            )
+        assert target.list_tickers() == ["QQQ", "SPY"]
+
+        assert main(command) == 2  # the table holds rows now
+        assert "already holds" in capsys.readouterr().err
+        assert main([*command, "--replace"]) == 0
+        assert target.pull_sessions("SPY", sessions).height == (
+            sqlite_warehouse.pull_sessions("SPY", sessions).height
+        )
+    finally:
+        import pymysql
+
+        server = {k: v for k, v in mysql_database.items() if k != "database"}
+        connection = pymysql.connect(**server, autocommit=True)
+        with connection.cursor() as cursor:
+            # A generated name, never input (identifiers cannot be bound).
+            cursor.execute("DROP DATABASE IF EXISTS `" + target_database + "`")
+        connection.close()
+
+
+def test_load_warehouse_names_what_is_missing(monkeypatch, capsys):
+    from orb_pipeline.cli import main
+
+    monkeypatch.delenv("ORB_WAREHOUSE_HOST", raising=False)
+    monkeypatch.delenv("ORB_WAREHOUSE_USER", raising=False)
+    assert main(["load-warehouse", "--to", "mysql"]) == 2
+    assert "ORB_WAREHOUSE_HOST" in capsys.readouterr().err
 
 
 def test_tickers_and_unknown_ticker(mysql_warehouse, sqlite_warehouse):
