@@ -157,7 +157,7 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
     from orb_pipeline.core.artifacts import ARTIFACTS_PREFIX
     from orb_pipeline.core.cache_store import cache_from_environment
     from orb_pipeline.definitions import defs
-    from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB, DATA_ASSETS
+    from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB, DATA_ASSETS, VALIDATION_AUTOMATION
     from orb_pipeline.orchestration.launch import InProcessLauncher, LaunchError
     from orb_pipeline.orchestration.progress import MaterializationWatcher
     from orb_pipeline.orchestration.sensors import latest_storage_ids
@@ -180,8 +180,10 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
             progress(f"tickers: {', '.join(t for t in ordered if t in scope.tickers)}")
             clock.add("definitions", time.perf_counter() - started)
 
-            # Everything materialized from here on is this demo's: the sensor starts after it.
+            # Everything materialized from here on is this demo's: the sensor and the automation
+            # condition start after it.
             cursor = latest_storage_ids(instance)
+            _, automation_cursor = _validation_requests(defs, instance, None)
             window = f"{scope.first_session}..{scope.last_session}"
             days = weekdays(scope.first_session, scope.last_session)
             partitions = len(scope.tickers) * len({period_key(day) for day in days})
@@ -201,6 +203,8 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
             progress(f"{line} (waited {waited:.1f} s for it here)")
             clock.add("engine compile wait", time.perf_counter() - started)
 
+            # Evaluate, as the daemon would, the research sensor and the validation assets'
+            # automation condition until neither asks for anything more.
             sensor = defs.resolve_sensor_def("research_sensor")
             tick = 0
             while True:
@@ -213,13 +217,22 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                     resources={"cache": resources.resources()["cache"]},
                 ) as context:
                     result = sensor(context)
+                requests = [] if isinstance(result, dg.SkipReason) else result.run_requests
+                validation, automation_cursor = _validation_requests(
+                    defs, instance, automation_cursor
+                )
                 clock.add("sensor ticks", time.perf_counter() - started)
-                if isinstance(result, dg.SkipReason) or not result.run_requests:
+                if not requests and not validation:
                     break
-                cursor = json.loads(result.cursor)
-                progress(f"research sensor tick {tick}: {len(result.run_requests)} run requests")
-                for request in result.run_requests:
+                if requests:
+                    cursor = json.loads(result.cursor)
+                    progress(f"research sensor tick {tick}: {len(requests)} run requests")
+                for request in requests:
                     _launch(launcher, request, clock, progress, None, sensor.name)
+                if validation:
+                    progress(f"validation_automation tick {tick}: {len(validation)} run requests")
+                for request in validation:
+                    _launch(launcher, request, clock, progress, None, VALIDATION_AUTOMATION)
 
         started = time.perf_counter()
         write("")
@@ -249,7 +262,37 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
     return 0
 
 
+def _validation_requests(defs, instance, cursor):
+    """Run requests of the validation assets' automation condition (one run per ticker, all
+    validation assets in it, with the automation sensor's run tags), and the next cursor."""
+    import dagster as dg
+
+    from orb_pipeline.orchestration.jobs import (
+        VALIDATION_ASSETS,
+        VALIDATION_AUTOMATION,
+        VALIDATION_JOB,
+    )
+
+    result = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        asset_selection=dg.AssetSelection.assets(*VALIDATION_ASSETS),
+        cursor=cursor,
+    )
+    tickers = set()
+    for key in VALIDATION_ASSETS:
+        tickers |= set(result.get_requested_partitions(dg.AssetKey(key)))
+    run_tags = dict(defs.resolve_sensor_def(VALIDATION_AUTOMATION).run_tags)
+    requests = [
+        dg.RunRequest(job_name=VALIDATION_JOB, partition_key=ticker, tags=run_tags)
+        for ticker in sorted(tickers)
+    ]
+    return requests, result.cursor
+
+
 def _launch(launcher, request, clock, progress, job_name, sensor_name) -> None:
+    from orb_pipeline.orchestration.jobs import VALIDATION_AUTOMATION
+
     name = request.job_name or job_name
     what = (
         request.partition_key
@@ -260,6 +303,7 @@ def _launch(launcher, request, clock, progress, job_name, sensor_name) -> None:
         request,
         job_name=job_name,
         sensor_name=sensor_name,
+        automation=sensor_name == VALIDATION_AUTOMATION,
         tags=None if sensor_name else {"orb/launched_by": "orb-pipeline demo"},
         log_level="WARNING",
     )

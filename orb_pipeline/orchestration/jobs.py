@@ -34,6 +34,8 @@ STAGE_WINDOW_JOB = "stage_window_job"
 SWEEP_JOB = "sweep_job"
 LEADERBOARD_JOB = "leaderboard_job"
 VALIDATION_JOB = "validation_job"
+# The automation condition sensor that launches validation (orchestration/definitions.py).
+VALIDATION_AUTOMATION = "validation_automation"
 
 
 MAX_RUNTIME_TAG = "dagster/max_runtime"

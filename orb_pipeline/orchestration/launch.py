@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.execution.api import execute_run
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+from dagster._core.storage.tags import AUTOMATION_CONDITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._utils.hosted_user_process import recon_job_from_origin
 
@@ -77,11 +77,13 @@ class InProcessLauncher:
         *,
         job_name: str | None = None,
         sensor_name: str | None = None,
+        automation: bool = False,
         tags: dict[str, str] | None = None,
         log_level: str | None = None,
     ) -> LaunchedRun:
         """Create the run ``request`` asks for (``job_name`` when the request names none) and
-        execute it here; raises :class:`LaunchError` naming the failed steps. ``log_level``
+        execute it here, tagged as launched by ``sensor_name`` (an automation condition sensor
+        when ``automation``); raises :class:`LaunchError` naming the failed steps. ``log_level``
         sets the console logger's level (every event is stored either way)."""
         name = request.job_name or job_name
         remote_job = self._repository.get_full_job(name)
@@ -90,6 +92,8 @@ class InProcessLauncher:
             run_tags["dagster/partition"] = request.partition_key
         if sensor_name:
             run_tags[SENSOR_NAME_TAG] = sensor_name
+        if automation:  # requested by an automation condition sensor (``sensor_name``)
+            run_tags[AUTOMATION_CONDITION_TAG] = "true"
         if request.run_key:
             run_tags[RUN_KEY_TAG] = request.run_key
         run_config = dict(request.run_config or {})

@@ -11,7 +11,17 @@ asset), so any number of partitions landing between two ticks are handled togeth
   each a range of chunks sized by work (``sweep_plan.plan_ticker``: the default grid is one run);
 - every chunk of T has ``sweep_results`` newer than T's latest staged window -> one
   ``leaderboard_job`` run for T;
-- ``leaderboard`` T materialized -> one ``validation_job`` run (walk-forward, Monte Carlo) for T.
+
+The last step of the chain, ``leaderboard`` -> ``walk_forward`` and ``monte_carlo``, is Dagster's
+declarative automation (``validation.assets.AFTER_LEADERBOARD``, acted on by the
+``validation_automation`` sensor), so the UI shows why each validation run launched. The three
+steps above stay in this hand-written sensor because declarative automation cannot express them:
+
+- staging needs run configuration (the window's bounds, computed from which sessions exist);
+- the sweeps are launched as ranges of chunk partitions sized by estimated work, with per-run ECS
+  tags (an automation condition requests partitions, not sized ranges);
+- the leaderboard is a fan-in over *all* chunks swept since the ticker's latest staging (an
+  automation condition sees "a dependency updated", not "every chunk newer than that staging").
 
 Run keys carry the triggering storage ids, so a re-evaluated tick never launches a run twice.
 The first tick after the sensor is turned on only records where the event log stands.
@@ -28,18 +38,16 @@ from orb_pipeline.calendar import session_table
 from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import SERIES_PREFIX, CacheStore
 from orb_pipeline.data_stage import stored_sessions
-from orb_pipeline.orchestration.ecs import fargate_spot_requested, validation_run_tags
+from orb_pipeline.orchestration.ecs import fargate_spot_requested
 from orb_pipeline.orchestration.jobs import (
     COMPRESSED_SERIES,
-    LEADERBOARD,
     LEADERBOARD_JOB,
     STAGE_WINDOW_JOB,
     STAGED_WINDOW,
     SWEEP_JOB,
     SWEEP_RESULTS,
-    VALIDATION_JOB,
 )
-from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR, plan_ticker, sweep_run_request
+from orb_pipeline.orchestration.sweep_plan import plan_ticker, sweep_run_request
 from orb_pipeline.partitions import (
     PERIOD_DIMENSION,
     TICKER_DIMENSION,
@@ -49,7 +57,7 @@ from orb_pipeline.partitions import (
 from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, sweep_partitions
 from orb_pipeline.sweeps.grid import SweepSettings
 
-WATCHED = (COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS, LEADERBOARD)
+WATCHED = (COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS)
 _PAGE = 1_000
 
 
@@ -226,21 +234,6 @@ def research_requests(
                 f"{ticker}: {len(done)}/{len(chunk_partitions)} chunks swept since staging"
             )
 
-    # 4. A new leaderboard -> validate it out of sample.
-    validation_tags = validation_run_tags(settings.grid().height, SESSIONS_PER_YEAR)
-    ranked: dict[str, int] = {}
-    for record in seen[LEADERBOARD]:
-        if record.partition_key:
-            ranked[record.partition_key] = record.storage_id
-    for ticker, storage_id in sorted(ranked.items()):
-        requests.append(
-            dg.RunRequest(
-                job_name=VALIDATION_JOB,
-                partition_key=ticker,
-                run_key=f"validation-{ticker}-{storage_id}",
-                tags={"orb/ticker": ticker, **validation_tags},
-            )
-        )
     return requests, next_cursor, notes
 
 
@@ -276,15 +269,12 @@ def build_research_sensor(
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name="research_sensor",
-        jobs=[
-            job
-            for job in jobs
-            if job.name in {STAGE_WINDOW_JOB, SWEEP_JOB, LEADERBOARD_JOB, VALIDATION_JOB}
-        ],
+        jobs=[job for job in jobs if job.name in {STAGE_WINDOW_JOB, SWEEP_JOB, LEADERBOARD_JOB}],
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="New compressed sessions -> stage the ticker's window -> sweep every chunk -> "
-        "leaderboard -> validation (cursor over the event log; many partitions per tick).",
+        "leaderboard (cursor over the event log; many partitions per tick); validation follows "
+        "by declarative automation (validation_automation).",
     )
     def research_sensor(context: dg.SensorEvaluationContext, cache: CacheStore):
         if context.cursor is None:

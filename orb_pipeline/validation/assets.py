@@ -86,6 +86,18 @@ def sessions_for_grid(
     return with_move, skipped
 
 
+# Validation follows the ticker's leaderboard, declaratively (the UI's Automation page shows why
+# each run launched): true once per new leaderboard materialization of the same ticker, until
+# this asset is requested, and never while a run of it is in progress. The sensor that acts on
+# it, with the ECS sizing tags, is `validation_automation` (orchestration/definitions.py).
+AFTER_LEADERBOARD = (
+    dg.AutomationCondition.asset_matches(LEADERBOARD, dg.AutomationCondition.newly_updated())
+    .since_last_handled()
+    .with_label("leaderboard updated since last requested")
+    & ~dg.AutomationCondition.in_progress()
+)
+
+
 def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
     """The ``walk_forward`` asset; ``default_grid`` is the sweep stage's grid."""
 
@@ -93,6 +105,7 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
         key=WALK_FORWARD,
         partitions_def=ticker_partitions,
         deps=[STAGED_WINDOW],
+        automation_condition=AFTER_LEADERBOARD,
         pool=RESULTS_POOL,
         kinds={"numba", "sql", "matplotlib"},
         group_name="validation",
@@ -259,6 +272,7 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
     key=MONTE_CARLO,
     partitions_def=ticker_partitions,
     deps=[LEADERBOARD],
+    automation_condition=AFTER_LEADERBOARD,
     pool=RESULTS_POOL,
     kinds={"numba", "sql", "matplotlib"},
     group_name="validation",

@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 
 from orb_pipeline.core.cache_store import CacheStore, partition_path
-from orb_pipeline.orchestration.jobs import build_jobs
+from orb_pipeline.orchestration.jobs import VALIDATION_ASSETS, build_jobs
 from orb_pipeline.orchestration.schedules import daily_after_close
 from orb_pipeline.orchestration.sensors import build_research_sensor
+from orb_pipeline.orchestration.sweep_plan import plan_ticker, runs_per_universe
 from orb_pipeline.partitions import (
     parse_sessions_tag,
     period_partitions,
@@ -163,8 +164,14 @@ def test_schedule_and_sensors_are_registered_with_their_jobs():
         "stage_window_job",
         "sweep_job",
         "leaderboard_job",
-        "validation_job",
     }
+    automation = defs.resolve_sensor_def("validation_automation")
+    assert automation.asset_selection.resolve(defs.resolve_asset_graph()) == {
+        dg.AssetKey("walk_forward"),
+        dg.AssetKey("monte_carlo"),
+        dg.AssetKey("research_report"),
+    }
+    assert automation.run_tags["orb/kind"] == "validation" and "ecs/memory" in automation.run_tags
 
 
 # ------------------------------------------------------------------ research sensor
@@ -230,19 +237,103 @@ def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(
     done = _research_tick(instance, sensor, partial.cursor)
     (rank,) = done.run_requests
     assert (rank.job_name, rank.partition_key) == ("leaderboard_job", "SPY")
+    # Validation after the leaderboard is declarative automation, not this sensor.
     _materialize(instance, "leaderboard", "SPY")
     ranked = _research_tick(instance, sensor, done.cursor)
-    (validate,) = ranked.run_requests
-    assert (validate.job_name, validate.partition_key) == ("validation_job", "SPY")
+    assert isinstance(ranked, dg.SkipReason)
 
     # A chunk swept before the latest staging does not count: restage, sweep 2 of 3 -> no rank.
     _stage(instance, "SPY")
-    restaged = _research_tick(instance, sensor, ranked.cursor)
+    restaged = _research_tick(instance, sensor, done.cursor)
     for chunk in ("000", "001"):
         _materialize(instance, "sweep_results", f"{chunk}|SPY")
     stale = _research_tick(instance, sensor, restaged.cursor)
     assert not stale.run_requests
     assert json.loads(stale.cursor)["sweep_results"] > json.loads(done.cursor)["sweep_results"]
+
+
+# 10 x 100 x 10 x 10 x 10 = 1,000,000 backtests in 16 chunks of 62,500 (2 vCPU tasks).
+MILLION = {
+    "chunks": 16,
+    "blocks": [
+        {
+            "range_seconds": list(range(30, 330, 30)),
+            "stop_distance": {"start": 0.01, "stop": 1.0, "step": 0.01},
+            "stop_count_limit": list(range(1, 11)),
+            "stop_cooloff_period": list(range(0, 100, 10)),
+            "limit_distance": list(range(1, 11)),
+        }
+    ],
+}
+
+
+def test_a_million_backtests_over_ten_years_is_one_run_and_may_ask_for_spot(instance, monkeypatch):
+    large = parse_settings(MILLION)
+    assert large.grid().height == 1_000_000
+    monkeypatch.setenv("ORB_SWEEP_FARGATE_SPOT", "true")
+    sensor = build_research_sensor(build_jobs(large), large)
+    instance.add_dynamic_partitions("tickers", ["SPY"])
+    # 2,516 sessions: 1 M x 2,516 / (6 M/s x 2 vCPU) = 209.7 s + 1 M / 150,000 rows/s = 6.7 s
+    # of upsert: 216 s, under the 900 s a run may take.
+    _materialize(
+        instance, "staged_window", "SPY", {"window_start": "2015-01-02", "window_end": "2024-12-31"}
+    )
+    (request,) = _research_tick(instance, sensor, "{}").run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("000|SPY", "015|SPY")
+    assert json.loads(request.tags["ecs/run_task_kwargs"]) == {
+        "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    }
+
+
+def test_more_work_than_a_run_takes_is_split_into_even_runs_of_whole_chunks():
+    large = parse_settings(MILLION)
+    # 216.3 s of work (as above) at most 60 s per run -> 4 runs of 4 chunks, 54.1 s each.
+    runs = plan_ticker(large, "SPY", sessions=2_516, max_run_seconds=60)
+    assert [run.chunks for run in runs] == [
+        tuple(f"{chunk:03d}" for chunk in range(first, first + 4)) for first in (0, 4, 8, 12)
+    ]
+    assert [run.backtests for run in runs] == [250_000] * 4
+    assert [round(run.estimated_seconds, 1) for run in runs] == [54.1] * 4
+    # The default grid over a year: one run, whatever the chunk count.
+    assert len(plan_ticker(parse_settings({"chunks": 7}), "SPY")) == 1
+    assert runs_per_universe(parse_settings({}), 500) == 500
+
+
+def _evaluate_validation(instance, cursor=None):
+    from orb_pipeline.definitions import defs
+
+    result = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        asset_selection=dg.AssetSelection.assets(*VALIDATION_ASSETS),
+        cursor=cursor,
+    )
+    requested = {
+        key: result.get_requested_partitions(dg.AssetKey(key)) for key in VALIDATION_ASSETS
+    }
+    # walk_forward, monte_carlo and research_report together: one run per ticker holds all three.
+    assert len({frozenset(partitions) for partitions in requested.values()}) == 1
+    return requested["walk_forward"], result.cursor
+
+
+def test_validation_is_requested_once_per_leaderboard_update(instance):
+    instance.add_dynamic_partitions("tickers", ["SPY", "QQQ"])
+    requested, cursor = _evaluate_validation(instance)
+    assert requested == set()  # nothing ranked yet
+    _materialize(instance, "leaderboard", "SPY")
+    requested, cursor = _evaluate_validation(instance, cursor)
+    assert requested == {"SPY"}
+    # Requested once: the next evaluations ask for nothing until the leaderboard changes again.
+    for _ in range(2):
+        requested, cursor = _evaluate_validation(instance, cursor)
+        assert requested == set()
+    _materialize(instance, "leaderboard", "SPY")
+    _materialize(instance, "leaderboard", "QQQ")
+    _materialize(instance, "leaderboard", "QQQ")  # two updates between evaluations: one request
+    requested, cursor = _evaluate_validation(instance, cursor)
+    assert requested == {"SPY", "QQQ"}
+    requested, cursor = _evaluate_validation(instance, cursor)
+    assert requested == set()
 
 
 def test_first_tick_starts_from_now_without_replaying_history(instance):
