@@ -235,18 +235,22 @@ def test_demo_runs_carry_the_code_location_origin_and_the_sensor_tags(webserver)
     launched_by = {
         (run["pipelineName"], tags[run["runId"]].get("dagster/sensor_name")) for run in runs
     }
-    # The data run is the demo's own; the research chain's runs are the sensor's, with run keys.
+    # The data run is the demo's own; the research chain's runs are the research sensor's (with
+    # run keys), validation the automation condition sensor's.
     assert launched_by == {
         ("daily_data_job", None),
         ("stage_window_job", "research_sensor"),
         ("sweep_job", "research_sensor"),
         ("leaderboard_job", "research_sensor"),
-        ("validation_job", "research_sensor"),
+        ("validation_job", "validation_automation"),
     }
     for run in runs:
         run_tags = tags[run["runId"]]
         if run["pipelineName"] == "daily_data_job":
             assert run_tags["orb/launched_by"] == "orb-pipeline demo"
+        elif run["pipelineName"] == "validation_job":
+            assert run_tags["dagster/from_automation_condition"] == "true"
+            assert run_tags["orb/kind"] == "validation" and run_tags["ecs/memory"]
         else:
             assert run_tags["dagster/run_key"]
 
