@@ -85,6 +85,32 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_demo_prints_runs_events_and_total(demo):
+    _, _, _, stdout = demo
+    # 1 data run, then per ticker: stage, sweep (all 4 chunks in one run), leaderboard, validation.
+    assert "runs launched: 13" in stdout
+    phases = {
+        m["phase"]: (int(m["runs"]), int(m["events"]))
+        for m in re.finditer(
+            r"^(?P<phase>[a-z ]+?) +\d+\.\d +(?P<runs>\d+) +(?P<events>\d+)$", stdout, re.M
+        )
+    }
+    assert {phase: runs for phase, (runs, _) in phases.items() if runs} == {
+        "data": 1,
+        "stage": 3,
+        "sweeps": 3,
+        "leaderboards": 3,
+        "validation": 3,
+    }
+    # The research chain's bookkeeping per ticker does not grow with the window's sessions:
+    # 4 runs of at most ~30 events each (measured: 13 + 26 + 13 + 28).
+    research = sum(events for phase, (_, events) in phases.items() if phase != "data")
+    assert research <= 3 * 100, phases
+    total = sum(events for _, events in phases.values())
+    assert f"Dagster events written: {total} " in stdout
+    assert re.search(r"^total: \d+\.\d s$", stdout, re.M)
+
+
 def test_demo_materialized_every_partition_of_the_lineage(demo):
     home, data, _, _ = demo
     expected = {
