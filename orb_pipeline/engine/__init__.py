@@ -9,8 +9,9 @@ distances, per-session statistics). Public API: ``sweep``, ``ledger``, ``session
 from orb_pipeline.engine._cache import engine_cache_dir
 
 with engine_cache_dir():
-    from orb_pipeline.engine import naive  # noqa: F401  (its kernels are cached like the others)
     from orb_pipeline.engine.api import (
+        DEFAULT_KERNEL_LIMITS,
+        KernelLimits,
         SessionStats,
         aggregate,
         compress_series,
@@ -20,14 +21,19 @@ with engine_cache_dir():
         sweep,
     )
     from orb_pipeline.engine.costs import Costs
+    from orb_pipeline.engine.enums import DISTANCE_UNITS, DistanceUnit, ExitReason
     from orb_pipeline.engine.grid import GRID_COLUMNS, default_grid, inclusive_range, make_grid
-    from orb_pipeline.engine.inputs import DISTANCE_UNITS, count_skipped_sessions
+    from orb_pipeline.engine.inputs import count_skipped_sessions
 
 # Bump whenever results could change (results ids hash it).
 ENGINE_VERSION = "1.1.0"
 
 __all__ = [
+    "DEFAULT_KERNEL_LIMITS",
     "DISTANCE_UNITS",
+    "DistanceUnit",
+    "ExitReason",
+    "KernelLimits",
     "ENGINE_VERSION",
     "GRID_COLUMNS",
     "Costs",

@@ -10,6 +10,7 @@ import polars as pl
 
 from orb_pipeline.engine import nb, rules
 from orb_pipeline.engine.costs import NO_COSTS, Costs
+from orb_pipeline.engine.enums import EXIT_REASON_NAMES
 from orb_pipeline.engine.grid import GRID_COLUMNS
 from orb_pipeline.engine.inputs import (
     Window,
@@ -40,7 +41,7 @@ from orb_pipeline.engine.metrics import (
     metrics_frame,
     session_series_columns_nb,
 )
-from orb_pipeline.engine.plan import CHUNK_BYTES, Plan, plan_paths
+from orb_pipeline.engine.plan import CHUNK_BYTES, plan_paths
 from orb_pipeline.engine.units import to_units
 
 
@@ -52,20 +53,17 @@ def _costs(costs: Costs | None) -> tuple[float, float, bool]:
     return costs.kernel_args()
 
 
-@dataclass(frozen=True)
-class _Tables:
-    """Parameter-independent search structures of a window (``nb`` module docstring)."""
-
-    block_max: np.ndarray
-    block_min: np.ndarray
-    first: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    entry: np.ndarray
-    last: np.ndarray
+def _trade_rules(unit: int, costs: Costs | None) -> rules.TradeRules:
+    return rules.TradeRules(int(unit), *_costs(costs))
 
 
-def _tables(window: Window, range_lengths: np.ndarray) -> _Tables:
+def _window_arrays(window: Window) -> nb.WindowArrays:
+    return nb.WindowArrays(
+        window.times, window.prices, window.offsets, window.sessions.expected_move
+    )
+
+
+def _tables(window: Window, range_lengths: np.ndarray) -> nb.SearchTables:
     block_max, block_min = nb.build_block_tables_nb(window.prices, nb.table_levels(window.offsets))
     first, high, low, entry, last = nb.session_tables_nb(
         window.times,
@@ -76,62 +74,12 @@ def _tables(window: Window, range_lengths: np.ndarray) -> _Tables:
         block_max,
         block_min,
     )
-    return _Tables(block_max, block_min, first, high, low, entry, last)
+    return nb.SearchTables(block_max, block_min, first, high, low, entry, last)
 
 
-# Scratch limits of the sweep kernel (see nb.MEMO_BYTES); tests shrink them to reach the fallbacks.
-KERNEL_LIMITS = {"memo_bytes": nb.MEMO_BYTES, "tick_at_seconds": nb.TICK_AT_SECONDS}
-
-
-def _run_plan(
-    window: Window,
-    tables: _Tables,
-    plan: Plan,
-    unit: int,
-    costs,
-    *,
-    per_session,
-    acc,
-    nets,
-    fnets,
-    session_out,
-    fsession_out,
-) -> None:
-    nb.sweep_trios_nb(
-        window.times,
-        window.prices,
-        window.offsets,
-        window.sessions.expected_move,
-        tables.block_max,
-        tables.block_min,
-        tables.first,
-        tables.high,
-        tables.low,
-        tables.entry,
-        tables.last,
-        plan.stop_values,
-        plan.stop_units,
-        plan.limit_values,
-        plan.limit_units,
-        plan.trio_range,
-        plan.trio_stop,
-        plan.trio_limit,
-        plan.trio_paths,
-        plan.path_cooloff,
-        plan.path_members,
-        plan.member_k,
-        plan.member_combo,
-        unit,
-        *_costs(costs),
-        per_session,
-        acc,
-        nets,
-        fnets,
-        session_out,
-        fsession_out,
-        KERNEL_LIMITS["memo_bytes"],
-        KERNEL_LIMITS["tick_at_seconds"],
-    )
+# Scratch limits of the sweep kernel (``nb.KernelLimits``); results never depend on them.
+KernelLimits = nb.KernelLimits
+DEFAULT_KERNEL_LIMITS = nb.KernelLimits()
 
 
 def _prepare(series, sessions, grid, costs, distance_unit):
@@ -143,22 +91,32 @@ def _prepare(series, sessions, grid, costs, distance_unit):
 
 
 def sweep(
-    series, sessions, grid, *, costs: Costs | None = None, distance_unit: str = "dollars"
+    series,
+    sessions,
+    grid,
+    *,
+    costs: Costs | None = None,
+    distance_unit: str = "dollars",
+    kernel_limits: KernelLimits = DEFAULT_KERNEL_LIMITS,
 ) -> pl.DataFrame:
     """Backtest every grid row over the window; one row per grid row, in grid order.
 
     ``series``: ``session_date`` (Date), ``timestamp_utc`` (Int64 s), ``price`` (Float64), sorted by
     time, used as given. ``sessions``: ``session_date``, ``open_utc`` (+ optional ``close_utc``,
     ``expected_move``), every session of the window (a session without ticks counts as flat).
-    Returns the grid's columns plus the metrics of ORB_SEMANTICS.md (``profit_factor`` null when no
-    trade lost). Costs and distance units: docs/SEMANTICS_EXTENSIONS.md.
+    Returns the grid's columns plus the metrics of docs/STRATEGY.md (``profit_factor`` null when no
+    trade lost) and those of docs/SEMANTICS_EXTENSIONS.md section 5. Costs and distance units:
+    docs/SEMANTICS_EXTENSIONS.md. ``kernel_limits`` bounds the kernel's scratch memory (results
+    never depend on it; tests shrink it to reach the fallbacks).
     """
     window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
     plan = plan_paths(prepared, unit)
     tables = _tables(window, plan.range_lengths)
     groups = max(1, min(numba.get_num_threads(), window.n_sessions))
+    window_arrays = _window_arrays(window)
+    trade_rules = _trade_rules(unit, costs)
     acc = np.zeros((len(prepared), N_ACC), dtype=np.int64)
-    series = np.zeros((len(prepared), N_SERIES), dtype=np.float64)
+    series_metrics = np.zeros((len(prepared), N_SERIES), dtype=np.float64)
     unused = np.zeros((N_STAT, 1, 1), dtype=np.int64)
     funused = np.zeros((N_FSTAT, 1, 1), dtype=np.float64)
     # Per chunk: per-session nets (int64) and N_FSTAT float arrays of the same shape.
@@ -168,19 +126,8 @@ def sweep(
         member_acc = np.zeros((groups, members, N_ACC), dtype=np.int64)
         nets = np.zeros((window.n_sessions, members), dtype=np.int64)
         fnets = np.zeros((N_FSTAT, window.n_sessions, members), dtype=np.float64)
-        _run_plan(
-            window,
-            tables,
-            chunk,
-            unit,
-            costs,
-            per_session=False,
-            acc=member_acc,
-            nets=nets,
-            fnets=fnets,
-            session_out=unused,
-            fsession_out=funused,
-        )
+        outputs = nb.SweepOutputs(False, member_acc, nets, fnets, unused, funused)
+        nb.sweep_trios_nb(window_arrays, tables, chunk, trade_rules, outputs, kernel_limits)
         drawdown, longest, member_series = session_series_columns_nb(
             nets, fnets[FSTAT_RETURN], fnets[FSTAT_R]
         )
@@ -188,9 +135,9 @@ def sweep(
         member_acc[:, ACC_MAX_DRAWDOWN] = drawdown
         member_acc[:, ACC_LONGEST_DRAWDOWN] = longest
         acc[chunk.member_combo] = member_acc
-        series[chunk.member_combo] = member_series
+        series_metrics[chunk.member_combo] = member_series
     return metrics_frame(
-        prepared.frame, acc, series, window.n_sessions, int(window.session_seconds.sum())
+        prepared.frame, acc, series_metrics, window.n_sessions, int(window.session_seconds.sum())
     )
 
 
@@ -209,26 +156,16 @@ def ledger(
         series, sessions, grid_from_params(params), costs, distance_unit
     )
     tables = _tables(window, prepared.range_seconds)
+    combination = nb.Combination(
+        float(prepared.stop_distance[0]),
+        int(prepared.stop_units[0]),
+        float(prepared.limit_distance[0]),
+        int(prepared.limit_units[0]),
+        int(prepared.stop_cooloff_period[0]),
+        int(prepared.stop_count_limit[0]),
+    )
     rows, session_index = nb.ledger_nb(
-        window.times,
-        window.prices,
-        window.offsets,
-        window.sessions.expected_move,
-        tables.block_max,
-        tables.block_min,
-        tables.first,
-        tables.high,
-        tables.low,
-        tables.entry,
-        tables.last,
-        prepared.stop_distance[0],
-        prepared.stop_units[0],
-        prepared.limit_distance[0],
-        prepared.limit_units[0],
-        prepared.stop_cooloff_period[0],
-        prepared.stop_count_limit[0],
-        unit,
-        *_costs(costs),
+        _window_arrays(window), tables, combination, _trade_rules(unit, costs)
     )
     entry = rows[:, rules.TRADE_ENTRY]
     exit_ = rows[:, rules.TRADE_EXIT]
@@ -247,7 +184,7 @@ def ledger(
             "entry_price": window.prices[entry] / 10000.0,
             "exit_utc": window.times[exit_],
             "exit_price": window.prices[exit_] / 10000.0,
-            "exit_reason": np.asarray(rules.REASON_NAMES)[rows[:, rules.TRADE_REASON]],
+            "exit_reason": np.asarray(EXIT_REASON_NAMES)[rows[:, rules.TRADE_REASON]],
             "profit": net / 10000.0,
             "holding_seconds": window.times[exit_] - window.times[entry],
             "gross_profit": rows[:, rules.TRADE_GROSS] / 10000.0,
@@ -315,7 +252,13 @@ class SessionStats:
 
 
 def session_stats(
-    series, sessions, grid, *, costs: Costs | None = None, distance_unit: str = "dollars"
+    series,
+    sessions,
+    grid,
+    *,
+    costs: Costs | None = None,
+    distance_unit: str = "dollars",
+    kernel_limits: KernelLimits = DEFAULT_KERNEL_LIMITS,
 ) -> SessionStats:
     """One kernel pass keeping each combination's per-session results, so that metrics over any
     subset of sessions (walk-forward folds) are a cheap ``aggregate`` away. Memory is
@@ -326,18 +269,16 @@ def session_stats(
     values = np.zeros((N_STAT, len(prepared), window.n_sessions), dtype=np.int64)
     fvalues = np.zeros((N_FSTAT, len(prepared), window.n_sessions), dtype=np.float64)
     groups = max(1, min(numba.get_num_threads(), window.n_sessions))
-    _run_plan(
-        window,
-        tables,
-        plan,
-        unit,
-        costs,
-        per_session=True,
-        acc=np.zeros((groups, 1, N_ACC), dtype=np.int64),
-        nets=np.zeros((1, 1), dtype=np.int64),
-        fnets=np.zeros((N_FSTAT, 1, 1), dtype=np.float64),
-        session_out=values,
-        fsession_out=fvalues,
+    outputs = nb.SweepOutputs(
+        True,
+        np.zeros((groups, 1, N_ACC), dtype=np.int64),
+        np.zeros((1, 1), dtype=np.int64),
+        np.zeros((N_FSTAT, 1, 1), dtype=np.float64),
+        values,
+        fvalues,
+    )
+    nb.sweep_trios_nb(
+        _window_arrays(window), tables, plan, _trade_rules(unit, costs), outputs, kernel_limits
     )
     return SessionStats(
         prepared.frame, window.sessions.dates, *values, *fvalues, window.session_seconds

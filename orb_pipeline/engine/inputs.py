@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from orb_pipeline.engine.enums import DISTANCE_UNITS, DistanceUnit
 from orb_pipeline.engine.grid import (
     DISTANCE_COLUMNS,
     GRID_COLUMNS,
@@ -21,10 +22,6 @@ from orb_pipeline.engine.grid import (
     domain_error,
 )
 from orb_pipeline.engine.units import MAX_PRICE_DOLLARS, ticks_to_units_nb, to_units
-
-DISTANCE_UNITS = ("dollars", "percent", "expected_move")
-# Kernel codes of the distance units.
-DISTANCE_DOLLARS, DISTANCE_PERCENT, DISTANCE_EXPECTED_MOVE = 0, 1, 2
 
 _INTEGER_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
 _FLOAT_TYPES = (pl.Float32, pl.Float64)
@@ -58,10 +55,10 @@ def _dates_as_int(series: pl.Series) -> np.ndarray:
 # zero-copy views) as a separate type, which would double the compile time.
 
 
-def check_distance_unit(distance_unit: str) -> int:
+def check_distance_unit(distance_unit: str) -> DistanceUnit:
     if distance_unit not in DISTANCE_UNITS:
         raise ValueError(f"distance_unit must be one of {DISTANCE_UNITS}, got {distance_unit!r}")
-    return DISTANCE_UNITS.index(distance_unit)
+    return DistanceUnit(DISTANCE_UNITS.index(distance_unit))
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ def prepare_sessions(sessions, distance_unit: str = "dollars") -> Sessions:
             sessions, "sessions", "close_utc", _INTEGER_TYPES, "an integer (Int64) type"
         )
     skipped_days = np.zeros(0, dtype=np.int64)
-    if unit == DISTANCE_EXPECTED_MOVE:
+    if unit == DistanceUnit.EXPECTED_MOVE:
         if "expected_move" not in sessions.columns:
             raise ValueError(
                 "sessions is missing column 'expected_move', required by distance_unit='expected_move'"
@@ -115,7 +112,7 @@ def prepare_sessions(sessions, distance_unit: str = "dollars") -> Sessions:
         close_utc = sessions["close_utc"].cast(pl.Int64).to_numpy(writable=True)
         if np.any(close_utc < open_utc):
             raise ValueError("sessions column 'close_utc' is before 'open_utc' in some session")
-    if unit == DISTANCE_EXPECTED_MOVE:
+    if unit == DistanceUnit.EXPECTED_MOVE:
         em = sessions["expected_move"].cast(pl.Float64).to_numpy(writable=True)
     else:
         em = np.zeros(len(days), dtype=np.float64)

@@ -29,22 +29,22 @@ Contract (shapes and units)
   one at a time, all trios of a session in turn, so a session's data stays in cache. Outputs per
   member: integer accumulators per group (summed by the caller) and per-session nets, or
   per-session statistics. No array of size ticks x combinations.
+- Arguments come in named bundles (NamedTuples numba compiles as structs): ``WindowArrays``,
+  ``SearchTables``, ``plan.Plan``, ``rules.TradeRules``, ``SweepOutputs``, ``KernelLimits``,
+  ``Combination``, and the scratch ``PathState`` / ``SessionScratch``; codes are the IntEnums
+  of ``enums.py``.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
+from orb_pipeline.engine.enums import ExitReason, TickAtState
 from orb_pipeline.engine.metrics import N_FSTAT, N_STAT, STAT_NET, accumulate_session_nb
-from orb_pipeline.engine.rules import (
-    N_TRADE,
-    REASON_EOD,
-    REASON_LIMIT,
-    REASON_STOP,
-    distance_units_nb,
-    record_trade_nb,
-)
+from orb_pipeline.engine.rules import N_TRADE, distance_units_nb, record_trade_nb
 
 BLOCK = 16
 
@@ -209,71 +209,147 @@ def session_tables_nb(times, prices, offsets, open_utc, range_lengths, block_max
     return first, high, low, entry, last
 
 
+class WindowArrays(NamedTuple):
+    """The window's ticks as the kernels take them (``inputs.Window``): ``times`` / ``prices``
+    int64 seconds / units, session ``s`` is ``offsets[s]:offsets[s + 1]``; ``expected_move``
+    float64 dollars per session (zeros unless ``DistanceUnit.EXPECTED_MOVE``)."""
+
+    times: np.ndarray
+    prices: np.ndarray
+    offsets: np.ndarray
+    expected_move: np.ndarray
+
+
+class SearchTables(NamedTuple):
+    """Parameter-independent search structures of a window (module docstring): block tables
+    ``(levels, n_blocks)`` and session tables ``(n_sessions, n_ranges)`` / ``(n_sessions,)``."""
+
+    block_max: np.ndarray
+    block_min: np.ndarray
+    first: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    entry: np.ndarray
+    last: np.ndarray
+
+
+class Combination(NamedTuple):
+    """One parameter set (``ledger_nb``): distances as given and in units, cool-off (s), limit."""
+
+    stop_value: float
+    stop_units: int
+    limit_value: float
+    limit_units: int
+    cooloff: int
+    stop_count_limit: int
+
+
+class SweepOutputs(NamedTuple):
+    """Where ``sweep_trios_nb`` writes (see its docstring). With ``per_session`` it fills
+    ``session_out`` ``(N_STAT, n_combos, n_sessions)`` int64 and ``fsession_out``
+    ``(N_FSTAT, n_combos, n_sessions)`` float64; otherwise ``acc`` ``(n_groups, n_members,
+    N_ACC)``, ``nets`` ``(n_sessions, n_members)`` int64 and ``fnets`` ``(N_FSTAT, n_sessions,
+    n_members)`` float64. The unused arrays may be of size 1."""
+
+    per_session: bool
+    acc: np.ndarray
+    nets: np.ndarray
+    fnets: np.ndarray
+    session_out: np.ndarray
+    fsession_out: np.ndarray
+
+
+# Defaults of KernelLimits (tests shrink them to reach the fallbacks: two-sided searches when the
+# memo is full, galloping when a session is too long for the second-to-tick table).
+MEMO_BYTES = 32 * 2**20
+TICK_AT_SECONDS = 4 * 86_400
+
+
+class KernelLimits(NamedTuple):
+    """Scratch limits of ``sweep_trios_nb``: bytes of a session's exit memo, and the longest
+    session (seconds) that gets a second-to-tick table."""
+
+    memo_bytes: int = MEMO_BYTES
+    tick_at_seconds: int = TICK_AT_SECONDS
+
+
+class PathState(NamedTuple):
+    """Per path of the trio being run (scratch of one session group): its statistics so far
+    (``stats`` ``(n_paths, N_STAT)``, ``fstats`` ``(n_paths, N_FSTAT)``), its next entry tick,
+    its next member still to be emitted and its stops so far; ``no_trades`` is an empty trade
+    buffer (a sweep keeps no trade rows)."""
+
+    stats: np.ndarray
+    fstats: np.ndarray
+    entry: np.ndarray
+    member: np.ndarray
+    stops: np.ndarray
+    no_trades: np.ndarray
+
+
+# Slots of SessionScratch.lookup_state.
+LOOKUP_BREAK_RANGE = 0  # range index + 1 whose next-breakout table next_break holds (0: none)
+LOOKUP_TICK_AT = 1  # TickAtState of tick_at for the current session
+
+
+class SessionScratch(NamedTuple):
+    """Per-session scratch of one session group: the exit memo (``slot_of`` per tick offset,
+    ``memo_stop`` / ``memo_limit`` per slot and value, -1 = unknown), the second-to-tick table
+    ``tick_at``, the next-breakout table ``next_break`` and ``lookup_state`` (``LOOKUP_*``)."""
+
+    slot_of: np.ndarray
+    memo_stop: np.ndarray
+    memo_limit: np.ndarray
+    tick_at: np.ndarray
+    next_break: np.ndarray
+    lookup_state: np.ndarray
+
+
 @njit(cache=True)
-def ledger_session_nb(
-    times,
-    prices,
-    block_max,
-    block_min,
-    high,
-    low,
-    entry,
-    last,
-    expected_move,
-    stop_value,
-    stop_units,
-    limit_value,
-    limit_units,
-    cooloff,
-    stop_count_limit,
-    distance_unit,
-    commission,
-    slippage,
-    slippage_bps,
-    stats,
-    fstats,
-    trades_out,
-):
-    """One combination on one session whose first entry is ``entry`` (``>= last``: none), with
-    two-sided searches; trades go to ``trades_out`` (``rules.TRADE_*``), returns their count."""
+def ledger_session_nb(window, tables, s, combo, trade_rules, stats, fstats, trades_out):
+    """Combination ``combo`` on session ``s`` (range index 0 of ``tables``) with two-sided
+    searches; trades go to ``trades_out`` (``rules.TRADE_*``), returns their count."""
     stats[0, :] = 0
     fstats[0, :] = 0.0
+    prices = window.prices
+    high = tables.high[s, 0]
+    low = tables.low[s, 0]
+    entry = tables.entry[s, 0]
+    last = tables.last[s]
     count = 0
     stops = 0
     while entry < last:
         p = prices[entry]
         side = 1 if p > high else -1
-        stop_d = distance_units_nb(distance_unit, stop_units, stop_value, p, expected_move)
-        limit_d = distance_units_nb(distance_unit, limit_units, limit_value, p, expected_move)
+        stop_d = distance_units_nb(
+            trade_rules.distance_unit,
+            combo.stop_units,
+            combo.stop_value,
+            p,
+            window.expected_move[s],
+        )
+        limit_d = distance_units_nb(
+            trade_rules.distance_unit,
+            combo.limit_units,
+            combo.limit_value,
+            p,
+            window.expected_move[s],
+        )
         if side == 1:
             up = p + limit_d
             down = p - stop_d
         else:
             up = p + stop_d
             down = p - limit_d
-        exit_ = first_hit_nb(prices, block_max, block_min, entry + 1, last, up, down)
-        q = prices[exit_]
-        limit_hit = q >= up if side == 1 else q <= down
-        if limit_hit or exit_ == last:
-            reason = REASON_LIMIT if limit_hit else REASON_EOD
-            return record_trade_nb(
-                stats,
-                fstats,
-                0,
-                trades_out,
-                count,
-                side,
-                entry,
-                exit_,
-                reason,
-                p,
-                q,
-                stop_d,
-                times,
-                commission,
-                slippage,
-                slippage_bps,
-            )
+        exit_tick = first_hit_nb(
+            prices, tables.block_max, tables.block_min, entry + 1, last, up, down
+        )
+        exit_price = prices[exit_tick]
+        limit_hit = exit_price >= up if side == 1 else exit_price <= down
+        if limit_hit or exit_tick == last:
+            reason = ExitReason.LIMIT if limit_hit else ExitReason.EOD
+        else:
+            reason = ExitReason.STOP
         count = record_trade_nb(
             stats,
             fstats,
@@ -282,76 +358,52 @@ def ledger_session_nb(
             count,
             side,
             entry,
-            exit_,
-            REASON_STOP,
+            exit_tick,
+            reason,
             p,
-            q,
+            exit_price,
             stop_d,
-            times,
-            commission,
-            slippage,
-            slippage_bps,
+            window.times,
+            trade_rules,
         )
-        stops += 1
-        if stops == stop_count_limit:
+        if reason != ExitReason.STOP:
             return count
-        resume = first_at_or_after_nb(times, exit_ + 1, last, times[exit_] + cooloff)
-        entry = first_hit_nb(prices, block_max, block_min, resume, last, high + 1, low - 1)
+        stops += 1
+        if stops == combo.stop_count_limit:
+            return count
+        resume = first_at_or_after_nb(
+            window.times, exit_tick + 1, last, window.times[exit_tick] + combo.cooloff
+        )
+        entry = first_hit_nb(
+            prices, tables.block_max, tables.block_min, resume, last, high + 1, low - 1
+        )
     return count
 
 
 @njit(cache=True, inline="always")
-def emit_nb(
-    m, s, stats, fstats, row, member_combo, per_session, acc, nets, fnets, session_out, fsession_out
-):
-    """Hand member ``m``'s statistics of session ``s`` (``stats[row]``, ``fstats[row]``) to the
-    output (see ``sweep_trios_nb``)."""
-    combo = member_combo[m]
-    if per_session:
+def emit_nb(member, s, paths, row, plan, out, acc):
+    """Hand ``member``'s statistics of session ``s`` (``paths.stats[row]``, ``paths.fstats[row]``)
+    to the outputs (``SweepOutputs``; ``acc`` is this group's ``out.acc[group]``)."""
+    combo = plan.member_combo[member]
+    if out.per_session:
         for k in range(N_STAT):
-            session_out[k, combo, s] = stats[row, k]
+            out.session_out[k, combo, s] = paths.stats[row, k]
         for k in range(N_FSTAT):
-            fsession_out[k, combo, s] = fstats[row, k]
+            out.fsession_out[k, combo, s] = paths.fstats[row, k]
     else:
-        accumulate_session_nb(acc, m, stats, row)
-        nets[s, m] = stats[row, STAT_NET]
+        accumulate_session_nb(acc, member, paths.stats, row)
+        out.nets[s, member] = paths.stats[row, STAT_NET]
         for k in range(N_FSTAT):
-            fnets[k, s, m] = fstats[row, k]
+            out.fnets[k, s, member] = paths.fstats[row, k]
 
 
 @njit(cache=True, inline="always")
-def finish_path_nb(
-    c,
-    s,
-    path_stats,
-    path_fstats,
-    path_member,
-    path_members,
-    member_combo,
-    per_session,
-    acc,
-    nets,
-    fnets,
-    session_out,
-    fsession_out,
-):
-    """Path ``c``'s session is over: its remaining members (larger stop limits) get its totals."""
-    for m in range(path_member[c], path_members[c + 1]):
-        emit_nb(
-            m,
-            s,
-            path_stats,
-            path_fstats,
-            c,
-            member_combo,
-            per_session,
-            acc,
-            nets,
-            fnets,
-            session_out,
-            fsession_out,
-        )
-    path_member[c] = path_members[c + 1]
+def finish_path_nb(path, s, paths, plan, out, acc):
+    """Path ``path``'s session is over: its remaining members (larger stop limits) get its
+    totals."""
+    for member in range(paths.member[path], plan.path_members[path + 1]):
+        emit_nb(member, s, paths, path, plan, out, acc)
+    paths.member[path] = plan.path_members[path + 1]
 
 
 FAR = np.int64(2**62)
@@ -359,48 +411,52 @@ FAR = np.int64(2**62)
 
 @njit(cache=True, inline="always")
 def memo_exit_nb(
-    e,
+    entry,
     start,
     last,
-    prices,
-    block_max,
-    block_min,
-    p,
+    window,
+    tables,
+    plan,
+    trade_rules,
+    expected_move,
     side,
     stop_w,
     limit_w,
-    stop_values,
-    stop_units,
-    limit_values,
-    limit_units,
-    distance_unit,
-    expected_move,
-    slot_of,
-    memo_stop,
-    memo_limit,
+    scratch,
     n_slots,
 ):
-    """Exit tick, reason and stop distance (units) of a position entered at tick ``e`` (price
-    ``p``, ``side``) with stop value ``stop_w`` and limit value ``limit_w``, and the updated slot
-    count.
+    """Exit tick, exit reason and stop distance (units) of a position entered at tick ``entry``
+    on ``side`` with stop value ``stop_w`` and limit value ``limit_w`` of ``plan``, and the
+    updated slot count of the session's memo.
 
     Memo: the first tick reaching a stop (limit) value after an entry does not depend on the
     other value, the cool-off or the range, so it is computed once per (entry, value) in a
-    session (``memo_*[slot_of[e - start], value]``, -1 = not yet) and shared by every trio.
-    Ties go to the limit (it is checked first); at ``last`` the reason is limit or eod.
+    session (``scratch.memo_*[scratch.slot_of[entry - start], value]``, -1 = not yet) and shared
+    by every trio. Ties go to the limit (it is checked first); at ``last`` the reason is limit
+    or eod.
     """
-    slot = slot_of[e - start]
-    if slot < 0 and n_slots < memo_stop.shape[0]:
+    prices = window.prices
+    p = prices[entry]
+    slot = scratch.slot_of[entry - start]
+    if slot < 0 and n_slots < scratch.memo_stop.shape[0]:
         slot = n_slots
-        slot_of[e - start] = slot
-        memo_stop[slot, :] = -1
-        memo_limit[slot, :] = -1
+        scratch.slot_of[entry - start] = slot
+        scratch.memo_stop[slot, :] = -1
+        scratch.memo_limit[slot, :] = -1
         n_slots += 1
     stop_d = distance_units_nb(
-        distance_unit, stop_units[stop_w], stop_values[stop_w], p, expected_move
+        trade_rules.distance_unit,
+        plan.stop_units[stop_w],
+        plan.stop_values[stop_w],
+        p,
+        expected_move,
     )
     limit_d = distance_units_nb(
-        distance_unit, limit_units[limit_w], limit_values[limit_w], p, expected_move
+        trade_rules.distance_unit,
+        plan.limit_units[limit_w],
+        plan.limit_values[limit_w],
+        p,
+        expected_move,
     )
     if side == 1:
         up = p + limit_d
@@ -409,242 +465,143 @@ def memo_exit_nb(
         up = p + stop_d
         down = p - limit_d
     if slot < 0:  # memo full (very many distinct values): one two-sided search
-        x = first_hit_nb(prices, block_max, block_min, e + 1, last, up, down)
-        at_limit = prices[x] >= up if side == 1 else prices[x] <= down
+        hit = first_hit_nb(prices, tables.block_max, tables.block_min, entry + 1, last, up, down)
+        at_limit = prices[hit] >= up if side == 1 else prices[hit] <= down
         if at_limit:
-            return x, REASON_LIMIT, stop_d, n_slots
-        return x, (REASON_EOD if x == last else REASON_STOP), stop_d, n_slots
-    stop_x = memo_stop[slot, stop_w]
-    if stop_x < 0:
+            return hit, ExitReason.LIMIT, stop_d, n_slots
+        return hit, (ExitReason.EOD if hit == last else ExitReason.STOP), stop_d, n_slots
+    stop_hit = scratch.memo_stop[slot, stop_w]
+    if stop_hit < 0:
         if side == 1:
-            stop_x = first_hit_nb(prices, block_max, block_min, e + 1, last, FAR, down)
+            stop_hit = first_hit_nb(
+                prices, tables.block_max, tables.block_min, entry + 1, last, FAR, down
+            )
         else:
-            stop_x = first_hit_nb(prices, block_max, block_min, e + 1, last, up, -FAR)
-        memo_stop[slot, stop_w] = stop_x
-    limit_x = memo_limit[slot, limit_w]
-    if limit_x < 0:
+            stop_hit = first_hit_nb(
+                prices, tables.block_max, tables.block_min, entry + 1, last, up, -FAR
+            )
+        scratch.memo_stop[slot, stop_w] = stop_hit
+    limit_hit = scratch.memo_limit[slot, limit_w]
+    if limit_hit < 0:
         if side == 1:
-            limit_x = first_hit_nb(prices, block_max, block_min, e + 1, last, up, -FAR)
+            limit_hit = first_hit_nb(
+                prices, tables.block_max, tables.block_min, entry + 1, last, up, -FAR
+            )
         else:
-            limit_x = first_hit_nb(prices, block_max, block_min, e + 1, last, FAR, down)
-        memo_limit[slot, limit_w] = limit_x
-    if stop_x < limit_x:
-        return stop_x, REASON_STOP, stop_d, n_slots
-    if limit_x < last:
-        return limit_x, REASON_LIMIT, stop_d, n_slots
+            limit_hit = first_hit_nb(
+                prices, tables.block_max, tables.block_min, entry + 1, last, FAR, down
+            )
+        scratch.memo_limit[slot, limit_w] = limit_hit
+    if stop_hit < limit_hit:
+        return stop_hit, ExitReason.STOP, stop_d, n_slots
+    if limit_hit < last:
+        return limit_hit, ExitReason.LIMIT, stop_d, n_slots
     at_limit = prices[last] >= up if side == 1 else prices[last] <= down
-    return last, (REASON_LIMIT if at_limit else REASON_EOD), stop_d, n_slots
+    return last, (ExitReason.LIMIT if at_limit else ExitReason.EOD), stop_d, n_slots
 
 
 @njit(cache=True)
 def run_trio_session_nb(
-    q,
-    s,
-    start,
-    r,
-    first,
-    times,
-    prices,
-    block_max,
-    block_min,
-    high,
-    low,
-    entry,
-    last,
-    expected_move,
-    stop_values,
-    stop_units,
-    limit_values,
-    limit_units,
-    trio_stop,
-    trio_limit,
-    trio_paths,
-    path_cooloff,
-    path_members,
-    member_k,
-    member_combo,
-    distance_unit,
-    commission,
-    slippage,
-    slippage_bps,
-    per_session,
-    acc,
-    nets,
-    fnets,
-    session_out,
-    fsession_out,
-    path_stats,
-    path_fstats,
-    path_entry,
-    path_member,
-    path_stops,
-    no_trades,
-    slot_of,
-    memo_stop,
-    memo_limit,
-    n_slots,
-    tick_at,
-    next_break,
-    session_index,
+    trio, s, window, tables, plan, trade_rules, out, acc, paths, scratch, n_slots
 ):
-    """Trio ``q`` (one range, stop and limit; its paths differ in cool-off, its members in stop
-    limit) on session ``s`` whose first entry is ``entry < last``. Paths advance in lockstep, one
-    trade per round, so re-entry searches are shared where they provably coincide. Returns the
-    memo's slot count."""
-    p_lo = trio_paths[q]
-    p_hi = trio_paths[q + 1]
-    stop_w = trio_stop[q]
-    limit_w = trio_limit[q]
+    """Trio ``trio`` (one range, stop and limit; its paths differ in cool-off, its members in
+    stop limit) on session ``s``, which it trades (``tables.entry[s, range] < tables.last[s]``).
+    Paths advance in lockstep, one trade per round, so re-entry searches are shared where they
+    provably coincide. Returns the memo's slot count."""
+    times = window.times
+    prices = window.prices
+    start = window.offsets[s]
+    expected_move = window.expected_move[s]
+    r = plan.trio_range[trio]
+    first = tables.first[s, r]
+    high = tables.high[s, r]
+    low = tables.low[s, r]
+    last = tables.last[s]
+    path_lo = plan.trio_paths[trio]
+    path_hi = plan.trio_paths[trio + 1]
+    stop_w = plan.trio_stop[trio]
+    limit_w = plan.trio_limit[trio]
     active = 0
-    for c in range(p_lo, p_hi):
-        path_stats[c, :] = 0
-        path_fstats[c, :] = 0.0
-        path_entry[c] = entry
-        path_stops[c] = 0
-        path_member[c] = path_members[c]
+    for path in range(path_lo, path_hi):
+        paths.stats[path, :] = 0
+        paths.fstats[path, :] = 0.0
+        paths.entry[path] = tables.entry[s, r]
+        paths.stops[path] = 0
+        paths.member[path] = plan.path_members[path]
         active += 1
     while active > 0:
-        for c in range(p_lo, p_hi):
-            if path_member[c] == path_members[c + 1]:
+        for path in range(path_lo, path_hi):
+            if paths.member[path] == plan.path_members[path + 1]:
                 continue
-            e = path_entry[c]
-            if e >= last:
-                finish_path_nb(
-                    c,
-                    s,
-                    path_stats,
-                    path_fstats,
-                    path_member,
-                    path_members,
-                    member_combo,
-                    per_session,
-                    acc,
-                    nets,
-                    fnets,
-                    session_out,
-                    fsession_out,
-                )
+            entry = paths.entry[path]
+            if entry >= last:
+                finish_path_nb(path, s, paths, plan, out, acc)
                 active -= 1
                 continue
-            p = prices[e]
-            side = 1 if p > high else -1
-            x, reason, stop_d, n_slots = memo_exit_nb(
-                e,
+            side = 1 if prices[entry] > high else -1
+            exit_tick, reason, stop_d, n_slots = memo_exit_nb(
+                entry,
                 start,
                 last,
-                prices,
-                block_max,
-                block_min,
-                p,
+                window,
+                tables,
+                plan,
+                trade_rules,
+                expected_move,
                 side,
                 stop_w,
                 limit_w,
-                stop_values,
-                stop_units,
-                limit_values,
-                limit_units,
-                distance_unit,
-                expected_move,
-                slot_of,
-                memo_stop,
-                memo_limit,
+                scratch,
                 n_slots,
             )
             record_trade_nb(
-                path_stats,
-                path_fstats,
-                c,
-                no_trades,
+                paths.stats,
+                paths.fstats,
+                path,
+                paths.no_trades,
                 0,
                 side,
-                e,
-                x,
+                entry,
+                exit_tick,
                 reason,
-                p,
-                prices[x],
+                prices[entry],
+                prices[exit_tick],
                 stop_d,
                 times,
-                commission,
-                slippage,
-                slippage_bps,
+                trade_rules,
             )
-            if reason != REASON_STOP:
-                finish_path_nb(
-                    c,
-                    s,
-                    path_stats,
-                    path_fstats,
-                    path_member,
-                    path_members,
-                    member_combo,
-                    per_session,
-                    acc,
-                    nets,
-                    fnets,
-                    session_out,
-                    fsession_out,
-                )
+            if reason != ExitReason.STOP:
+                finish_path_nb(path, s, paths, plan, out, acc)
                 active -= 1
                 continue
-            path_stops[c] += 1
-            m = path_member[c]
-            while m < path_members[c + 1] and member_k[m] == path_stops[c]:
-                emit_nb(
-                    m,
-                    s,
-                    path_stats,
-                    path_fstats,
-                    c,
-                    member_combo,
-                    per_session,
-                    acc,
-                    nets,
-                    fnets,
-                    session_out,
-                    fsession_out,
-                )
-                m += 1
-            path_member[c] = m
-            if m == path_members[c + 1]:
+            paths.stops[path] += 1
+            member = paths.member[path]
+            while (
+                member < plan.path_members[path + 1] and plan.member_k[member] == paths.stops[path]
+            ):
+                emit_nb(member, s, paths, path, plan, out, acc)
+                member += 1
+            paths.member[path] = member
+            if member == plan.path_members[path + 1]:
                 active -= 1
                 continue
-            if session_index[0] != r + 1:
-                fill_session_index_nb(
-                    times,
-                    prices,
-                    start,
-                    first,
-                    last,
-                    high,
-                    low,
-                    tick_at,
-                    next_break,
-                    session_index,
-                    r,
-                )
-            when = times[x] + path_cooloff[c]
-            resume = x + 1
+            if scratch.lookup_state[LOOKUP_BREAK_RANGE] != r + 1:
+                fill_session_index_nb(times, prices, start, first, last, high, low, scratch, r)
+            when = times[exit_tick] + plan.path_cooloff[path]
+            resume = exit_tick + 1
             if when > times[last]:
                 resume = last
             elif when > times[resume]:
-                if session_index[1] == 1:
-                    resume = start + tick_at[when - times[start]]
+                if scratch.lookup_state[LOOKUP_TICK_AT] == TickAtState.READY:
+                    resume = start + scratch.tick_at[when - times[start]]
                 else:
                     resume = first_at_or_after_nb(times, resume, last, when)
-            path_entry[c] = next_break[resume - start] if resume < last else last
+            paths.entry[path] = scratch.next_break[resume - start] if resume < last else last
     return n_slots
 
 
-# Defaults of sweep_trios_nb's memo_bytes / tick_at_seconds (tests shrink them to reach the
-# fallbacks: two-sided searches when the memo is full, galloping when a session is too long).
-MEMO_BYTES = 32 * 2**20
-TICK_AT_SECONDS = 4 * 86_400
-
-
 @njit(cache=True)
-def fill_session_index_nb(
-    times, prices, start, first, last, high, low, tick_at, next_break, session_index, r
-):
+def fill_session_index_nb(times, prices, start, first, last, high, low, scratch, r):
     """Per-session lookups for re-entries after a stop, built when first needed:
     ``next_break[i - start]`` = first breakout of range ``r`` (``> high`` or ``< low``) at or
     after tick ``i`` (``last`` if none), for ``first <= i < last``; and, once per session,
@@ -654,271 +611,102 @@ def fill_session_index_nb(
     for i in range(last - 1, first - 1, -1):
         if prices[i] > high or prices[i] < low:
             following = i
-        next_break[i - start] = following
-    session_index[0] = r + 1
-    if session_index[1] == 0:
+        scratch.next_break[i - start] = following
+    scratch.lookup_state[LOOKUP_BREAK_RANGE] = r + 1
+    if scratch.lookup_state[LOOKUP_TICK_AT] == TickAtState.UNKNOWN:
         t0 = times[start]
-        if times[last] - t0 < tick_at.shape[0]:
+        if times[last] - t0 < scratch.tick_at.shape[0]:
             i = start
             for d in range(times[last] - t0 + 1):
                 while times[i] < t0 + d:
                     i += 1
-                tick_at[d] = i - start
-            session_index[1] = 1
+                scratch.tick_at[d] = i - start
+            scratch.lookup_state[LOOKUP_TICK_AT] = TickAtState.READY
         else:
-            session_index[1] = 2
+            scratch.lookup_state[LOOKUP_TICK_AT] = TickAtState.TOO_LONG
 
 
 @njit(cache=True)
 def run_session_group_nb(
-    g,
-    n_groups,
-    longest,
-    capacity,
-    span,
-    times,
-    prices,
-    offsets,
-    expected_move,
-    block_max,
-    block_min,
-    first,
-    high,
-    low,
-    entry,
-    last,
-    stop_values,
-    stop_units,
-    limit_values,
-    limit_units,
-    trio_range,
-    trio_stop,
-    trio_limit,
-    trio_paths,
-    path_cooloff,
-    path_members,
-    member_k,
-    member_combo,
-    distance_unit,
-    commission,
-    slippage,
-    slippage_bps,
-    per_session,
-    acc,
-    nets,
-    fnets,
-    session_out,
-    fsession_out,
+    group, n_groups, longest, capacity, span, window, tables, plan, trade_rules, out
 ):
-    """Sessions ``g, g + n_groups, ...`` of ``sweep_trios_nb`` with their own scratch arrays (a
-    plain function, so the parallel wrapper stays small and quick to compile)."""
-    n_sessions = offsets.shape[0] - 1
-    n_trios = trio_range.shape[0]
-    n_paths = path_cooloff.shape[0]
-    path_stats = np.zeros((n_paths, N_STAT), dtype=np.int64)
-    path_fstats = np.zeros((n_paths, N_FSTAT), dtype=np.float64)
-    path_entry = np.zeros(n_paths, dtype=np.int64)
-    path_member = np.zeros(n_paths, dtype=np.int64)
-    path_stops = np.zeros(n_paths, dtype=np.int64)
-    no_trades = np.zeros((0, N_TRADE), dtype=np.int64)
-    slot_of = np.full(longest, -1, dtype=np.int64)
-    memo_stop = np.empty((capacity, stop_values.shape[0]), dtype=np.int64)
-    memo_limit = np.empty((capacity, limit_values.shape[0]), dtype=np.int64)
-    tick_at = np.zeros(span + 1, dtype=np.int64)
-    next_break = np.zeros(longest, dtype=np.int64)
-    # [range index + 1 that next_break holds (0: none), 1 when tick_at holds this session]
-    session_index = np.zeros(2, dtype=np.int64)
-    for s in range(g, n_sessions, n_groups):
-        start = offsets[s]
-        end_ = last[s]
+    """Sessions ``group, group + n_groups, ...`` of ``sweep_trios_nb`` with their own scratch
+    (``PathState``, ``SessionScratch``): a plain function, so the parallel wrapper stays small
+    and quick to compile."""
+    n_sessions = window.offsets.shape[0] - 1
+    n_paths = plan.path_cooloff.shape[0]
+    paths = PathState(
+        np.zeros((n_paths, N_STAT), dtype=np.int64),
+        np.zeros((n_paths, N_FSTAT), dtype=np.float64),
+        np.zeros(n_paths, dtype=np.int64),
+        np.zeros(n_paths, dtype=np.int64),
+        np.zeros(n_paths, dtype=np.int64),
+        np.zeros((0, N_TRADE), dtype=np.int64),
+    )
+    scratch = SessionScratch(
+        np.full(longest, -1, dtype=np.int64),
+        np.empty((capacity, plan.stop_values.shape[0]), dtype=np.int64),
+        np.empty((capacity, plan.limit_values.shape[0]), dtype=np.int64),
+        np.zeros(span + 1, dtype=np.int64),
+        np.zeros(longest, dtype=np.int64),
+        np.zeros(2, dtype=np.int64),
+    )
+    acc = out.acc[group]
+    for s in range(group, n_sessions, n_groups):
+        start = window.offsets[s]
         n_slots = 0
-        session_index[:] = 0
-        for q in range(n_trios):
-            r = trio_range[q]
-            if first[s, r] == start or entry[s, r] >= end_:
+        scratch.lookup_state[:] = 0
+        for trio in range(plan.trio_range.shape[0]):
+            r = plan.trio_range[trio]
+            if tables.first[s, r] == start or tables.entry[s, r] >= tables.last[s]:
                 continue  # not traded: every member's statistics are 0 (outputs start at 0)
             n_slots = run_trio_session_nb(
-                q,
-                s,
-                start,
-                r,
-                first[s, r],
-                times,
-                prices,
-                block_max,
-                block_min,
-                high[s, r],
-                low[s, r],
-                entry[s, r],
-                end_,
-                expected_move[s],
-                stop_values,
-                stop_units,
-                limit_values,
-                limit_units,
-                trio_stop,
-                trio_limit,
-                trio_paths,
-                path_cooloff,
-                path_members,
-                member_k,
-                member_combo,
-                distance_unit,
-                commission,
-                slippage,
-                slippage_bps,
-                per_session,
-                acc[g],
-                nets,
-                fnets,
-                session_out,
-                fsession_out,
-                path_stats,
-                path_fstats,
-                path_entry,
-                path_member,
-                path_stops,
-                no_trades,
-                slot_of,
-                memo_stop,
-                memo_limit,
-                n_slots,
-                tick_at,
-                next_break,
-                session_index,
+                trio, s, window, tables, plan, trade_rules, out, acc, paths, scratch, n_slots
             )
-        slot_of[:] = -1  # the memo maps this session's tick offsets
+        scratch.slot_of[:] = -1  # the memo maps this session's tick offsets
 
 
 @njit(cache=True, parallel=True)
-def sweep_trios_nb(
-    times,
-    prices,
-    offsets,
-    expected_move,
-    block_max,
-    block_min,
-    first,
-    high,
-    low,
-    entry,
-    last,
-    stop_values,
-    stop_units,
-    limit_values,
-    limit_units,
-    trio_range,
-    trio_stop,
-    trio_limit,
-    trio_paths,
-    path_cooloff,
-    path_members,
-    member_k,
-    member_combo,
-    distance_unit,
-    commission,
-    slippage,
-    slippage_bps,
-    per_session,
-    acc,
-    nets,
-    fnets,
-    session_out,
-    fsession_out,
-    memo_bytes,
-    tick_at_seconds,
-):
-    """Run a plan (``plan.Plan`` arrays) over every session.
+def sweep_trios_nb(window, tables, plan, trade_rules, out, limits):
+    """Run a plan (``plan.Plan``) over every session of ``window`` (``WindowArrays``, with its
+    ``SearchTables``), under ``trade_rules`` (``rules.TradeRules``) and ``limits``
+    (``KernelLimits``).
 
-    Sessions are dealt to ``acc.shape[0]`` groups run in parallel (one ``prange``); a group runs
-    its sessions one by one, all trios of a session in turn, sharing the session's memo of exits
-    (``memo_exit_nb``). Member ``m``'s statistics of session ``s`` go to
-    ``session_out[:, combo, s]`` and ``fsession_out[:, combo, s]`` (``combo = member_combo[m]``)
-    when ``per_session``; otherwise they are added to ``acc[group, m]`` (integer sums: the caller
-    adds the groups up), the session net is stored in ``nets[s, m]`` and the float statistics in
-    ``fnets[:, s, m]`` (the per-session series metrics come from those afterwards).
+    Sessions are dealt to ``out.acc.shape[0]`` groups run in parallel (one ``prange``); a group
+    runs its sessions one by one, all trios of a session in turn, sharing the session's memo of
+    exits (``memo_exit_nb``). Member ``m``'s statistics of session ``s`` go to
+    ``out.session_out[:, combo, s]`` and ``out.fsession_out[:, combo, s]`` (``combo =
+    plan.member_combo[m]``) when ``out.per_session``; otherwise they are added to
+    ``out.acc[group, m]`` (integer sums: the caller adds the groups up), the session net is
+    stored in ``out.nets[s, m]`` and the float statistics in ``out.fnets[:, s, m]`` (the
+    per-session series metrics come from those afterwards).
     """
+    offsets = window.offsets
+    times = window.times
     n_sessions = offsets.shape[0] - 1
-    n_groups = acc.shape[0]
+    n_groups = out.acc.shape[0]
     longest = 1
     for s in range(n_sessions):
         longest = max(longest, offsets[s + 1] - offsets[s])
-    n_values = stop_values.shape[0] + limit_values.shape[0]
-    capacity = max(1, min(longest, memo_bytes // (8 * n_values)))
+    n_values = plan.stop_values.shape[0] + plan.limit_values.shape[0]
+    capacity = max(1, min(longest, limits.memo_bytes // (8 * n_values)))
     span = 0  # longest session in seconds (tick_at is skipped beyond tick_at_seconds)
     for s in range(n_sessions):
         if offsets[s + 1] > offsets[s]:
             span = max(span, times[offsets[s + 1] - 1] - times[offsets[s]])
-    span = min(span, tick_at_seconds)
-    for g in prange(n_groups):
+    span = min(span, limits.tick_at_seconds)
+    for group in prange(n_groups):
         run_session_group_nb(
-            g,
-            n_groups,
-            longest,
-            capacity,
-            span,
-            times,
-            prices,
-            offsets,
-            expected_move,
-            block_max,
-            block_min,
-            first,
-            high,
-            low,
-            entry,
-            last,
-            stop_values,
-            stop_units,
-            limit_values,
-            limit_units,
-            trio_range,
-            trio_stop,
-            trio_limit,
-            trio_paths,
-            path_cooloff,
-            path_members,
-            member_k,
-            member_combo,
-            distance_unit,
-            commission,
-            slippage,
-            slippage_bps,
-            per_session,
-            acc,
-            nets,
-            fnets,
-            session_out,
-            fsession_out,
+            group, n_groups, longest, capacity, span, window, tables, plan, trade_rules, out
         )
 
 
 @njit(cache=True)
-def ledger_nb(
-    times,
-    prices,
-    offsets,
-    expected_move,
-    block_max,
-    block_min,
-    first,
-    high,
-    low,
-    entry,
-    last,
-    stop_value,
-    stop_units,
-    limit_value,
-    limit_units,
-    cooloff,
-    stop_count_limit,
-    distance_unit,
-    commission,
-    slippage,
-    slippage_bps,
-):
-    """Trades of one combination (range index 0 of the session tables): ``(rows, session)``
-    with ``rules.TRADE_*`` rows in time order and the session index of each row."""
+def ledger_nb(window, tables, combo, trade_rules):
+    """Trades of one combination (``Combination``; range index 0 of ``tables``):
+    ``(rows, session)`` with ``rules.TRADE_*`` rows in time order and the session index of each
+    row."""
+    offsets = window.offsets
     n_sessions = offsets.shape[0] - 1
     stats = np.zeros((1, N_STAT), dtype=np.int64)
     fstats = np.zeros((1, N_FSTAT), dtype=np.float64)
@@ -928,34 +716,11 @@ def ledger_nb(
     total = 0
     for s in range(n_sessions):
         start = offsets[s]
-        if first[s, 0] == start:
+        if tables.first[s, 0] == start:
             continue
-        room = min(stop_count_limit + 1, offsets[s + 1] - start + 1)
+        room = min(combo.stop_count_limit + 1, offsets[s + 1] - start + 1)
         buffer = np.zeros((room, N_TRADE), dtype=np.int64)
-        count = ledger_session_nb(
-            times,
-            prices,
-            block_max,
-            block_min,
-            high[s, 0],
-            low[s, 0],
-            entry[s, 0],
-            last[s],
-            expected_move[s],
-            stop_value,
-            stop_units,
-            limit_value,
-            limit_units,
-            cooloff,
-            stop_count_limit,
-            distance_unit,
-            commission,
-            slippage,
-            slippage_bps,
-            stats,
-            fstats,
-            buffer,
-        )
+        count = ledger_session_nb(window, tables, s, combo, trade_rules, stats, fstats, buffer)
         while total + count > capacity:
             capacity *= 2
             grown = np.zeros((capacity, N_TRADE), dtype=np.int64)

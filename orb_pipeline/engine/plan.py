@@ -14,18 +14,21 @@ scaled per entry or per session).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from orb_pipeline.engine.inputs import DISTANCE_DOLLARS, Grid
+from orb_pipeline.engine.enums import DistanceUnit
+from orb_pipeline.engine.inputs import Grid
 
 # Bytes of per-session nets a sweep chunk may hold (members x sessions x 8).
 CHUNK_BYTES = 64 * 2**20
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
+    """The plan's arrays (all int64 but the float ``*_values``); a NamedTuple, so the kernels
+    take it as one argument."""
+
     range_lengths: np.ndarray  # distinct range_seconds, ascending
     stop_values: np.ndarray  # distinct stop distances (float as given) ...
     stop_units: np.ndarray  # ... and their units (dollars)
@@ -85,7 +88,7 @@ def _starts(keys, order) -> np.ndarray:
 
 def plan_paths(grid: Grid, distance_unit: int) -> Plan:
     range_lengths, range_index = np.unique(grid.range_seconds, return_inverse=True)
-    if distance_unit == DISTANCE_DOLLARS:
+    if distance_unit == DistanceUnit.DOLLARS:
         stop_key, limit_key = grid.stop_units, grid.limit_units
     else:
         stop_key, limit_key = grid.stop_distance, grid.limit_distance

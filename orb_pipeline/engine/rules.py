@@ -2,17 +2,20 @@
 docs/SEMANTICS_EXTENSIONS.md): distance units, trade accounting and trade records.
 
 Trade rows written to ``trades_out`` (int64): ``TRADE_SIDE`` (+1 long / -1 short),
-``TRADE_ENTRY`` / ``TRADE_EXIT`` (tick indices), ``TRADE_REASON`` (``REASON_*``), ``TRADE_NET``
+``TRADE_ENTRY`` / ``TRADE_EXIT`` (tick indices), ``TRADE_REASON`` (``ExitReason``), ``TRADE_NET``
 (net profit, units), ``TRADE_GROSS`` (gross profit, units), ``TRADE_STOP_UNITS`` (the stop
 distance at entry, units).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from orb_pipeline.engine.costs import trade_cost_units_nb
+from orb_pipeline.engine.enums import DistanceUnit, ExitReason
 from orb_pipeline.engine.metrics import (
     FSTAT_R,
     FSTAT_RETURN,
@@ -27,8 +30,6 @@ from orb_pipeline.engine.metrics import (
 )
 from orb_pipeline.engine.units import round_half_away_nb
 
-REASON_LIMIT, REASON_STOP, REASON_EOD = 0, 1, 2
-REASON_NAMES = ("limit", "stop", "eod")
 TRADE_SIDE, TRADE_ENTRY, TRADE_EXIT, TRADE_REASON, TRADE_NET, TRADE_GROSS, TRADE_STOP_UNITS = range(
     7
 )
@@ -36,13 +37,22 @@ N_TRADE = 7
 NO_COOLOFF = np.int64(-(2**62))
 
 
+class TradeRules(NamedTuple):
+    """The per-trade rules of one kernel call (scalars): how distances are read and the costs."""
+
+    distance_unit: int  # DistanceUnit
+    commission: float  # dollars per share and side (Costs.commission_per_share)
+    slippage: float  # per side, dollars or basis points
+    slippage_bps: bool  # slippage is in basis points of the traded price
+
+
 @njit(cache=True, inline="always")
 def distance_units_nb(distance_unit, units, value, entry_units, expected_move):
-    """Stop or limit distance in units: 0 dollars (``units`` given), 1 percent of the entry
-    price, 2 multiples of the session's expected move (dollars)."""
-    if distance_unit == 0:
+    """Stop or limit distance in units (``DistanceUnit``): dollars (``units`` given), percent of
+    the entry price, or multiples of the session's expected move (dollars)."""
+    if distance_unit == DistanceUnit.DOLLARS:
         return units
-    if distance_unit == 1:
+    if distance_unit == DistanceUnit.PERCENT:
         return round_half_away_nb(entry_units * value / 100.0)
     return round_half_away_nb(value * expected_move * 10000.0)
 
@@ -76,20 +86,24 @@ def record_trade_nb(
     exit_units,
     stop_units,
     times,
-    commission,
-    slippage,
-    slippage_bps,
+    trade_rules,
 ):
     """Add one closed trade to ``stats[row]`` (STAT_* columns) and ``fstats[row]`` (FSTAT_*) and,
     when there is room, to ``trades_out``; returns ``count + 1``. ``stop_units`` is the stop
-    distance at entry. (Row indices rather than views keep the hot loop free of reference
+    distance at entry; ``trade_rules`` a ``TradeRules``. (Row indices rather than views keep the hot loop free of reference
     counting.)"""
     gross = (exit_units - entry_units) * side
-    net = gross - trade_cost_units_nb(commission, slippage, slippage_bps, entry_units, exit_units)
+    net = gross - trade_cost_units_nb(
+        trade_rules.commission,
+        trade_rules.slippage,
+        trade_rules.slippage_bps,
+        entry_units,
+        exit_units,
+    )
     stats[row, STAT_NET] += net
     stats[row, STAT_GROSS] += gross
     stats[row, STAT_TRADES] += 1
-    if reason == REASON_STOP:
+    if reason == ExitReason.STOP:
         stats[row, STAT_STOPS] += 1
     if net > 0:
         stats[row, STAT_WINNING_TRADES] += 1

@@ -3,6 +3,9 @@ assertions: speed is measured by running the benchmark, figures in docs/PERFORMA
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from orb_pipeline.engine import bench
 
 
@@ -11,3 +14,14 @@ def test_quick_benchmark_runs_and_agrees_with_the_naive_kernel(capsys):
     out = capsys.readouterr().out
     assert "identical results: True" in out
     assert "backtests/s" in out and "fresh process" in out and "peak RSS" in out
+
+
+def test_the_engine_does_not_import_the_benchmark_or_its_naive_kernels():
+    probe = (
+        "import sys, orb_pipeline.engine; "
+        "print(sorted(m for m in sys.modules if m.startswith('orb_pipeline.engine.bench')))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "[]"

@@ -8,7 +8,6 @@ in the range window, or a breakout on their last tick.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orb_pipeline.engine import Costs, aggregate, api, ledger, session_stats, sweep
+from orb_pipeline.engine import Costs, KernelLimits, aggregate, ledger, session_stats, sweep
 from orb_pipeline_tests.engine import reference
 from orb_pipeline_tests.engine.frames import day, series_frame, sessions_frame
 
@@ -78,17 +77,6 @@ costs_strategy = st.one_of(
         slippage_unit=st.just("bps"),
     ),
 )
-
-
-@contextlib.contextmanager
-def shrunk_kernel_limits(**limits):
-    saved = dict(api.KERNEL_LIMITS)
-    api.KERNEL_LIMITS.update(limits)
-    try:
-        yield
-    finally:
-        api.KERNEL_LIMITS.clear()
-        api.KERNEL_LIMITS.update(saved)
 
 
 def _grid(rows):
@@ -328,9 +316,9 @@ def test_kernel_fallbacks_give_the_same_results(window, grid_rows):
     series, frame = series_frame(ticks), sessions_frame(sessions)
     grid = _grid(grid_rows)
     expected = sweep(series, frame, grid)
-    with shrunk_kernel_limits(memo_bytes=8, tick_at_seconds=5):
-        assert sweep(series, frame, grid).equals(expected)
-        stats = session_stats(series, frame, grid)
+    shrunk = KernelLimits(memo_bytes=8, tick_at_seconds=5)
+    assert sweep(series, frame, grid, kernel_limits=shrunk).equals(expected)
+    stats = session_stats(series, frame, grid, kernel_limits=shrunk)
     assert aggregate(stats).equals(expected)
     for row, p in zip(expected.iter_rows(named=True), grid_rows, strict=True):
         assert_metrics_equal(row, reference_metrics(reference.run_window(ticks, sessions, p)))

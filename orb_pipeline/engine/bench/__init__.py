@@ -1,5 +1,8 @@
 """Benchmark of the sweep engine against the naive per-tick scan, side by side in one run.
 
+Not on the engine's runtime import path: ``orb_pipeline.engine`` never imports this package or its
+naive kernels (``naive.py``); only the benchmark and the tests do.
+
     .venv/bin/python -m orb_pipeline.engine.bench            # a year, default grid
     .venv/bin/python -m orb_pipeline.engine.bench --quick    # seconds; used by a smoke test
 
@@ -24,6 +27,11 @@ import time
 
 import numpy as np
 import polars as pl
+
+from orb_pipeline.engine._cache import engine_cache_dir
+
+with engine_cache_dir():  # the naive kernels inline the engine's rules: cache them alike
+    from orb_pipeline.engine.bench.naive import sweep_naive
 
 
 def synthetic_window(n_sessions: int, seconds: int, *, seed: int = 20240102):
@@ -127,7 +135,6 @@ def main(argv=None) -> int:
     import numba
 
     from orb_pipeline.engine import ENGINE_VERSION, default_grid, sweep
-    from orb_pipeline.engine.naive import sweep_naive
 
     n_sessions = args.sessions or (3 if args.quick else 252)
     seconds = 1800 if args.quick else 23_400
@@ -176,7 +183,9 @@ def main(argv=None) -> int:
         command = [sys.executable, "-m", "orb_pipeline.engine.bench", "--child", directory]
         if args.quick:
             command.append("--quick")
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        package_root = os.path.dirname(
+            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        )
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         child = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
@@ -188,7 +197,3 @@ def main(argv=None) -> int:
     )
     print(f"peak RSS (this process): {_peak_rss_mb():.0f} MB")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
