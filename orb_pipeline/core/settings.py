@@ -248,6 +248,12 @@ class Settings(BaseModel):
     results_load_data: Boolean = setting(
         True, "`false` skips `LOAD DATA LOCAL INFILE` (multi-row INSERT instead)", "`true`"
     )
+    results_tls_ca: OptionalText = setting(
+        None,
+        "CA file the MySQL results server's certificate and host name are verified against"
+        " (TLS required when set; the stack's RDS bundle)",
+        "none (no TLS)",
+    )
     results_write_connections: WholeNumber(1) = setting(
         2, "MySQL connections one upsert writes over at once (each a contiguous key range)"
     )

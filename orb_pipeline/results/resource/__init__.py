@@ -73,4 +73,5 @@ def results_from_environment(data_dir: Path) -> ResultsStore:
         database=chosen.results_database,
         write_connections=chosen.results_write_connections,
         use_load_data=chosen.results_load_data,
+        tls_ca_path=chosen.results_tls_ca,
     )

@@ -23,13 +23,16 @@ from orb_pipeline.results.resource.base import (
     bind_rows,
     mysql_error_code,
 )
+from orb_pipeline.results.resource.local_infile import RestrictedLocalInfileConnection
 
 _LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 4166}
 _PACKET_MARGIN = 64 * 1024
 
 
 class MySqlResultsStore(ResultsStore):
-    """Production store: MySQL or MariaDB through pymysql (``local_infile`` enabled on the client)."""
+    """Production store: MySQL or MariaDB through pymysql. ``LOAD DATA LOCAL`` may read only the
+    CSV our own statement wrote (``local_infile.py``); with ``tls_ca_path`` the server's
+    certificate and host name are verified against that CA (the RDS bundle in the stack)."""
 
     host: str = "127.0.0.1"
     port: int = 3306
@@ -39,6 +42,7 @@ class MySqlResultsStore(ResultsStore):
     use_load_data: bool = True
     write_connections: int = 2
     connect_timeout_seconds: int = 10
+    tls_ca_path: str | None = None
     _load_data_refused: bool = PrivateAttr(default=False)
 
     def describe(self) -> str:
@@ -54,11 +58,18 @@ class MySqlResultsStore(ResultsStore):
             database=self.database,
             query={"charset": "utf8mb4"},
         )
-        return sa.create_engine(
-            url,
-            pool_pre_ping=True,
-            connect_args={"local_infile": True, "connect_timeout": self.connect_timeout_seconds},
-        )
+        connect_args: dict[str, Any] = {"connect_timeout": self.connect_timeout_seconds}
+        if self.tls_ca_path:
+            # pymysql verifies the certificate chain and the host name when a CA is given.
+            connect_args["ssl"] = {"ca": self.tls_ca_path, "check_hostname": True}
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        if self.use_load_data:
+
+            @sa.event.listens_for(engine, "do_connect")
+            def restricted_local_infile(dialect, connection_record, cargs, cparams):
+                return RestrictedLocalInfileConnection(*cargs, **cparams)
+
+        return engine
 
     def _write_connections(self) -> int:
         return self.write_connections
@@ -150,11 +161,12 @@ class MySqlResultsStore(ResultsStore):
             )
             if constants:
                 load += " SET " + ", ".join(quote(name) + " = %s" for name in constants)
-            cursor = connection.connection.dbapi_connection.cursor()
+            raw = connection.connection.dbapi_connection
+            cursor = raw.cursor()
             try:
-                affected = cursor.execute(
-                    load, (path, *constants.values())
-                )  # inserted + 2 x replaced
+                with raw.allow_local_file(path):  # the server may read this file, no other
+                    affected = cursor.execute(load, (path, *constants.values()))
+                # affected: inserted + 2 x replaced
             except (pymysql.err.OperationalError, pymysql.err.InternalError) as error:
                 if mysql_error_code(error) not in _LOCAL_INFILE_REFUSED:
                     raise
