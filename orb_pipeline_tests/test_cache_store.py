@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
+from pathlib import Path
 
 import polars as pl
 import pytest
 
-from orb_pipeline.core.cache_store import CacheStore, partition_path
+from orb_pipeline.core.cache_store import CacheFileCorruptError, CacheStore, partition_path
 from orb_pipeline_tests.warehouse.seeding import s3_endpoint  # noqa: F401 - pytest fixture
 
 
@@ -66,4 +68,73 @@ def test_local_write_is_atomic_when_serialization_fails(tmp_path, monkeypatch):
         store.write_frame(path, pl.DataFrame({"a": [2, 3]}))
     monkeypatch.undo()
     assert store.read_frame(path).equals(original)  # the old file is intact
-    assert [p.name for p in (tmp_path / "bars" / "SPY").iterdir()] == ["2025-03-10.parquet"]
+    assert sorted(p.name for p in (tmp_path / "bars" / "SPY").iterdir()) == [
+        ".2025-03-10.parquet.sha256",  # the digest recorded with the file
+        "2025-03-10.parquet",
+    ]
+
+
+FRAME = pl.DataFrame(
+    {"timestamp_utc": list(range(200)), "price": [100.0 + i / 100 for i in range(200)]}
+)
+PATH = partition_path("series", "SPY", "2025-03-10")
+HINT = "re-materialize compressed_series .*for partition 2025-03-10\\|SPY"
+
+
+def replace_bytes(store: CacheStore, path: str, data: bytes) -> None:
+    """Put other bytes where ``path`` is, keeping the digest recorded for the original."""
+    if store.is_s3:
+        bucket, _ = store._bucket_prefix()
+        client = store._client()
+        recorded = client.head_object(Bucket=bucket, Key=store._s3_key(path))["Metadata"]
+        client.put_object(Bucket=bucket, Key=store._s3_key(path), Body=data, Metadata=recorded)
+    else:
+        (Path(store.url) / path).write_bytes(data)
+
+
+def test_a_flipped_bit_or_a_truncation_fails_naming_the_file(store):
+    """Issue 15: one flipped bit used to read back as other prices, and a truncated file failed
+    with polars' bare ComputeError and no path."""
+    store.write_frame(PATH, FRAME)
+    data = store.read_bytes(PATH)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x10
+    replace_bytes(store, PATH, bytes(flipped))
+    with pytest.raises(CacheFileCorruptError, match="series/SPY/2025-03-10.parquet does not match"):
+        store.read_frame(PATH)
+    replace_bytes(store, PATH, data[: len(data) // 2])
+    with pytest.raises(CacheFileCorruptError, match=HINT):
+        store.read_frame(PATH)
+    store.write_frame(PATH, FRAME)  # re-materializing repairs it
+    assert store.read_frame(PATH).equals(FRAME)
+
+
+def test_no_single_bit_flip_reads_back_as_data(tmp_path):
+    """300 random single-bit flips (188 of 300 used to read back as other data): every one fails."""
+    store = CacheStore(url=str(tmp_path))
+    store.write_frame(PATH, FRAME)
+    data = store.read_bytes(PATH)
+    rng = random.Random(15)
+    for _ in range(300):
+        flipped = bytearray(data)
+        bit = rng.randrange(len(data) * 8)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        replace_bytes(store, PATH, bytes(flipped))
+        with pytest.raises(CacheFileCorruptError, match="2025-03-10.parquet"):
+            store.read_frame(PATH)
+
+
+def test_a_file_without_a_recorded_digest_is_refused(tmp_path):
+    store = CacheStore(url=str(tmp_path))
+    target = tmp_path / PATH
+    target.parent.mkdir(parents=True)
+    FRAME.write_parquet(target)  # not through the store: nothing recorded
+    with pytest.raises(CacheFileCorruptError, match="has no recorded digest.*" + HINT):
+        store.read_frame(PATH)
+
+
+def test_a_written_file_that_is_not_parquet_names_the_file(tmp_path):
+    store = CacheStore(url=str(tmp_path))
+    store.write_bytes(PATH, b"PAR1 but not really")
+    with pytest.raises(CacheFileCorruptError, match="2025-03-10.parquet is not a readable Parquet"):
+        store.read_frame(PATH)

@@ -3,6 +3,11 @@
 Paths are relative, ``/``-separated (``bars/SPY/2025-03-10.parquet``). Writes are atomic: a local
 file is written to a temporary name in the same directory and renamed over the target; an S3
 object is replaced by a single ``PutObject``. A reader never sees a half-written file.
+
+Every write records the SHA-256 of the bytes written (S3: the object's ``sha256`` user metadata, in
+the same ``PutObject``; local: a hidden ``.<name>.sha256`` file beside it, written after the data),
+and every read checks it: a damaged, truncated, half-replaced or foreign file raises
+:class:`CacheFileCorruptError` naming the file and what to re-materialize, never different data.
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ from pydantic import Field
 from orb_pipeline.core.files import write_atomically
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=\-]*$")
+DIGEST_METADATA = "sha256"  # S3 user metadata key (x-amz-meta-sha256)
+
+
+class CacheFileCorruptError(ValueError):
+    """A cache file does not match what was recorded when it was written, or cannot be parsed;
+    the message names the file and what to re-materialize."""
 
 
 def _check_relative(path: str) -> str:
@@ -91,27 +102,62 @@ class CacheStore(dg.ConfigurableResource):
 
     # ---- bytes ----------------------------------------------------------------------------
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Write ``data`` atomically and record its SHA-256 (see the module docstring)."""
         path = _check_relative(path)
+        digest = hashlib.sha256(data).hexdigest()
         if self.is_s3:
             bucket, _ = self._bucket_prefix()
-            self._client().put_object(Bucket=bucket, Key=self._s3_key(path), Body=data)
+            self._client().put_object(
+                Bucket=bucket, Key=self._s3_key(path), Body=data, Metadata={DIGEST_METADATA: digest}
+            )
             return
-        write_atomically(Path(self.url) / path, data)
+        target = Path(self.url) / path
+        write_atomically(target, data)
+        write_atomically(_digest_path(target), digest.encode())
 
     def read_bytes(self, path: str) -> bytes:
-        """Contents of ``path``; ``FileNotFoundError`` naming the location when absent."""
+        """Contents of ``path``, checked against the digest recorded when it was written;
+        ``FileNotFoundError`` naming the location when absent, :class:`CacheFileCorruptError`
+        when the bytes or the record do not match."""
         path = _check_relative(path)
         if self.is_s3:
             bucket, _ = self._bucket_prefix()
             client = self._client()
             try:
-                return client.get_object(Bucket=bucket, Key=self._s3_key(path))["Body"].read()
+                answer = client.get_object(Bucket=bucket, Key=self._s3_key(path))
             except client.exceptions.NoSuchKey:
                 raise FileNotFoundError(self.location(path)) from None
-        try:
-            return (Path(self.url) / path).read_bytes()
-        except FileNotFoundError:
-            raise FileNotFoundError(self.location(path)) from None
+            data = answer["Body"].read()
+            recorded = answer.get("Metadata", {}).get(DIGEST_METADATA)
+        else:
+            target = Path(self.url) / path
+            try:
+                data = target.read_bytes()
+            except FileNotFoundError:
+                raise FileNotFoundError(self.location(path)) from None
+            try:
+                recorded = _digest_path(target).read_text().strip()
+            except FileNotFoundError:
+                recorded = None
+        if recorded is None:
+            raise self.corrupt(
+                path,
+                "has no recorded digest (written by an older version, or "
+                "its write was interrupted)",
+            )
+        if hashlib.sha256(data).hexdigest() != recorded:
+            raise self.corrupt(
+                path,
+                f"does not match the SHA-256 recorded when it was written ({recorded[:12]}...)",
+            )
+        return data
+
+    def corrupt(self, path: str, problem: str) -> CacheFileCorruptError:
+        """The error for a damaged file: its location, the problem, what to re-materialize."""
+        return CacheFileCorruptError(
+            f"cache file {self.location(path)} {problem}: the file is damaged or not what was "
+            f"written; {rematerialize_hint(path)}"
+        )
 
     def exists(self, path: str) -> bool:
         path = _check_relative(path)
@@ -160,18 +206,54 @@ class CacheStore(dg.ConfigurableResource):
         return len(data)
 
     def read_frame(self, path: str) -> pl.DataFrame:
-        return pl.read_parquet(io.BytesIO(self.read_bytes(path)))
+        """The verified Parquet file ``path`` as a frame (errors as :meth:`read_bytes`)."""
+        return self.parse_frame(path, self.read_bytes(path))
+
+    def parse_frame(self, path: str, data: bytes) -> pl.DataFrame:
+        """``data`` (the bytes of ``path``) parsed as Parquet; :class:`CacheFileCorruptError`
+        naming the file when they are not a readable Parquet file."""
+        try:
+            return pl.read_parquet(io.BytesIO(data))
+        except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+            raise self.corrupt(path, f"is not a readable Parquet file ({error})") from None
 
     def read_frame_and_digest(self, path: str) -> tuple[pl.DataFrame, str]:
         """The frame and the sha256 hex digest of the file's bytes."""
         data = self.read_bytes(path)
-        return pl.read_parquet(io.BytesIO(data)), hashlib.sha256(data).hexdigest()
+        return self.parse_frame(path, data), hashlib.sha256(data).hexdigest()
+
+
+def _digest_path(target: Path) -> Path:
+    """The hidden file beside ``target`` that holds its SHA-256 (``list`` skips hidden files)."""
+    return target.with_name("." + target.name + ".sha256")
 
 
 # ---- layout of the data stages' files -----------------------------------------------------
 BARS_PREFIX = "bars"
 SERIES_PREFIX = "series"
 RANGES_PREFIX = "ranges"
+
+
+# The asset that writes each data-stage folder (for re-materialization hints).
+ASSET_OF_PREFIX = {
+    BARS_PREFIX: "cached_bars",
+    SERIES_PREFIX: "compressed_series",
+    RANGES_PREFIX: "opening_ranges",
+}
+
+
+def rematerialize_hint(path: str) -> str:
+    """What to do about a damaged file at ``path``: the asset and partition to re-materialize
+    (for ``<prefix>/<ticker>/<session>.parquet`` of a data stage), else to write it again."""
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] in ASSET_OF_PREFIX and parts[2].endswith(".parquet"):
+        asset, ticker, session = ASSET_OF_PREFIX[parts[0]], parts[1], parts[2][: -len(".parquet")]
+        key = dg.MultiPartitionKey({"session": session, "ticker": ticker})
+        return (
+            f"re-materialize {asset} (and what depends on it) for partition {key} "
+            f"(dagster asset materialize --select {asset} --partition '{key}')"
+        )
+    return "re-materialize the asset that wrote it"
 
 
 def partition_path(prefix: str, ticker: str, session: str) -> str:

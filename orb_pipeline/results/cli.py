@@ -34,13 +34,14 @@ def run_ledger(args: argparse.Namespace) -> int:
     from orb_pipeline.resources import resources
     from orb_pipeline.results import display
     from orb_pipeline.results.ledgers import LedgerError, regenerate_ledger, write_ledger_outputs
+    from orb_pipeline.results.resource import ResultsStoreError
 
     chosen = resources()
     results = chosen["results"].process_config_and_initialize()
     cache = chosen["cache"].process_config_and_initialize()
     try:
         regenerated = regenerate_ledger(results, cache, args.backtest_id)
-    except (LedgerError, LookupError, ValueError) as error:
+    except (LedgerError, LookupError, ValueError, ResultsStoreError) as error:
         print(f"orb-pipeline ledger: {error}", file=sys.stderr)
         return 1
     finally:

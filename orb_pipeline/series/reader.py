@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -76,7 +75,7 @@ def read_stage_files(
     version = hashlib.sha256()
     for path, data in zip(paths, contents, strict=True):
         version.update(path.encode() + b"\0" + hashlib.sha256(data).digest())
-    frames = [pl.read_parquet(io.BytesIO(data)) for data in contents]
+    frames = [store.parse_frame(path, data) for path, data in zip(paths, contents, strict=True)]
     return sessions, frames, version.hexdigest()
 
 

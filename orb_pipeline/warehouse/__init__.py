@@ -5,6 +5,7 @@ from orb_pipeline.warehouse.resource import (
     SqliteWarehouse,
     UnknownTickerError,
     Warehouse,
+    WarehouseDataError,
     WarehouseUnavailableError,
     list_warehouse_tickers,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "SqliteWarehouse",
     "UnknownTickerError",
     "Warehouse",
+    "WarehouseDataError",
     "WarehouseUnavailableError",
     "list_warehouse_tickers",
 ]

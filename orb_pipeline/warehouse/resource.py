@@ -19,6 +19,7 @@ Connection problems are retried with exponential backoff, then raised as
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,6 +47,20 @@ PULL_SCHEMA = {
 
 class WarehouseUnavailableError(RuntimeError):
     """The warehouse did not answer after all retries."""
+
+
+class WarehouseDataError(ValueError):
+    """Warehouse rows that cannot be read as the expected types (bad data, not an outage: never
+    retried); the message names the warehouse, ticker and time range."""
+
+
+# connectorx reports a value it cannot convert as a RuntimeError, like a lost connection; these
+# words mark the conversion failures, which retrying cannot fix.
+_CONVERSION_FAILURE = re.compile(
+    r"invalid column type|cannot parse|could not parse|conversion|convert|unexpected type|"
+    r"mismatched type|unsupported type",
+    re.IGNORECASE,
+)
 
 
 class UnknownTickerError(ValueError):
@@ -187,7 +202,10 @@ class Warehouse(dg.ConfigurableResource):
                 self.greeks_table(), self.order_column, ticker, windows, ordered=True
             )
             rows = self._execute(statement)
-            return pl.DataFrame(rows, schema=PULL_SCHEMA, orient="row")
+            try:
+                return pl.DataFrame(rows, schema=PULL_SCHEMA, orient="row")
+            except (TypeError, pl.exceptions.PolarsError) as error:
+                raise self._data_error(ticker, windows, error) from None
         return self._bulk_pull(ticker, [windows], connections=1)
 
     def _bulk_pull(
@@ -215,19 +233,42 @@ class Warehouse(dg.ConfigurableResource):
             for start in range(0, len(queries), max(1, connections))
         ]
 
+        every_window = [window for windows in window_groups for window in windows]
+
         def run(batch: list[str]) -> pl.DataFrame:
             # A list of queries: connectorx runs them on parallel connections, one frame back.
             query: str | list[str] = batch if len(batch) > 1 else batch[0]
-            return connectorx.read_sql(self._connectorx_url(), query, return_type="polars")
+            try:
+                return connectorx.read_sql(self._connectorx_url(), query, return_type="polars")
+            except RuntimeError as error:
+                if _CONVERSION_FAILURE.search(str(error)):
+                    raise self._data_error(ticker, every_window, error) from None
+                raise
 
         frames = [self._with_retries("bulk pull", lambda b=batch: run(b)) for batch in batches]
         frames = [frame for frame in frames if not frame.is_empty()]
         if not frames:
             return pl.DataFrame(schema=PULL_SCHEMA)
-        frame = pl.concat(
-            [f.select([pl.col(n).cast(t) for n, t in PULL_SCHEMA.items()]) for f in frames]
-        )
+        try:
+            frame = pl.concat(
+                [f.select([pl.col(n).cast(t) for n, t in PULL_SCHEMA.items()]) for f in frames]
+            )
+        except pl.exceptions.PolarsError as error:
+            raise self._data_error(ticker, every_window, error) from None
         return frame.sort(["timestamp_utc", "row_order"])
+
+    def _data_error(
+        self, ticker: str, windows: Sequence[tuple[int, int]], error: BaseException
+    ) -> WarehouseDataError:
+        first = min(start for start, _ in windows)
+        last = max(end for _, end in windows)
+        reason = self._redact(f"{type(error).__name__}: {error}".splitlines()[0])[:300]
+        return WarehouseDataError(
+            f"warehouse {self.describe()}: rows of {ticker} with timestamp_utc in "
+            f"[{first}, {last}] cannot be read as numbers ({reason}). This is bad data, not an "
+            "outage: fix or remove those rows (prices, deltas and IVs must be numbers), then "
+            "re-run"
+        )
 
     def pull_sessions(
         self,

@@ -67,3 +67,25 @@ def test_ledger_command_writes_the_ledger_and_its_plot(tmp_path, monkeypatch, ca
 
     assert main(["ledger", "0" * 32, "--output", str(tmp_path / "out")]) == 1
     assert "backtest_id '" + "0" * 32 + "' is not in the results store" in capsys.readouterr().err
+
+
+def test_ledger_command_on_a_damaged_results_file_says_which_and_what_to_do(
+    tmp_path, monkeypatch, capsys
+):
+    """Issue 15: it printed a raw traceback."""
+    from orb_pipeline.results.resource import SqliteResultsStore
+    from orb_pipeline_tests.results.test_resource import damage_sqlite, result_rows
+
+    path = tmp_path / "results.sqlite"
+    store = SqliteResultsStore(path=str(path))
+    store.ensure_tables()
+    store.upsert(schema.results, result_rows(3000))
+    store.dispose()
+    damage_sqlite(path)
+    monkeypatch.setenv("ORB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ORB_CACHE_URL", str(tmp_path / "cache"))
+    monkeypatch.setenv("ORB_RESULTS_PATH", str(path))
+    monkeypatch.delenv("ORB_RESULTS", raising=False)
+    assert main(["ledger", "f" * 32, "--output", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert f"the results store SQLite {path} is damaged" in error and "Traceback" not in error

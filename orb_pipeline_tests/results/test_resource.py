@@ -14,6 +14,7 @@ from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.resource import (
     MySqlResultsStore,
+    ResultsStoreCorruptError,
     ResultsStoreError,
     ResultsStoreUnavailableError,
     SqliteResultsStore,
@@ -299,3 +300,26 @@ def test_boolean_columns_round_trip_on_every_path(results_store):
         True,
         False,
     ]
+
+
+def damage_sqlite(path) -> None:
+    """Overwrite the file's pages after the first two with garbage (a damaged disk or copy)."""
+    with open(path, "r+b") as handle:
+        handle.seek(2 * 4096)
+        size = handle.seek(0, 2) - 2 * 4096
+        handle.seek(2 * 4096)
+        handle.write(bytes(range(256)) * (size // 256))
+
+
+def test_a_damaged_sqlite_file_is_named_with_what_to_do(tmp_path):
+    """Issue 15: "database disk image is malformed" came with no path."""
+    path = tmp_path / "results.sqlite"
+    store = SqliteResultsStore(path=str(path))
+    store.ensure_tables()
+    store.upsert(schema.results, result_rows(3000))
+    store.dispose()
+    damage_sqlite(path)
+    store = SqliteResultsStore(path=str(path))
+    with pytest.raises(ResultsStoreCorruptError, match=f"SQLite {path} is damaged .*restore it"):
+        read_results(store)
+    store.dispose()

@@ -182,3 +182,25 @@ def test_a_window_never_mixes_data_versions(chain, cached_window, tmp_path):
     chain.sweep(instance, "000")
     chain.sweep(instance, "001")
     assert chain.leaderboard(instance, top=3).success
+
+
+def test_a_damaged_cache_file_stops_staging_naming_the_file(tmp_path, cached_window):
+    """Issue 15: a flipped bit in one cached series file used to change 448 of 9,747 profits
+    with no error anywhere down the chain."""
+    chain = Chain(
+        {
+            "ticker": TICKER,
+            "grid": SMALL_GRID,
+            "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"),
+            "sqlite_path": str(tmp_path / "r.sqlite"),
+        }
+    )
+    path = tmp_path / "cache" / "series" / TICKER / "2025-01-08.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x04
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        Exception, match="cache file .*series/SPY/2025-01-08.parquet does not match"
+    ):
+        chain.stage(chain.instance())

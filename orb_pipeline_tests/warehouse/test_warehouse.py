@@ -218,3 +218,31 @@ def test_table_and_order_column_are_configuration(mysql_database):
     wrong = mysql_warehouse_for(mysql_database, table="greeks")
     with pytest.raises(ValueError, match="check the table and column names"):
         wrong.list_tickers()
+
+
+def test_a_text_price_is_bad_data_not_an_outage(tmp_path, seeded_frame, caplog):
+    """Issue 15: a text 'NaN' price was retried 4 times and reported as the warehouse being
+    unreachable."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from orb_pipeline.warehouse import SqliteWarehouse, WarehouseDataError
+    from orb_pipeline_tests.warehouse.seeding import create_table, insert_rows
+
+    warehouse = SqliteWarehouse(path=str(tmp_path / "w.sqlite"), build_demo_if_missing=False)
+    create_table(warehouse)
+    insert_rows(warehouse, seeded_frame.head(2000))
+    table, engine = warehouse.greeks_table(), warehouse.engine()
+    with engine.begin() as connection:  # SQLite's type affinity keeps the text as text
+        connection.execute(
+            sa.update(table).where(table.c.id == 5).values(underlying=sa.literal("NaN"))
+        )
+        ticker, second = connection.execute(
+            sa.select(table.c.ticker, table.c.timestamp_utc).where(table.c.id == 5)
+        ).one()
+    engine.dispose()
+    day = dt.datetime.fromtimestamp(second, dt.UTC).date()
+    with pytest.raises(WarehouseDataError, match=f"rows of {ticker} .*bad data, not an outage"):
+        warehouse.pull_sessions(ticker, session_table(day, day))
+    assert "retrying" not in caplog.text and "unreachable" not in caplog.text

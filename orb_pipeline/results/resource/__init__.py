@@ -22,7 +22,9 @@ Contracts
   ``INSERT ... ON DUPLICATE KEY UPDATE`` statements sized below the server's
   ``max_allowed_packet`` (queried), with a warning in the log.
 - SQLite path: ``INSERT ... ON CONFLICT DO UPDATE`` through ``executemany``.
-- A server that cannot be reached raises :class:`ResultsStoreUnavailableError` naming it.
+- A server that cannot be reached raises :class:`ResultsStoreUnavailableError` naming it; a
+  damaged database (SQLite "database disk image is malformed", a crashed MySQL table) raises
+  :class:`ResultsStoreCorruptError` naming the file or server and what to do.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from orb_pipeline.results.resource.base import (
     ResultsStore,
+    ResultsStoreCorruptError,
     ResultsStoreError,
     ResultsStoreUnavailableError,
     UpsertReport,
@@ -42,6 +45,7 @@ from orb_pipeline.results.resource.sqlite import SqliteResultsStore
 __all__ = [
     "MySqlResultsStore",
     "ResultsStore",
+    "ResultsStoreCorruptError",
     "ResultsStoreError",
     "ResultsStoreUnavailableError",
     "SqliteResultsStore",

@@ -39,6 +39,15 @@ class ResultsStoreUnavailableError(ResultsStoreError):
     """The results database cannot be reached (the message names the server)."""
 
 
+class ResultsStoreCorruptError(ResultsStoreError):
+    """The results database is damaged (the message names the file or table and what to do)."""
+
+
+# SQLite's words for a damaged file; MySQL/MariaDB's codes for a crashed or corrupt table.
+_SQLITE_CORRUPT = ("malformed", "file is not a database", "disk image")
+_MYSQL_CORRUPT = {126, 127, 145, 1034, 1194, 1195}
+
+
 @dataclass(frozen=True)
 class UpsertReport:
     """What one :meth:`ResultsStore.upsert` did."""
@@ -98,11 +107,24 @@ class ResultsStore(dg.ConfigurableResource):
     def _translated_errors(self) -> Iterator[None]:
         try:
             yield
-        except sa.exc.OperationalError as error:
+        except sa.exc.DatabaseError as error:
             code = mysql_error_code(error)
-            if code in _UNREACHABLE or (code is None and "unable to open" in str(error)):
+            if isinstance(error, sa.exc.OperationalError) and (
+                code in _UNREACHABLE or (code is None and "unable to open" in str(error))
+            ):
                 raise ResultsStoreUnavailableError(
                     "cannot use the results store " + self.describe() + ": " + str(error.orig)
+                ) from error
+            if code in _MYSQL_CORRUPT or (
+                code is None and any(word in str(error.orig) for word in _SQLITE_CORRUPT)
+            ):
+                raise ResultsStoreCorruptError(
+                    "the results store "
+                    + self.describe()
+                    + " is damaged ("
+                    + str(error.orig)
+                    + "): restore it from a backup, or move it aside and re-run sweep_results "
+                    "and the leaderboard (results are recomputed from the cache)"
                 ) from error
             raise
 

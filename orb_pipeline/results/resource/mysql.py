@@ -7,8 +7,8 @@ in the same transaction.
 
 from __future__ import annotations
 
-import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 from sqlalchemy.dialects import mysql as mysql_dialect
 
+from orb_pipeline.core.files import remove_stranded, scratch_path
 from orb_pipeline.results.resource.base import (
     ResultsStore,
     ResultsStoreError,
@@ -140,8 +141,10 @@ class MySqlResultsStore(ResultsStore):
         quote = connection.dialect.identifier_preparer.quote
         constants = _constant_columns(frame, {c.name for c in table.primary_key.columns})
         parsed = [name for name in frame.columns if name not in constants]
-        with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as handle:
-            path = handle.name
+        # A scratch name (host + pid): the next batch removes CSVs of killed writers.
+        scratch = Path(tempfile.gettempdir())
+        remove_stranded(scratch)
+        path = str(scratch_path(scratch, "orb-load-data.csv"))
         try:
             frame.select(parsed).write_csv(
                 path,
@@ -181,7 +184,7 @@ class MySqlResultsStore(ResultsStore):
             warnings = cursor.fetchone()[0]
             cursor.close()
         finally:
-            os.unlink(path)
+            Path(path).unlink(missing_ok=True)
         if warnings or not frame.height <= affected <= 2 * frame.height:
             raise ResultsStoreError(
                 "LOAD DATA into "
