@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from orb_pipeline.core import settings
+from orb_pipeline.validation.runner import BYTES_PER_BACKTEST_SESSION
 
 # Fargate's valid CPU units and, for each, the memory range (MiB) and its step.
 FARGATE_MEMORY_MIB: dict[int, tuple[int, int, int]] = {
@@ -66,9 +67,8 @@ def sweep_run_tags(chunk_size: int) -> dict[str, str]:
     return _sized_tags(sweep_task_size(chunk_size), "sweep")
 
 
-# walk_forward keeps seven int64 arrays of shape (backtests, sessions) (engine.SessionStats) and
-# aggregates folds over them; 1.5x for the fold sums and the result frames built from them.
-VALIDATION_BYTES_PER_BACKTEST_SESSION = 7 * 8 * 3 // 2
+# What walk_forward holds per backtest and session (validation.runner, one owner).
+VALIDATION_BYTES_PER_BACKTEST_SESSION = BYTES_PER_BACKTEST_SESSION
 # Backtest-sessions per vCPU-second of the engine: 993,600 backtests x 252 sessions swept in
 # 18.6 s on 2 vCPUs (`python -m benchmarks.sweep_chain --grid large`) is 6.7 M; rounded down.
 BACKTEST_SESSIONS_PER_VCPU_SECOND = 6_000_000

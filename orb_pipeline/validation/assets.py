@@ -38,7 +38,7 @@ from orb_pipeline.validation.rows import (
     validation_id,
     walk_forward_rows,
 )
-from orb_pipeline.validation.runner import walk_forward_on_stats
+from orb_pipeline.validation.runner import check_stats_memory, walk_forward_on_stats
 
 WALK_FORWARD = dg.AssetKey("walk_forward")
 MONTE_CARLO = dg.AssetKey("monte_carlo")
@@ -156,6 +156,8 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
             f"({skipped} skipped without IV), {grid.height} parameter sets"
         )
 
+        # Fail with a reason, not a kernel kill, when the statistics cannot fit (issue 15).
+        check_stats_memory(grid.height, sessions.height - skipped)
         engine_started = time.perf_counter()
         stats = engine.session_stats(
             window.series, sessions, grid, costs=config.costs(), distance_unit=config.distance_unit

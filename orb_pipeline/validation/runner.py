@@ -10,6 +10,7 @@ Fold positions index ``stats.session_dates``: the sessions the engine evaluated,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -25,6 +26,53 @@ PARAMETER_COLUMNS = tuple(engine.GRID_COLUMNS)
 
 
 AUTO_FOLDS = 6
+
+# walk_forward keeps seven int64 arrays of shape (backtests, sessions) (engine.SessionStats) and
+# aggregates folds over them; 1.5x for the fold sums and the result frames built from them.
+BYTES_PER_BACKTEST_SESSION = 7 * 8 * 3 // 2
+
+
+class ValidationMemoryError(MemoryError):
+    """The walk-forward's per-session statistics would not fit in this process's memory."""
+
+
+def available_memory_bytes() -> int | None:
+    """Memory this process may still use: the smaller of the cgroup's free room (containers) and
+    the kernel's ``MemAvailable``; None when neither is known."""
+    limits = []
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit != "max":
+            limits.append(int(limit) - int(used))
+    except (OSError, ValueError):
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return min(limits) if limits else None
+
+
+def check_stats_memory(combinations: int, sessions: int, available: int | None = None) -> int:
+    """The bytes ``engine.session_stats`` + fold aggregation need for ``combinations`` x
+    ``sessions`` (``BYTES_PER_BACKTEST_SESSION`` each); ``ValidationMemoryError`` naming the sizes
+    and what to do when that is more than ``available`` (default: ``available_memory_bytes()``),
+    so the step fails with a reason instead of being killed by the kernel."""
+    needed = combinations * sessions * BYTES_PER_BACKTEST_SESSION
+    available = available_memory_bytes() if available is None else available
+    if available is not None and needed > available:
+        raise ValidationMemoryError(
+            f"walk_forward over {combinations:,} parameter sets x {sessions} sessions needs about "
+            f"{needed / 2**30:.1f} GiB for its per-session statistics "
+            f"({BYTES_PER_BACKTEST_SESSION} bytes per backtest and session), but only "
+            f"{available / 2**30:.1f} GiB is available: validate a smaller grid (walk_forward's "
+            "grid_file) or a shorter window, or run it on a larger machine (validation_job's ECS "
+            "task is sized from the grid)"
+        )
+    return needed
 
 
 @dataclass(frozen=True)

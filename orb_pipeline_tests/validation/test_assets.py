@@ -221,3 +221,33 @@ def test_iv_scaled_grid_needs_iv():
     with_move, skipped = sessions_for_grid(sessions, config, grid, lambda seconds: half)
     assert skipped == 1 and with_move["expected_move"][0] == pytest.approx(100 * 0.2 / 252**0.5)
     assert sessions_for_grid(sessions, WalkForwardConfig(), grid, None) == (sessions, 0)
+
+
+def test_walk_forward_that_cannot_fit_fails_with_a_reason_before_the_engine(
+    tmp_path, window, monkeypatch
+):
+    """Issue 15: a 5 M-row grid took all 23 GB and the kernel killed the step
+    (ChildProcessCrashException); now the step fails first, naming the sizes."""
+    from orb_pipeline.validation import runner
+
+    chain = Chain(
+        {
+            "ticker": TICKER,
+            "grid": SMALL_GRID,
+            "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"),
+            "sqlite_path": str(tmp_path / "r.sqlite"),
+        }
+    )
+    instance = chain.instance()
+    chain.stage(instance)
+    # 72 parameter sets x 20 sessions x 84 bytes = 120,960 bytes; pretend 100,000 are free.
+    monkeypatch.setattr(runner, "available_memory_bytes", lambda: 100_000)
+    result = run_walk_forward(chain, instance, raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "ValidationMemoryError: walk_forward over 72 parameter sets x 20 sessions" in failure
+    assert "84 bytes per backtest and session" in failure and "validate a smaller grid" in failure
+    with pytest.raises(runner.ValidationMemoryError):
+        runner.check_stats_memory(5_000_000, 63, available=23 * 2**30)
+    assert runner.check_stats_memory(72, 20, available=10**6) == 72 * 20 * 84
