@@ -72,7 +72,8 @@ def test_local_artifact_is_a_file_linked_by_path(tmp_path):
         cache, "SPY", "2025-09-02", "2025-11-28", "ledgers/abc.csv", b"new", engine_version="1.0.0"
     )
     assert expected_file.read_bytes() == b"new"
-    assert [p.name for p in expected_file.parent.iterdir()] == ["abc.csv"]
+    # The file and its recorded digest, no temporary left behind.
+    assert sorted(p.name for p in expected_file.parent.iterdir()) == [".abc.csv.sha256", "abc.csv"]
 
 
 def test_s3_presigned_link_downloads_the_artifact(s3_cache, monkeypatch):

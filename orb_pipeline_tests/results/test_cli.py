@@ -73,15 +73,10 @@ def test_ledger_command_on_a_damaged_results_file_says_which_and_what_to_do(
     tmp_path, monkeypatch, capsys
 ):
     """Issue 15: it printed a raw traceback."""
-    from orb_pipeline.results.resource import SqliteResultsStore
-    from orb_pipeline_tests.results.test_resource import damage_sqlite, result_rows
+    from orb_pipeline_tests.results.test_resource import damaged_sqlite_store
 
     path = tmp_path / "results.sqlite"
-    store = SqliteResultsStore(path=str(path))
-    store.ensure_tables()
-    store.upsert(schema.results, result_rows(3000))
-    store.dispose()
-    damage_sqlite(path)
+    damaged_sqlite_store(path)
     monkeypatch.setenv("ORB_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ORB_CACHE_URL", str(tmp_path / "cache"))
     monkeypatch.setenv("ORB_RESULTS_PATH", str(path))

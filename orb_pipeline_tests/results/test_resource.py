@@ -311,14 +311,19 @@ def damage_sqlite(path) -> None:
         handle.write(bytes(range(256)) * (size // 256))
 
 
-def test_a_damaged_sqlite_file_is_named_with_what_to_do(tmp_path):
-    """Issue 15: "database disk image is malformed" came with no path."""
-    path = tmp_path / "results.sqlite"
+def damaged_sqlite_store(path) -> None:
+    """A results SQLite file at ``path`` with 3,000 rows, then damaged."""
     store = SqliteResultsStore(path=str(path))
     store.ensure_tables()
     store.upsert(schema.results, result_rows(3000))
     store.dispose()
     damage_sqlite(path)
+
+
+def test_a_damaged_sqlite_file_is_named_with_what_to_do(tmp_path):
+    """Issue 15: "database disk image is malformed" came with no path."""
+    path = tmp_path / "results.sqlite"
+    damaged_sqlite_store(path)
     store = SqliteResultsStore(path=str(path))
     with pytest.raises(ResultsStoreCorruptError, match=f"SQLite {path} is damaged .*restore it"):
         read_results(store)

@@ -47,6 +47,19 @@ def write_window(cache_dir, ticker: str):
     return series, sessions
 
 
+def embedded_chain(tmp_path, ticker: str) -> Chain:
+    """The chain on SQLite + local staging over the cache ``tmp_path / "cache"``."""
+    return Chain(
+        {
+            "ticker": ticker,
+            "grid": SMALL_GRID,
+            "cache_dir": str(tmp_path / "cache"),
+            "staging_dir": str(tmp_path / "staging"),
+            "sqlite_path": str(tmp_path / "r.sqlite"),
+        }
+    )
+
+
 def chain_for(request, tmp_path, ticker: str) -> Chain:
     """The chain of a fixture parametrized with ``embedded`` (SQLite + local staging) or
     ``servers`` (the real MySQL + Redis), over the cache ``tmp_path / "cache"``."""

@@ -19,7 +19,7 @@ from orb_pipeline.staging.resource import (
 )
 from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.staging.window_data import write_cached_window
-from orb_pipeline_tests.sweeps.chain import SMALL_GRID, TICKER, Chain
+from orb_pipeline_tests.sweeps.chain import SMALL_GRID, TICKER, Chain, embedded_chain
 from orb_pipeline_tests.sweeps.test_chain import assert_matches_engine, expected_rows
 
 
@@ -81,20 +81,14 @@ def test_malformed_manifest_is_rebuilt_and_said(chain, cached_window, how):
     assert staging.get(TICKER, staged_version(staging)).series.equals(cached_window[0])
 
 
-def test_damaged_current_pointer_falls_back_to_the_expected_window(tmp_path, cached_window):
-    staging = LocalStagingStore(directory=str(tmp_path / "staging"))
-    chain = Chain(
-        {
-            "ticker": TICKER,
-            "grid": SMALL_GRID,
-            "cache_dir": str(tmp_path / "cache"),
-            "staging_dir": staging.directory,
-            "sqlite_path": str(tmp_path / "r.sqlite"),
-        }
-    )
-    chain.stage(chain.instance())
+def test_a_damaged_current_pointer_reads_as_nothing_staged(tmp_path, cached_window):
+    """A garbled ``current`` file used to raise a raw UnicodeDecodeError/ValueError."""
+    chain = embedded_chain(tmp_path, TICKER)
+    instance = chain.instance()
+    chain.stage(instance)
     (tmp_path / "staging" / TICKER / "current").write_bytes(b"\xff/../x")
-    assert staging.current_version(TICKER) is None
+    assert chain.resources()["staging"].current_version(TICKER) is None
+    assert chain.sweep(instance, "000").success  # the window staged_window recorded is used
 
 
 def stored_results(chain: Chain) -> pl.DataFrame:
@@ -187,15 +181,7 @@ def test_a_window_never_mixes_data_versions(chain, cached_window, tmp_path):
 def test_a_damaged_cache_file_stops_staging_naming_the_file(tmp_path, cached_window):
     """Issue 15: a flipped bit in one cached series file used to change 448 of 9,747 profits
     with no error anywhere down the chain."""
-    chain = Chain(
-        {
-            "ticker": TICKER,
-            "grid": SMALL_GRID,
-            "cache_dir": str(tmp_path / "cache"),
-            "staging_dir": str(tmp_path / "staging"),
-            "sqlite_path": str(tmp_path / "r.sqlite"),
-        }
-    )
+    chain = embedded_chain(tmp_path, TICKER)
     path = tmp_path / "cache" / "series" / TICKER / "2025-01-08.parquet"
     data = bytearray(path.read_bytes())
     data[len(data) // 3] ^= 0x04

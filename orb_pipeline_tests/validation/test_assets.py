@@ -15,7 +15,12 @@ from orb_pipeline import engine
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.assets import build_walk_forward, monte_carlo, sessions_for_grid
 from orb_pipeline.validation.config import WalkForwardConfig
-from orb_pipeline_tests.sweeps.chain import SMALL_GRID, Chain, chain_for, write_window
+from orb_pipeline_tests.sweeps.chain import (
+    Chain,
+    chain_for,
+    embedded_chain,
+    write_window,
+)
 from orb_pipeline_tests.validation import reference
 
 TICKER = "QQQ"
@@ -162,15 +167,7 @@ def test_monte_carlo_matches_slow_bootstrap_of_the_ledgers(chain, window):
 
 
 def test_bad_configuration_is_named_before_any_run(tmp_path, window):
-    chain = Chain(
-        {
-            "ticker": TICKER,
-            "grid": SMALL_GRID,
-            "cache_dir": str(tmp_path / "cache"),
-            "staging_dir": str(tmp_path / "staging"),
-            "sqlite_path": str(tmp_path / "r.sqlite"),
-        }
-    )
+    chain = embedded_chain(tmp_path, TICKER)
     instance = chain.instance()
     chain.stage(instance)
     with pytest.raises(dg.DagsterInvalidConfigError, match="min_test_sharpe"):
@@ -230,15 +227,7 @@ def test_walk_forward_that_cannot_fit_fails_with_a_reason_before_the_engine(
     (ChildProcessCrashException); now the step fails first, naming the sizes."""
     from orb_pipeline.validation import runner
 
-    chain = Chain(
-        {
-            "ticker": TICKER,
-            "grid": SMALL_GRID,
-            "cache_dir": str(tmp_path / "cache"),
-            "staging_dir": str(tmp_path / "staging"),
-            "sqlite_path": str(tmp_path / "r.sqlite"),
-        }
-    )
+    chain = embedded_chain(tmp_path, TICKER)
     instance = chain.instance()
     chain.stage(instance)
     # 72 parameter sets x 20 sessions x 84 bytes = 120,960 bytes; pretend 100,000 are free.
