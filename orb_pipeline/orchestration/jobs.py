@@ -7,7 +7,9 @@ covers a partition or a partition-key range of all of them.
 - ``sweep_job`` (``sweep_results``) [ticker x chunk]: a range of one ticker's chunks per run
   (``orchestration/sweep_plan.py``), with the ECS sizing tags of its largest chunk.
 - ``leaderboard_job`` (``leaderboard``) [ticker].
-- ``validation_job`` (``walk_forward``, ``monte_carlo``, ``research_report``) [ticker]: ECS sizing tags from the grid.
+- ``validation_job`` (``walk_forward``, ``monte_carlo``, ``verdict``, ``research_report``) [ticker]:
+  ECS sizing tags from the grid.
+- ``universe_job`` (``universe_ranking``), unpartitioned: every ticker of a window.
 
 Every job runs its steps in the run's own process (``in_process_executor``): each job is one step
 or a short chain of dependent steps, so a process per step bought no parallelism and cost a
@@ -27,13 +29,15 @@ COMPRESSED_SERIES = dg.AssetKey("compressed_series")
 STAGED_WINDOW = dg.AssetKey("staged_window")
 SWEEP_RESULTS = dg.AssetKey("sweep_results")
 LEADERBOARD = dg.AssetKey("leaderboard")
-VALIDATION_ASSETS = ("walk_forward", "monte_carlo", "research_report")
+VALIDATION_ASSETS = ("walk_forward", "monte_carlo", "verdict", "research_report")
+UNIVERSE_RANKING = dg.AssetKey("universe_ranking")
 
 DAILY_DATA_JOB = "daily_data_job"
 STAGE_WINDOW_JOB = "stage_window_job"
 SWEEP_JOB = "sweep_job"
 LEADERBOARD_JOB = "leaderboard_job"
 VALIDATION_JOB = "validation_job"
+UNIVERSE_JOB = "universe_job"
 # The automation condition sensor that launches validation (orchestration/definitions.py).
 VALIDATION_AUTOMATION = "validation_automation"
 
@@ -103,7 +107,15 @@ def build_jobs(settings: SweepSettings) -> list[dg.UnresolvedAssetJobDefinition]
                 **validation_run_tags(settings.grid().height, SESSIONS_PER_YEAR),
                 **limit(VALIDATION_JOB),
             },
-            description="Walk-forward and Monte Carlo validation of one ticker's leaderboard.",
+            description="Walk-forward and Monte Carlo validation of one ticker's leaderboard, "
+            "then the verdict on every leaderboard row and the research report.",
+        ),
+        dg.define_asset_job(
+            UNIVERSE_JOB,
+            executor_def=dg.in_process_executor,
+            selection=dg.AssetSelection.assets(UNIVERSE_RANKING),
+            tags={"orb/kind": "validation", **limit(UNIVERSE_JOB)},
+            description="Rank parameter sets across every ticker of a window (after the verdicts).",
         ),
     ]
     return jobs

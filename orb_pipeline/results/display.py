@@ -94,6 +94,19 @@ COLUMNS: Mapping[str, Shown] = {
         "walk-forward folds passed", str, None, "folds where these parameters met the criteria"
     ),
     "walk_forward_folds": Shown("walk-forward folds", str, None, "folds of the walk-forward"),
+    "share_beating_noise": Shown(
+        "share of tickers beating noise",
+        _fixed(2),
+        2,
+        "tickers where the deflated Sharpe is above 0.5, over every ticker of the window",
+    ),
+    "tickers_beating_noise": Shown("tickers beating noise", str, None, "deflated Sharpe > 0.5"),
+    "tickers_ranked": Shown("tickers ranked", str, None, "tickers where the set was ranked"),
+    "median_deflated_sharpe": Shown(
+        "median deflated Sharpe", _fixed(3), 3, "over the tickers where the set was ranked"
+    ),
+    "mean_sharpe": Shown("mean Sharpe (annualized)", _fixed(2), 2, "over those tickers"),
+    "worst_sharpe": Shown("worst Sharpe (annualized)", _fixed(2), 2, "over those tickers"),
     "verdict": Shown(
         "verdict", str, None, "promote, watch or reject (validation/selection_verdict.py)"
     ),

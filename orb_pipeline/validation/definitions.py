@@ -9,8 +9,23 @@ import dagster as dg
 from orb_pipeline.sweeps.grid import load_settings
 from orb_pipeline.validation.assets import build_walk_forward, monte_carlo
 from orb_pipeline.validation.config import MonteCarloConfig, WalkForwardConfig
+from orb_pipeline.validation.selection_assets import (
+    UniverseConfig,
+    VerdictConfig,
+    universe_ranking_asset,
+    verdict,
+)
 
 WalkForwardConfig()  # the defaults are valid (raises at load time otherwise)
 MonteCarloConfig()
+VerdictConfig()
+UniverseConfig()
 
-defs = dg.Definitions(assets=[build_walk_forward(load_settings().grid()), monte_carlo])
+defs = dg.Definitions(
+    assets=[
+        build_walk_forward(load_settings().grid()),
+        monte_carlo,
+        verdict,
+        universe_ranking_asset,
+    ]
+)

@@ -152,10 +152,35 @@ monte_carlo = sa.Table(
     comment="Bootstrap percentiles of total profit and max drawdown of the leaderboard's top backtests.",
 )
 
+universe_rankings = sa.Table(
+    "universe_rankings",
+    metadata,
+    sa.Column("universe_id", sa.String(ID_LENGTH), primary_key=True, comment="window + engine"),
+    sa.Column("rank", sa.Integer, primary_key=True, comment="1 = holds up on most tickers"),
+    sa.Column("window_start", sa.Date, nullable=False, comment="first session, inclusive"),
+    sa.Column("window_end", sa.Date, nullable=False, comment="last session, inclusive"),
+    sa.Column("engine_version", sa.String(32), nullable=False),
+    *_parameter_columns(),
+    sa.Column("distance_unit", sa.String(16), nullable=False),
+    sa.Column("commission_per_share", sa.Double, nullable=False),
+    sa.Column("slippage", sa.Double, nullable=False),
+    sa.Column("slippage_unit", sa.String(8), nullable=False),
+    sa.Column("tickers_in_window", sa.Integer, nullable=False),
+    sa.Column("tickers_ranked", sa.Integer, nullable=False),
+    sa.Column("tickers_beating_noise", sa.Integer, nullable=False, comment="deflated Sharpe > 0.5"),
+    sa.Column("share_beating_noise", sa.Double, nullable=False, comment="of tickers_in_window"),
+    sa.Column("tickers_positive_sharpe", sa.Integer, nullable=False),
+    sa.Column("median_deflated_sharpe", sa.Double, nullable=False),
+    sa.Column("mean_sharpe", sa.Double, nullable=False, comment="annualized"),
+    sa.Column("worst_sharpe", sa.Double, nullable=False, comment="annualized"),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    comment="Parameter sets ranked by how consistently they hold up across a window's tickers.",
+)
+
 WALK_FORWARD_TABLES = (
     walk_forward_runs,
     walk_forward_folds,
     walk_forward_results,
     walk_forward_equity,
 )
-ALL_TABLES = (*WALK_FORWARD_TABLES, monte_carlo)
+ALL_TABLES = (*WALK_FORWARD_TABLES, monte_carlo, universe_rankings)
