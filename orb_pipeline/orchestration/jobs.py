@@ -52,7 +52,12 @@ def max_runtime_seconds(job_name: str, grid_rows: int) -> int:
     slots and its ECS task for ever. Sweeps and validation grow with the grid: 1,800 s plus
     10 ms per backtest (a run covers at most a ticker's grid; the engine and the upsert do
     about 30,000 backtests/s over a ticker-year on one core, so 10 ms allows 300x that)."""
-    fixed = {DAILY_DATA_JOB: 2 * 3600, STAGE_WINDOW_JOB: 1800, LEADERBOARD_JOB: 1800}
+    fixed = {
+        DAILY_DATA_JOB: 2 * 3600,
+        STAGE_WINDOW_JOB: 1800,
+        LEADERBOARD_JOB: 1800,
+        UNIVERSE_JOB: 1800,
+    }
     if job_name in fixed:
         return fixed[job_name]
     return 1800 + grid_rows // 100

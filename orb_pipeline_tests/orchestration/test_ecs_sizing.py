@@ -96,6 +96,7 @@ def test_every_job_has_a_runtime_limit_that_run_monitoring_enforces():
         "sweep_job": 1897,
         "leaderboard_job": 1800,
         "validation_job": 1897,
+        "universe_job": 1800,
     }
     # A million-backtest grid gets 1,800 + 10,000 s.
     assert max_runtime_seconds("sweep_job", 1_000_000) == 11_800

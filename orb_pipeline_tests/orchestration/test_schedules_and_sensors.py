@@ -169,6 +169,7 @@ def test_schedule_and_sensors_are_registered_with_their_jobs():
     assert automation.asset_selection.resolve(defs.resolve_asset_graph()) == {
         dg.AssetKey("walk_forward"),
         dg.AssetKey("monte_carlo"),
+        dg.AssetKey("verdict"),
         dg.AssetKey("research_report"),
     }
     assert automation.run_tags["orb/kind"] == "validation" and "ecs/memory" in automation.run_tags
