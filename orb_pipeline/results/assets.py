@@ -53,9 +53,10 @@ LEADERBOARD = dg.AssetKey("leaderboard")
 # Equity curves are picked from this many of the best backtests, near-duplicates left out.
 CURVE_POOL = 100
 # The narrow table fits the asset page's metadata panel; the detail table holds every figure.
-TABLE_COLUMNS = (*display.HEADLINE_COLUMNS, "parameters")
+TABLE_COLUMNS = display.NARROW_COLUMNS
 DETAIL_COLUMNS = (
     "rank",
+    "parameters",
     "backtest_id",
     "deflated_sharpe",
     "sharpe",
@@ -154,11 +155,11 @@ def leaderboard(
     row's parameter stability (orb_pipeline/results/selection.py; tables ``leaderboard_rows``,
     ``selection_windows``, ``window_deflated``), with the original ``risk_adjusted_win_rate``;
     their trade ledgers go to the ``trades`` table and their ``trade_stats`` to ``results``.
-    Where to look: the ``top_backtests`` table (``top_backtests_detail`` has every figure and the
-    ids); pictures under ``equity_curves``, ``parameter_heatmap``, ``pbo_logits`` and
-    ``parameter_stability`` (click *Show Markdown*; files under ``equity_png`` and
-    ``heatmap_png``); the interactive HTML report under ``research_report`` (written by the
-    ``research_report`` asset once validation has run)."""
+    Where to look: the ``top_backtests`` table (*Show Markdown* of ``top_backtests_detail`` has
+    every figure, the parameters and the ids); pictures under ``equity_curves``,
+    ``parameter_heatmap``, ``pbo_logits`` and ``parameter_stability`` (click *Show Markdown*;
+    files under ``equity_png`` and ``heatmap_png``); the interactive HTML report under
+    ``research_report`` (written by the ``research_report`` asset once validation has run)."""
     ticker = context.partition_key
     started = time.perf_counter()
     window, rebuilt = load_window(
@@ -313,9 +314,11 @@ def leaderboard(
             ),
             "grid_edge_warnings": "; ".join(warnings)
             or "none: the best parameters are inside the grid",
-            "top_backtests": display.table_metadata(rows, TABLE_COLUMNS),
-            "top_backtests_detail": display.table_metadata(rows, DETAIL_COLUMNS),
-            "leaderboard": dg.MetadataValue.md(display.markdown_table(rows, DETAIL_COLUMNS)),
+            "top_backtests": display.table_metadata(rows, TABLE_COLUMNS, short=True),
+            # Markdown opens in a dialog: a wide table here would widen the whole metadata panel.
+            "top_backtests_detail": dg.MetadataValue.md(
+                display.markdown_table(rows, DETAIL_COLUMNS)
+            ),
             **pictures,
             "ranked_by": "deflated Sharpe: probability that the Sharpe ratio beats the best of "
             "n_trials unskilled trials (Bailey and Lopez de Prado 2014); the raw annualized "
@@ -337,7 +340,8 @@ def leaderboard(
             ),
             "equity_png": equity.metadata_value(),
             "heatmap_png": heatmap.metadata_value(),
-            "data_version": window.data_version,
+            # 16 of 64 hex characters: one unbreakable 64-character value would widen the panel.
+            "data_version_prefix": window.data_version[:16],
             "rebuilt_from_cache": rebuilt,
             "seconds": round(time.perf_counter() - started, 3),
         }

@@ -53,6 +53,7 @@ class Shown:
     text: Callable[[object], str]
     decimals: int | None = None
     description: str = ""
+    short: str = ""  # header of narrow tables (the UI's metadata panel); default ``label``
 
 
 def _money(label: str, description: str) -> Shown:
@@ -197,8 +198,40 @@ HEADLINE_COLUMNS = (
 )
 
 
-def label(name: str) -> str:
-    """The words shown for column ``name`` (the name itself when it has no entry)."""
+# Short headers where width is scarce (the Dagster UI's metadata panel); the full label and the
+# description are the column's description there.
+SHORT_LABELS = {
+    "deflated_sharpe": "deflated",
+    "sharpe": "Sharpe",
+    "backtest_profit": "profit $/sh",
+    "max_drawdown": "max DD $/sh",
+    "win_rate_percent": "win days %",
+    "trade_win_rate_percent": "win trades %",
+    "stop_distance": "stop",
+    "limit_distance": "limit",
+    "stop_count_limit": "stops/day",
+    "stop_cooloff_period": "cooloff",
+    "range_seconds": "range",
+}
+
+# The narrow leaderboard table of the UI's metadata panel (about 540 px wide in a 1600 px window):
+# the figures a backtest is first judged by, and its parameters in words (they wrap).
+NARROW_COLUMNS = (
+    "rank",
+    "deflated_sharpe",
+    "sharpe",
+    "backtest_profit",
+    "win_rate_percent",
+    "trade_win_rate_percent",
+    "parameters",
+)
+
+
+def label(name: str, short: bool = False) -> str:
+    """The words shown for column ``name`` (the name itself when it has no entry); ``short``:
+    the narrow tables' header (:data:`SHORT_LABELS`)."""
+    if short and name in SHORT_LABELS:
+        return SHORT_LABELS[name]
     shown = COLUMNS.get(name)
     return shown.label if shown else name
 
@@ -274,12 +307,16 @@ def markdown_table(rows: Sequence[Mapping], columns: Iterable[str] | None = None
     return "\n".join(lines)
 
 
-def table_metadata(rows: Sequence[Mapping], columns: Iterable[str]):
-    """``dg.MetadataValue.table`` of ``columns`` of ``rows``: labels as column names (with the
-    column's description), numbers rounded per unit, durations and parameters as words."""
+def table_metadata(rows: Sequence[Mapping], columns: Iterable[str], short: bool = False):
+    """``dg.MetadataValue.table`` of ``columns`` of ``rows``: labels as column names (``short``:
+    :data:`SHORT_LABELS`; the full label and the description are the column's description),
+    numbers rounded per unit, durations and parameters as words."""
     import dagster as dg
 
     present = list(columns)
+
+    def header(name: str) -> str:
+        return label(name, short)
 
     def cell(name: str, value):
         shown = COLUMNS.get(name)
@@ -291,10 +328,10 @@ def table_metadata(rows: Sequence[Mapping], columns: Iterable[str]):
             return rounded(name, value)
         return text(name, value)
 
-    records = [{label(name): cell(name, row.get(name)) for name in present} for row in rows]
+    records = [{header(name): cell(name, row.get(name)) for name in present} for row in rows]
 
     def kind(name: str) -> str:
-        values = [r[label(name)] for r in records if r[label(name)] is not None]
+        values = [r[header(name)] for r in records if r[header(name)] is not None]
         if values and all(isinstance(v, bool) for v in values):
             return "bool"
         if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -308,9 +345,11 @@ def table_metadata(rows: Sequence[Mapping], columns: Iterable[str]):
         schema=dg.TableSchema(
             columns=[
                 dg.TableColumn(
-                    label(name),
+                    header(name),
                     kind(name),
-                    description=COLUMNS[name].description if name in COLUMNS else None,
+                    description=(
+                        f"{label(name)}: {COLUMNS[name].description}" if name in COLUMNS else None
+                    ),
                 )
                 for name in present
             ]

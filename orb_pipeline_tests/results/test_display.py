@@ -79,6 +79,10 @@ def test_table_metadata_rounds_and_types_each_column():
     names = [column.name for column in table.schema.columns]
     kinds = [column.type for column in table.schema.columns]
     assert names == ["#", "Sharpe (annualized)", "average holding", "parameters"]
+    short = display.table_metadata(rows, ["rank", "sharpe"], short=True)
+    assert [column.name for column in short.schema.columns] == ["#", "Sharpe"]
+    assert short.schema.columns[1].description.startswith("Sharpe (annualized): annualized")
+    assert dict(short.records[0].data) == {"#": 1, "Sharpe": 5.79}
     assert kinds == ["int", "float", "string", "string"]
     first, second = (dict(record.data) for record in table.records)
     assert first == {

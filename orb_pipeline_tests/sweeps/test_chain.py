@@ -81,8 +81,8 @@ def test_chain_materializes_exact_rows_metadata_and_leaderboard(chain, cached_wi
         "![parameter heatmap](data:image/png;base64,"
     )
     assert (
-        "| # | backtest id | deflated Sharpe | Sharpe (annualized) | PBO | parameter stability |"
-        in metadata["leaderboard"].value
+        "| # | parameters | backtest id | deflated Sharpe | Sharpe (annualized) | PBO | parameter "
+        "stability |" in metadata["top_backtests_detail"].value
     )
     assert metadata["pbo_logits"].value.startswith("![PBO: logits")
     assert metadata["parameter_stability"].value.startswith("![parameter stability of #1]")
