@@ -285,16 +285,26 @@ def plotted_curves(
     window, ranked: pl.DataFrame, plotted: int, max_correlation: float = 0.95
 ) -> tuple[dict[str, pl.DataFrame], str]:
     """Equity curves of at most ``plotted`` of the ``ranked`` backtests (best first) that differ:
-    per-session nets from one ``engine.session_stats`` pass over ``window`` (a staged window:
-    ``series``, ``sessions``), near-duplicates left out (``plots.distinct_curves``). Returns
+    per-session nets from ``engine.session_stats`` over ``window`` (a staged window: ``series``,
+    ``sessions``) under each row's cost model and distance unit, near-duplicates left out (``plots.distinct_curves``). Returns
     label -> ``session_date``, ``equity`` ($/share), and a note saying what was left out."""
     from orb_pipeline.results import plots
 
-    grid = ranked.select(engine.GRID_COLUMNS)
-    stats = engine.session_stats(window.series, window.sessions, grid)
-    nets = units_to_dollars(stats.net_units)
+    # One kernel pass per cost model and distance unit the rows were swept with.
+    nets = np.zeros((ranked.height, window.sessions.height))
+    dates = window.sessions["session_date"]
+    for _, group in ranked.with_row_index("position").group_by(
+        schema.COST_MODEL_COLUMNS, maintain_order=True
+    ):
+        stats = engine.session_stats(
+            window.series,
+            window.sessions,
+            group.select(engine.GRID_COLUMNS),
+            **engine_options_of(group.row(0, named=True)),
+        )
+        nets[group["position"].to_numpy()] = units_to_dollars(stats.net_units)
+        dates = stats.session_dates
     kept = plots.distinct_curves(nets, plotted, max_correlation)
-    dates = stats.session_dates
     curves = {
         backtest_label(ranked.row(index, named=True)): pl.DataFrame(
             {"session_date": dates, "equity": np.cumsum(nets[index])}

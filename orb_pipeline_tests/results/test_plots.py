@@ -8,6 +8,7 @@ import io
 
 import numpy as np
 import polars as pl
+import pytest
 from matplotlib import image as mpimg
 
 from orb_pipeline.results import plots
@@ -116,3 +117,30 @@ def test_equity_figure_draws_curves_drawdowns_and_the_underlying_in_percent():
     assert move["move"].to_list()[-1] == -10.0
     png = plots.equity_figure("SPY: stop $0.40", {"#1 stop $0.40": curve}, move, note="n")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_plotted_curves_follow_each_rows_cost_model():
+    from types import SimpleNamespace
+
+    from orb_pipeline import engine
+    from orb_pipeline.results.leaderboard import plotted_curves
+    from orb_pipeline_tests.staging.window_data import make_window
+
+    series, sessions = make_window(n_sessions=8, ticks_per_session=200)
+    params = {"range_seconds": 30, "stop_distance": 0.05, "stop_count_limit": 2,
+              "stop_cooloff_period": 0, "limit_distance": 0.1}  # fmt: skip
+    models = [(0.0, 0.0, "dollars"), (0.005, 2.0, "bps"), (0.0, 0.01, "dollars")]
+    ranked = pl.DataFrame(
+        [{"rank": i + 1, **params, "stop_distance": 0.05 * (1 + (i == 2)),
+          "commission_per_share": c, "slippage": s, "slippage_unit": u,
+          "distance_unit": "dollars"} for i, (c, s, u) in enumerate(models)]
+    )  # fmt: skip
+    window = SimpleNamespace(series=series, sessions=sessions)
+    curves, _ = plotted_curves(window, ranked, plotted=3, max_correlation=1.0)
+    assert len(curves) == 3
+    for (label, curve), row in zip(curves.items(), ranked.iter_rows(named=True), strict=True):
+        costs = engine.Costs(row["commission_per_share"], row["slippage"], row["slippage_unit"])
+        grid = pl.DataFrame([{k: row[k] for k in engine.GRID_COLUMNS}])
+        expected = engine.sweep(series, sessions, grid, costs=costs)["total_profit"][0]
+        assert label.startswith(f"#{row['rank']} ")
+        assert curve["equity"][-1] == pytest.approx(expected, abs=1e-9)
