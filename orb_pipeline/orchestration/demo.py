@@ -157,7 +157,12 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
     from orb_pipeline.core.artifacts import ARTIFACTS_PREFIX
     from orb_pipeline.core.cache_store import cache_from_environment
     from orb_pipeline.definitions import defs
-    from orb_pipeline.orchestration.jobs import DAILY_DATA_JOB, DATA_ASSETS, VALIDATION_AUTOMATION
+    from orb_pipeline.orchestration.jobs import (
+        DAILY_DATA_JOB,
+        DATA_ASSETS,
+        STAGE_WINDOW_JOB,
+        VALIDATION_AUTOMATION,
+    )
     from orb_pipeline.orchestration.launch import InProcessLauncher, LaunchError
     from orb_pipeline.orchestration.progress import MaterializationWatcher
     from orb_pipeline.orchestration.sensors import latest_storage_ids
@@ -198,10 +203,17 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                     request = rectangle_run_request(scope.first_session, scope.last_session, block)
                     _launch(launcher, request, clock, progress, DAILY_DATA_JOB, None)
 
-            started = time.perf_counter()
-            line, waited = warm_up.finish()
-            progress(f"{line} (waited {waited:.1f} s for it here)")
-            clock.add("engine compile wait", time.perf_counter() - started)
+            def wait_for_compile() -> None:
+                # The sweeps are the first runs that need every kernel; staging does not, so the
+                # compile keeps overlapping the work until then.
+                nonlocal warm_up
+                if warm_up is None:
+                    return
+                started = time.perf_counter()
+                line, waited = warm_up.finish()
+                warm_up = None
+                progress(f"{line} (waited {waited:.1f} s for it here)")
+                clock.add("engine compile wait", time.perf_counter() - started)
 
             # Evaluate, as the daemon would, the research sensor and the validation assets'
             # automation condition until neither asks for anything more.
@@ -228,7 +240,10 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                     cursor = json.loads(result.cursor)
                     progress(f"research sensor tick {tick}: {len(requests)} run requests")
                 for request in requests:
+                    if request.job_name != STAGE_WINDOW_JOB:
+                        wait_for_compile()
                     _launch(launcher, request, clock, progress, None, sensor.name)
+                wait_for_compile()
                 if validation:
                     progress(f"validation_automation tick {tick}: {len(validation)} run requests")
                 for request in validation:
