@@ -268,6 +268,11 @@ class Settings(BaseModel):
         "SNS topic the failed-run and failed-check alerts go to (also or instead of the webhook)",
         "none",
     )
+    freshness_grace_minutes: WholeNumber(0) = setting(
+        180,
+        "minutes after a session's close before `fresh_after_close` expects every ticker to have"
+        " it stored",
+    )
     catch_up_days: WholeNumber(0) = setting(
         10, "how many calendar days back the daily schedule looks for missed sessions"
     )
