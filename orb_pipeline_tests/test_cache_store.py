@@ -134,7 +134,21 @@ def test_a_file_without_a_recorded_digest_is_refused(tmp_path):
 
 
 def test_a_written_file_that_is_not_parquet_names_the_file(tmp_path):
+    """Bytes recorded as written but not Parquet (a truncated or bit-flipped footer makes polars
+    raise ComputeError, or panic with "Thrift out of range"): the file is named either way."""
     store = CacheStore(url=str(tmp_path))
     store.write_bytes(PATH, b"PAR1 but not really")
     with pytest.raises(CacheFileCorruptError, match="2025-03-10.parquet is not a readable Parquet"):
         store.read_frame(PATH)
+    store.write_frame(PATH, FRAME)
+    data = store.read_bytes(PATH)
+    rng = random.Random(15)
+    for _ in range(100):  # flipped bits recorded as if written so: parse errors, never a panic
+        flipped = bytearray(data)
+        bit = rng.randrange(len(data) * 8)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        store.write_bytes(PATH, bytes(flipped))
+        try:
+            store.read_frame(PATH)
+        except CacheFileCorruptError as error:
+            assert "2025-03-10.parquet is not a readable Parquet file" in str(error)

@@ -214,7 +214,13 @@ class CacheStore(dg.ConfigurableResource):
         naming the file when they are not a readable Parquet file."""
         try:
             return pl.read_parquet(io.BytesIO(data))
-        except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        # polars panics (a BaseException) on some malformed footers ("Thrift out of range").
+        except (
+            pl.exceptions.PolarsError,
+            pl.exceptions.PanicException,
+            OSError,
+            ValueError,
+        ) as error:
             raise self.corrupt(path, f"is not a readable Parquet file ({error})") from None
 
     def read_frame_and_digest(self, path: str) -> tuple[pl.DataFrame, str]:
