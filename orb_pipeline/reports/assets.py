@@ -19,6 +19,7 @@ from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
 from orb_pipeline.sweeps.assets import RESULTS_POOL, expected_window
 from orb_pipeline.validation.assets import AFTER_LEADERBOARD, MONTE_CARLO, WALK_FORWARD
+from orb_pipeline.validation.selection_assets import VERDICT
 
 RESEARCH_REPORT = dg.AssetKey("research_report")
 
@@ -31,7 +32,7 @@ class ReportConfig(dg.Config):
 @dg.asset(
     key=RESEARCH_REPORT,
     partitions_def=ticker_partitions,
-    deps=[LEADERBOARD, WALK_FORWARD, MONTE_CARLO],
+    deps=[LEADERBOARD, WALK_FORWARD, MONTE_CARLO, VERDICT],
     # Requested with walk_forward and monte_carlo, in the same run (validation_automation).
     automation_condition=AFTER_LEADERBOARD,
     pool=RESULTS_POOL,

@@ -37,24 +37,34 @@ def equity_png(
     fold_starts: Sequence[int],
     title: str,
 ) -> bytes:
-    """Stitched out-of-sample equity against the full-window pick's equity over the same sessions.
+    """Stitched out-of-sample equity against the full-window pick's equity over the same sessions,
+    above the drawdowns of both. Every session shown is out of sample for the walk-forward picks.
 
     ``fold_starts`` are positions (into the plotted sessions) where a new fold's test window starts;
     they are drawn as vertical lines. Units: dollars per share.
     """
-    figure, axis = plt.subplots(figsize=(8, 3.6))
-    x = np.arange(len(oos_equity))
-    axis.plot(
-        x, in_sample_equity, label="in-sample pick (full-window sweep winner)", color="tab:gray"
+    from orb_pipeline.results.plots import drawdown
+
+    figure, (axis, under) = plt.subplots(
+        2, 1, figsize=(8, 5.0), sharex=True, gridspec_kw={"height_ratios": [2.6, 1]}
     )
-    axis.plot(x, oos_equity, label="walk-forward out-of-sample (stitched)", color="tab:blue")
+    x = np.arange(len(oos_equity))
+    picks = "walk-forward picks, out of sample (stitched)"
+    winner = "full-window winner over the same sessions (picked with hindsight)"
+    for values, label, color in ((in_sample_equity, winner, "tab:gray"),
+                                 (oos_equity, picks, "tab:blue")):  # fmt: skip
+        axis.plot(x, values, label=label, color=color)
+        under.fill_between(x, drawdown(values), 0.0, color=color, alpha=0.25)
+        under.plot(x, drawdown(values), color=color, linewidth=0.8)
     for start in fold_starts:
-        axis.axvline(start, color="tab:orange", alpha=0.25, linewidth=0.8)
+        for panel in (axis, under):
+            panel.axvline(start, color="tab:orange", alpha=0.35, linewidth=0.8)
     axis.axhline(0.0, color="black", linewidth=0.5)
     ticks = np.linspace(0, max(len(x) - 1, 0), num=min(6, len(x)), dtype=int) if len(x) else []
-    axis.set_xticks(ticks, [session_labels[i] for i in ticks], rotation=20, fontsize=7)
-    axis.set_ylabel("cumulative net, $/share")
-    axis.set_title(title, fontsize=9)
+    under.set_xticks(ticks, [session_labels[i] for i in ticks], rotation=20, fontsize=7)
+    axis.set_ylabel("cumulative net ($ per share)", fontsize=8)
+    under.set_ylabel("drawdown ($/sh)", fontsize=8)
+    axis.set_title(title + "\n(orange lines: a new fold's test sessions start)", fontsize=9)
     axis.legend(fontsize=7, loc="upper left")
     return _png(figure)
 
