@@ -61,7 +61,12 @@ def greeks_table(
         sa.Column("implied_volatility", sa.Float(53)),
         sa.Column("strike", sa.Float(53)),
         sa.Column("option_type", sa.String(1)),
-        sa.Index(table + "_ticker_time", "ticker", "timestamp_utc"),
+        # Covers the pull (with the primary key that InnoDB adds to every secondary index), so
+        # MySQL reads it without a primary-key lookup per row: 2.8x less server CPU per row
+        # measured on MariaDB (docs/DATA.md). Production warehouses: add the same index.
+        sa.Index(
+            table + "_pull", "ticker", "timestamp_utc", "underlying", "delta", "implied_volatility"
+        ),
         schema=database,
     )
 
@@ -72,26 +77,41 @@ def pull_query(
     ticker: str,
     windows: Sequence[tuple[int, int]],
     ordered: bool,
-) -> sa.Select:
-    """Rows of ``ticker`` with ``start <= timestamp_utc <= end`` for any of ``windows``.
+) -> sa.Select | sa.CompoundSelect:
+    """Rows of ``ticker`` with ``start <= timestamp_utc <= end`` for any of ``windows`` (which
+    must not overlap). Columns ``PULL_COLUMNS``.
 
-    Columns ``PULL_COLUMNS``; ``ordered`` adds ``ORDER BY timestamp_utc, <order_column>``.
+    ``ordered=False`` (the bulk path): one index range scan per window, ``UNION ALL``-ed, in no
+    particular order; about 10x less CPU in SQLite than one scan testing ``OR``-ed windows on
+    every row (benchmarks/warehouse.py). ``ordered=True`` (the reference path): one select with
+    the windows ``OR``-ed and ``ORDER BY timestamp_utc, <order_column>``.
     """
     validate_ticker(ticker)
     if not windows:
         raise ValueError("windows is empty")
-    windows = [validate_window(*window) for window in windows]
+    windows = sorted(validate_window(*window) for window in windows)
+    for (_, previous_end), (start, _) in zip(windows, windows[1:], strict=False):
+        if start <= previous_end:
+            raise ValueError(
+                f"windows overlap: one ends at {previous_end}, the next starts at {start}"
+            )
     time = table.c.timestamp_utc
-    statement = sa.select(
-        table.c[order_column].label("row_order"),
-        time.label("timestamp_utc"),
-        table.c.underlying.label("price"),
-        table.c.delta,
-        table.c.implied_volatility,
-    ).where(table.c.ticker == ticker, sa.or_(*[time.between(start, end) for start, end in windows]))
+
+    def select(condition) -> sa.Select:
+        return sa.select(
+            table.c[order_column].label("row_order"),
+            time.label("timestamp_utc"),
+            table.c.underlying.label("price"),
+            table.c.delta,
+            table.c.implied_volatility,
+        ).where(table.c.ticker == ticker, condition)
+
     if ordered:
-        statement = statement.order_by(time, table.c[order_column])
-    return statement
+        statement = select(sa.or_(*[time.between(start, end) for start, end in windows]))
+        return statement.order_by(time, table.c[order_column])
+    if len(windows) == 1:
+        return select(time.between(*windows[0]))
+    return sa.union_all(*[select(time.between(start, end)) for start, end in windows])
 
 
 def ticker_exists_query(table: sa.Table, ticker: str) -> sa.Select:

@@ -146,8 +146,11 @@ def test_bulk_query_text_holds_only_validated_values(mysql_warehouse):
         )
     )
     assert "'BRK.B'" in text and "BETWEEN 1 AND 2" in text and "BETWEEN 5 AND 9" in text
+    assert text.count("UNION ALL") == 1  # one index range scan per window
     with pytest.raises(ValueError, match="start_utc"):
         pull_query(mysql_warehouse.greeks_table(), "id", "SPY", [("1 OR 1=1", 2)], ordered=False)
+    with pytest.raises(ValueError, match="windows overlap: one ends at 5, the next starts at 5"):
+        pull_query(mysql_warehouse.greeks_table(), "id", "SPY", [(5, 9), (1, 5)], ordered=False)
 
 
 def test_bad_identifiers_are_rejected(mysql_database):
