@@ -273,6 +273,11 @@ class Settings(BaseModel):
         "minutes after a session's close before `fresh_after_close` expects every ticker to have"
         " it stored",
     )
+    event_log_retention_days: WholeNumber(1) = setting(
+        90,
+        "`prune_event_logs_job` deletes finished runs older than this many days with their events"
+        " (runs holding an asset partition's latest materialization are kept)",
+    )
     catch_up_days: WholeNumber(0) = setting(
         10, "how many calendar days back the daily schedule looks for missed sessions"
     )

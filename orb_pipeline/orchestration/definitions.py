@@ -3,6 +3,8 @@
 import dagster as dg
 
 from orb_pipeline.orchestration.alerts import failed_check_alert, run_failure_alert
+from orb_pipeline.orchestration.cleanup import prune_event_logs_job, prune_event_logs_schedule
+from orb_pipeline.orchestration.dead_runs import dead_run_sensor
 from orb_pipeline.orchestration.ecs import validation_run_tags
 from orb_pipeline.orchestration.jobs import VALIDATION_ASSETS, VALIDATION_AUTOMATION, build_jobs
 from orb_pipeline.orchestration.schedules import daily_after_close
@@ -26,13 +28,14 @@ validation_automation = dg.AutomationConditionSensorDefinition(
 )
 
 defs = dg.Definitions(
-    jobs=jobs,
-    schedules=[daily_after_close],
+    jobs=[*jobs, prune_event_logs_job],
+    schedules=[daily_after_close, prune_event_logs_schedule],
     sensors=[
         build_research_sensor(jobs, settings),
         validation_automation,
         run_failure_alert,
         failed_check_alert,
+        dead_run_sensor,
     ],
     # Runs of the implicit asset job (`dagster asset materialize`, the UI's Materialize button)
     # run their steps in the run's process too: one process per step cost a Python start-up
