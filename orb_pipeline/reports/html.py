@@ -300,7 +300,7 @@ data version {html.escape(content.data_version[:16])}, generated {generated.isof
 Money is dollars per share; times are New York.</p>
 <section id="verdict" class="verdict {state}"><h2>Does the winner hold up?</h2>
 <pre>{html.escape(content.verdict)}</pre></section>
-<section id="leaderboard"><h2>Top backtests (in sample, ranked by Sharpe)</h2>
+<section id="leaderboard"><h2>Top backtests (in sample, as the leaderboard ranks them)</h2>
 {html_table(content.leaderboard, LEADERBOARD_COLUMNS)}</section>
 <section id="equity"><h2>Equity against the underlying, and drawdowns</h2>
 <p class="note">{html.escape(content.curve_note)}. Shaded: the sessions the walk-forward tested

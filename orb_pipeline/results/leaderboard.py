@@ -311,13 +311,20 @@ def plotted_curves(
         )
         for index in kept
     }
-    last = int(ranked["rank"][kept[-1]]) if kept else 0
-    note = (
-        f"{len(kept)} of the best {last} by deflated Sharpe; the other {last - len(kept)} are "
-        f"near-duplicates (per-session P&L correlation > {max_correlation:g}) of a line shown"
-        if last > len(kept)
-        else f"the best {len(kept)} by deflated Sharpe"
-    )
+    if len(kept) < plotted:
+        note = (
+            f"{len(kept)} of the best {ranked.height} on the leaderboard; the other "
+            f"{ranked.height - len(kept)} are near-duplicates (per-session P&L correlation > "
+            f"{max_correlation:g}) of a line shown"
+        )
+    else:
+        last = int(ranked["rank"][kept[-1]])
+        note = f"{len(kept)} distinct of the best {last} on the leaderboard" + (
+            f"; the other {last - len(kept)} are near-duplicates (per-session P&L correlation > "
+            f"{max_correlation:g}) of a line shown"
+            if last > len(kept)
+            else ""
+        )
     return curves, note
 
 

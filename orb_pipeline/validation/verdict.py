@@ -161,7 +161,9 @@ def verdict_text(verdict: Verdict) -> str:
     if any(value is not None for value in selection.values()):
         parts = []
         if selection["deflated_sharpe"] is not None:
-            parts.append(f"deflated Sharpe {selection['deflated_sharpe']:.2f}")
+            parts.append(
+                f"deflated Sharpe {display.text('deflated_sharpe', selection['deflated_sharpe'])}"
+            )
         if selection["pbo"] is not None:
             parts.append(f"PBO {selection['pbo']:.2f}")
         if selection["verdict"] is not None:
