@@ -121,7 +121,9 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
             "Walk-forward (or train/test) validation of the parameter grid over the ticker's staged "
             "window: train/test metrics, walk-forward score, generalization gap and promotion flag of every "
             "parameter set per fold, the parameters chosen per fold, the stitched out-of-sample "
-            "equity (results store tables walk_forward_*)."
+            "equity (results store tables walk_forward_*). Picture: metadata entry equity (click "
+            "Show Markdown; out-of-sample equity and drawdowns); folds: folds_table; the research "
+            "report (asset research_report) shows both interactively."
         ),
     )
     def walk_forward(
@@ -286,7 +288,8 @@ def monte_carlo(
 ) -> dg.MaterializeResult:
     """Bootstrap of the leaderboard's top backtests: sessions resampled with replacement (seeded;
     see orb_pipeline/validation/bootstrap.py), 5th/50th/95th percentile of total profit and of
-    maximum drawdown per backtest, stored in the ``monte_carlo`` table and pictured."""
+    maximum drawdown per backtest, stored in the ``monte_carlo`` table. Picture: metadata entry
+    ``bootstrap`` (click *Show Markdown*); numbers: ``percentiles``."""
     ticker = context.partition_key
     results.ensure_tables(schema.monte_carlo)
     started = time.perf_counter()
