@@ -368,7 +368,7 @@ def monte_carlo(
     png = plots.bootstrap_png(
         [{**r, "label": label} for r, label in zip(rows, labels, strict=True)],
         f"{ticker} {window_start}..{window_end}: bootstrap of per-session net "
-        f"({config.samples} samples, seed {config.seed})",
+        f"({config.samples:,} samples, seed {config.seed})",
     )
     shown = frame.select(
         "rank",

@@ -72,7 +72,9 @@ def equity_png(
 def bootstrap_png(rows: Sequence[dict], title: str) -> bytes:
     """5/50/95th percentile bars of total profit and maximum drawdown per backtest (one row each)."""
     figure, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
-    labels = [str(row["label"]) for row in rows]
+    from orb_pipeline.results.plots import literal
+
+    labels = [literal(str(row["label"])) for row in rows]
     y = np.arange(len(rows))
     for axis, name, color in ((axes[0], "profit", "tab:green"), (axes[1], "drawdown", "tab:red")):
         p5 = np.array([row[f"{name}_p5"] for row in rows])
@@ -81,7 +83,7 @@ def bootstrap_png(rows: Sequence[dict], title: str) -> bytes:
         axis.hlines(y, p5, p95, color=color, linewidth=3, alpha=0.5)
         axis.plot(p50, y, "o", color=color)
         axis.set_title(
-            f"{'total profit' if name == 'profit' else 'max drawdown'}, $/share (5-50-95 %)",
+            f"{'total profit' if name == 'profit' else 'max drawdown'}, $/share (bar: 5th-95th percentile, dot: median)",
             fontsize=8,
         )
         axis.axvline(0.0, color="black", linewidth=0.5)
