@@ -16,7 +16,7 @@ from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.assets import STAGED_WINDOW
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import WindowRef, load_window
-from orb_pipeline.sweeps.grid import SweepSettings, chunk_of
+from orb_pipeline.sweeps.grid import SweepSettings, chunk_of, settings_fingerprint
 
 SWEEP_RESULTS = dg.AssetKey("sweep_results")
 CHUNK_DIMENSION = "chunk"
@@ -105,6 +105,8 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
         group_name="sweeps",
         # A UI backfill of many chunks is one run per rectangle, like the sensor's ranged runs.
         backfill_policy=dg.BackfillPolicy.single_run(),
+        # Another grid, chunk count, cost model or engine makes earlier chunks out of date.
+        code_version=settings_fingerprint(settings),
         description=(
             f"Backtests of parameter chunks ({settings.chunks} chunks, {grid.height} "
             "backtests per ticker) over the staged window, upserted into the results store "

@@ -37,6 +37,7 @@ limit_distance = {start = 1, stop = 19, step = 1}
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import tomllib
@@ -302,10 +303,37 @@ def load_settings(environ: dict | None = None) -> SweepSettings:
     if path:
         source = "ORB_SWEEP_GRID file " + path
         try:
-            text = Path(path).read_text()
+            text = _read_grid_text(path, chosen.cache_s3_endpoint_url)
             raw = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
         except (OSError, ValueError) as error:
             raise GridConfigError(f"cannot read {source}: {error}") from None
     if chosen.sweep_chunks is not None:
         raw = {**raw, "chunks": chosen.sweep_chunks}
     return parse_settings(raw, source)
+
+
+def _read_grid_text(path: str, s3_endpoint_url: str | None) -> str:
+    """A local grid file, or ``s3://bucket/key`` (how a deployed stack gets its grid without a
+    new image: the file sits in the cache bucket, the stack names it)."""
+    if not path.startswith("s3://"):
+        return Path(path).read_text()
+    import boto3
+    import botocore.exceptions
+
+    bucket, _, key = path[len("s3://") :].partition("/")
+    try:
+        client = boto3.session.Session().client("s3", endpoint_url=s3_endpoint_url)
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except botocore.exceptions.BotoCoreError as error:
+        raise OSError(str(error)) from None
+    except botocore.exceptions.ClientError as error:
+        raise OSError(str(error)) from None
+
+
+def settings_fingerprint(settings: SweepSettings) -> str:
+    """16 hex characters of SHA-256 over everything that decides a chunk's rows: the grid blocks,
+    the chunk count, costs, distance unit and the engine version. ``sweep_results`` carries it as
+    its code version, so after a change of grid or chunk count every chunk partition swept
+    before shows as out of date in the UI instead of current."""
+    text = settings.model_dump_json() + "|engine " + engine.ENGINE_VERSION
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

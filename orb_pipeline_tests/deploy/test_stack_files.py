@@ -62,9 +62,20 @@ def _container(template: dict, task_definition: str) -> dict:
     return container
 
 
+def _entries(items: list) -> list[dict]:
+    """Environment or secret entries, with a conditional one (``!If [c, entry, NoValue]``) as
+    its entry: the stack sets it when the condition holds."""
+    found = []
+    for item in items:
+        if "Fn::If" in item:
+            item = item["Fn::If"][1]
+        found.append(item)
+    return found
+
+
 def _container_env(container: dict) -> set[str]:
-    return {e["Name"] for e in container.get("Environment", [])} | {
-        s["Name"] for s in container.get("Secrets", [])
+    return {e["Name"] for e in _entries(container.get("Environment", []))} | {
+        s["Name"] for s in _entries(container.get("Secrets", []))
     }
 
 
@@ -108,7 +119,7 @@ def test_task_definitions_provide_what_the_production_instance_reads():
     # Passwords are injected from Secrets Manager, never written into the template.
     for task_definition in ("WebserverTaskDefinition", "DaemonTaskDefinition", "RunTaskDefinition"):
         container = _container(template, task_definition)
-        plain = {e["Name"] for e in container.get("Environment", [])}
+        plain = {e["Name"] for e in _entries(container.get("Environment", []))}
         assert not {n for n in plain if "PASSWORD" in n}
     # The launcher overrides the container named in deploy/dagster.yaml.
     launcher = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["run_launcher"]["config"]
@@ -147,8 +158,25 @@ def test_every_env_var_the_definitions_resolve_is_set_where_they_are_evaluated()
         container = _container(template, task_definition)
         missing = names - _container_env(container)
         assert not missing, f"{task_definition} does not set {sorted(missing)}"
-        plain = {e["Name"] for e in container.get("Environment", [])}
+        plain = {e["Name"] for e in _entries(container.get("Environment", []))}
         assert not {n for n in plain if "PASSWORD" in n or n.endswith("_USER")}, task_definition
+
+
+def test_sweep_grid_and_chunks_reach_the_tasks_that_load_definitions():
+    template = _template()
+    assert set(template["Parameters"]) >= {"SweepGridKey", "SweepChunks"}
+    for task_definition in ("RunTaskDefinition", "CodeServerTaskDefinition"):
+        environment = _container(template, task_definition)["Environment"]
+        conditional = {
+            item["Fn::If"][0]: item["Fn::If"][1] for item in environment if "Fn::If" in item
+        }
+        grid = conditional["HasSweepGrid"]
+        assert grid["Name"] == "ORB_SWEEP_GRID"
+        assert grid["Value"] == {"Fn::Sub": "s3://${CacheBucket}/grids/${SweepGridKey}"}
+        assert conditional["HasSweepChunks"] == {
+            "Name": "ORB_SWEEP_CHUNKS",
+            "Value": {"Ref": "SweepChunks"},
+        }
 
 
 def test_daemon_role_allows_only_what_the_run_launcher_calls():
