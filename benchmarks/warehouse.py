@@ -9,7 +9,9 @@ scratch database on the MariaDB at ``ORB_TEST_MYSQL_HOST/PORT/USER/PASSWORD`` (d
 - ``connectorx, 4 parallel queries`` (the pipeline's path): ``pull_sessions`` sends one query per
   group of sessions as a list to connectorx, which runs them on parallel connections; no server
   ORDER BY, polars sorts by (time, id);
-- ``connectorx, one query at a time`` (the previous path, ``connections=1``), same queries in turn;
+- ``connectorx, one query at a time`` (``connections=1``), the same queries in turn;
+- ``OR-ed windows in turn`` (the path before): per 40 sessions one query testing every window on
+  every row, one after the other;
 - ``connectorx + ORDER BY``: one query with the server sorting;
 - ``pymysql cursor`` (plain DB-API, fetchall, then a polars frame), server ORDER BY;
 - ``sqlalchemy reference`` (the pipeline's bound-parameter reference path), server ORDER BY;
@@ -128,6 +130,22 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
             connection.close()
         return pl.DataFrame(data, schema=PULL_SCHEMA, orient="row")
 
+    def or_windows_in_turn(source) -> pl.DataFrame:
+        """The path before this change: per 40 sessions one query testing the OR-ed windows on
+        every row, the queries one after the other."""
+        import connectorx
+
+        dialect = source.engine().dialect
+        frames = []
+        for start in range(0, len(windows), 40):
+            text = str(
+                pull_query(
+                    source.greeks_table(), "id", ticker, windows[start : start + 40], True
+                ).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+            ).split(" ORDER BY")[0]
+            frames.append(connectorx.read_sql(source._connectorx_url(), text, return_type="polars"))
+        return pl.concat(frames).cast(PULL_SCHEMA).sort(["timestamp_utc", "row_order"])
+
     def without_session(action):
         return lambda: action().drop("session_date")
 
@@ -135,18 +153,20 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
         "connectorx, 4 parallel queries (pipeline)": without_session(
             lambda: warehouse.pull_sessions(ticker, sessions, connections=4)
         ),
-        "connectorx, one query at a time (previous)": without_session(
+        "connectorx, one query at a time (in turn)": without_session(
             lambda: warehouse.pull_sessions(ticker, sessions, connections=1)
         ),
+        "connectorx, OR-ed windows in turn (before)": lambda: or_windows_in_turn(warehouse),
         "connectorx + server ORDER BY": connectorx_ordered,
         "pymysql cursor + ORDER BY": pymysql_cursor,
         "sqlalchemy reference + ORDER BY": lambda: warehouse.pull(ticker, windows, reference=True),
         "sqlite, 4 parallel queries (pipeline)": without_session(
             lambda: sqlite.pull_sessions(ticker, sessions, connections=4)
         ),
-        "sqlite, one query at a time (previous)": without_session(
+        "sqlite, one query at a time (in turn)": without_session(
             lambda: sqlite.pull_sessions(ticker, sessions, connections=1)
         ),
+        "sqlite, OR-ed windows in turn (before)": lambda: or_windows_in_turn(sqlite),
     }
     timings, frames = {}, {}
     for name, action in paths.items():
@@ -169,8 +189,13 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
         )
     for engine in ("connectorx", "sqlite"):
         parallel = timings[f"{engine}, 4 parallel queries (pipeline)"]
-        previous = timings[f"{engine}, one query at a time (previous)"]
-        print(f"  {engine}: parallel / previous = {previous / parallel:.2f}x faster")
+        in_turn = timings[f"{engine}, one query at a time (in turn)"]
+        before = timings[f"{engine}, OR-ed windows in turn (before)"]
+        print(
+            f"  {engine}: pipeline {count / parallel / 1e6:.2f} M rows/s, before this change "
+            f"{count / before / 1e6:.2f} M rows/s ({before / parallel:.2f}x); the same queries "
+            f"one at a time {in_turn / parallel:.2f}x the parallel time"
+        )
 
     store = CacheStore(url=os.path.join(scratch, "cache"))
     print(
