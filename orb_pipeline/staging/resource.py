@@ -306,6 +306,14 @@ class RedisStagingStore(StagingStore):
     socket_timeout_seconds: float = 30.0
     _client: object = PrivateAttr(default=None)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from orb_pipeline.core import settings
+
+        settings.check_deployment_values(
+            "staging",
+            {"ORB_REDIS_HOST": self.host, "ORB_REDIS_PORT": self.port, "ORB_REDIS_DB": self.db},
+        )
+
     def describe(self) -> str:
         scheme = "rediss://" if self.tls else "redis://"
         return "Redis " + scheme + self.host + ":" + str(self.port) + "/" + str(self.db)

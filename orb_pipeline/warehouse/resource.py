@@ -375,6 +375,19 @@ class MySqlWarehouse(Warehouse):
     database: str = Field(default="options", description="database (schema) holding the table")
     connect_timeout_seconds: int = Field(default=5)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from orb_pipeline.core import settings
+
+        settings.check_deployment_values(
+            "warehouse",
+            {
+                "ORB_WAREHOUSE_HOST": self.host,
+                "ORB_WAREHOUSE_PORT": self.port,
+                "ORB_WAREHOUSE_DATABASE": self.database,
+                "ORB_WAREHOUSE_USER": self.user,
+            },
+        )
+
     def describe(self) -> str:
         return f"mysql://{self.host}:{self.port}/{self.database} table {self.table}"
 

@@ -11,12 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import polars as pl
 import pymysql
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 from sqlalchemy.dialects import mysql as mysql_dialect
 
+from orb_pipeline.core import settings
 from orb_pipeline.core.files import remove_stranded, scratch_path
 from orb_pipeline.results.resource.base import (
     ResultsStore,
@@ -45,6 +47,17 @@ class MySqlResultsStore(ResultsStore):
     connect_timeout_seconds: int = 10
     tls_ca_path: str | None = None
     _load_data_refused: bool = PrivateAttr(default=False)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        settings.check_deployment_values(
+            "results store",
+            {
+                "ORB_RESULTS_HOST": self.host,
+                "ORB_RESULTS_PORT": self.port,
+                "ORB_RESULTS_DATABASE": self.database,
+                "ORB_RESULTS_USER": self.user,
+            },
+        )
 
     def describe(self) -> str:
         return "MySQL " + self.host + ":" + str(self.port) + "/" + self.database
