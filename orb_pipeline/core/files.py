@@ -27,7 +27,8 @@ def scratch_path(directory: Path | str, stem: str) -> Path:
     return Path(directory) / f".{stem}.{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (also when another user owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -51,7 +52,7 @@ def remove_stranded(directory: Path | str, *, once: bool = True) -> list[Path]:
         return []
     for entry in entries:
         match = _SCRATCH.match(entry.name)
-        if not match or match["host"] != _HOST or _alive(int(match["pid"])):
+        if not match or match["host"] != _HOST or process_alive(int(match["pid"])):
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.path)

@@ -13,9 +13,9 @@ in the instance frees the slots of runs that ended any other way.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
+
+from orb_pipeline.core.files import process_alive
 
 
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
@@ -24,16 +24,6 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
         if entry.dagster_event is not None and entry.dagster_event.pid:
             return entry.dagster_event.pid
     return None
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -47,7 +37,7 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     ):
         run = record.dagster_run
         pid = run_worker_pid(instance, run.run_id)
-        if pid is None or process_exists(pid):
+        if pid is None or process_alive(pid):
             continue
         instance.report_run_failed(
             run,

@@ -28,6 +28,21 @@ def postgres_env(database: dict) -> dict[str, str]:
     }
 
 
+def postgres_engine(database: dict):
+    """A SQLAlchemy engine on one test database (to read Dagster's tables independently)."""
+    import sqlalchemy as sa
+
+    url = sa.engine.URL.create(
+        "postgresql+psycopg2",
+        username=database["user"],
+        password=database["password"] or None,
+        host=database["host"],
+        port=database["port"],
+        database=database["database"],
+    )
+    return sa.create_engine(url)
+
+
 @pytest.fixture
 def production_home(tmp_path, postgres_database, fake_aws, monkeypatch) -> Path:
     """A DAGSTER_HOME holding deploy/dagster.yaml verbatim, its variables set for this test."""

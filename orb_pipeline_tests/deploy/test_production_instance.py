@@ -6,7 +6,7 @@ import dagster as dg
 import sqlalchemy as sa
 import yaml
 
-from orb_pipeline_tests.deploy.conftest import DEPLOY
+from orb_pipeline_tests.deploy.conftest import DEPLOY, postgres_engine
 
 
 @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["2024-01-02", "2024-01-03"]))
@@ -59,15 +59,7 @@ def test_runs_and_materializations_round_trip_through_postgres(production_home, 
         instance.dispose()
 
     # Independently of Dagster: the rows are in the PostgreSQL database the variables name.
-    url = sa.engine.URL.create(
-        "postgresql+psycopg2",
-        username=postgres_database["user"],
-        password=postgres_database["password"] or None,
-        host=postgres_database["host"],
-        port=postgres_database["port"],
-        database=postgres_database["database"],
-    )
-    engine = sa.create_engine(url)
+    engine = postgres_engine(postgres_database)
     try:
         with engine.connect() as connection:
             run_ids = connection.execute(sa.text("SELECT run_id FROM runs")).scalars().all()

@@ -7,6 +7,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from orb_pipeline.orchestration.cleanup import prune_event_logs_job, prune_runs
+from orb_pipeline_tests.deploy.conftest import postgres_engine
 
 days = dg.StaticPartitionsDefinition(["p1", "p2"])
 
@@ -22,15 +23,7 @@ def broken() -> None:
 
 
 def _event_counts(postgres_database: dict) -> dict[str, int]:
-    url = sa.engine.URL.create(
-        "postgresql+psycopg2",
-        username=postgres_database["user"],
-        password=postgres_database["password"] or None,
-        host=postgres_database["host"],
-        port=postgres_database["port"],
-        database=postgres_database["database"],
-    )
-    engine = sa.create_engine(url)
+    engine = postgres_engine(postgres_database)
     try:
         with engine.connect() as connection:
             rows = connection.execute(
