@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.artifacts import thumbnail_markdown, write_artifact
 from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import display
@@ -222,6 +223,15 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
             f"{run_row['in_sample_total_profit']:.2f} $/sh over the same sessions; "
             f"{run_row['promotion_ready_folds']}/{len(folds)} fold picks promotion-ready"
         )
+        equity_file = write_artifact(
+            cache,
+            ticker,
+            window.window_start,
+            window.window_end,
+            "validation/walk_forward_equity.png",
+            png,
+            engine_version=engine.ENGINE_VERSION,
+        )
         return dg.MaterializeResult(
             check_results=[
                 dg.AssetCheckResult(
@@ -236,8 +246,9 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
             ],
             metadata={
                 "equity": dg.MetadataValue.md(
-                    plots.markdown_image(png, "in-sample vs out-of-sample equity")
+                    thumbnail_markdown(png, "in-sample vs out-of-sample equity", equity_file)
                 ),
+                "equity_png": equity_file.metadata_value(),
                 "folds_table": dg.MetadataValue.md(
                     display.markdown_table(folds_frame.to_dicts(), FOLD_COLUMNS)
                 ),
@@ -285,6 +296,7 @@ def monte_carlo(
     context: dg.AssetExecutionContext,
     config: MonteCarloConfig,
     results: ResultsStore,
+    cache: CacheStore,
 ) -> dg.MaterializeResult:
     """Bootstrap of the leaderboard's top backtests: sessions resampled with replacement (seeded;
     see orb_pipeline/validation/bootstrap.py), 5th/50th/95th percentile of total profit and of
@@ -370,6 +382,15 @@ def monte_carlo(
         f"{ticker} {window_start}..{window_end}: bootstrap of per-session net "
         f"({config.samples:,} samples, seed {config.seed})",
     )
+    bootstrap_file = write_artifact(
+        cache,
+        ticker,
+        window_start,
+        window_end,
+        "validation/bootstrap.png",
+        png,
+        engine_version=engine.ENGINE_VERSION,
+    )
     shown = frame.select(
         "rank",
         "backtest_id",
@@ -382,7 +403,10 @@ def monte_carlo(
     )
     return dg.MaterializeResult(
         metadata={
-            "bootstrap": dg.MetadataValue.md(plots.markdown_image(png, "bootstrap percentiles")),
+            "bootstrap": dg.MetadataValue.md(
+                thumbnail_markdown(png, "bootstrap percentiles", bootstrap_file)
+            ),
+            "bootstrap_png": bootstrap_file.metadata_value(),
             "percentiles": dg.MetadataValue.md(display.markdown_table(shown.to_dicts())),
             "backtests": top.height,
             "backtests_without_ledger": without_ledger,
