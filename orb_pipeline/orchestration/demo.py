@@ -43,6 +43,7 @@ PHASE_OF_JOB = {
     "sweep_job": "sweeps",
     "leaderboard_job": "leaderboards",
     "validation_job": "validation",
+    "universe_job": "validation",
 }
 
 
@@ -142,6 +143,7 @@ def run_demo(
 
 def _run(scope, home, data, environment, warm_up, progress, write) -> int:
     from orb_pipeline.orchestration.demo_report import PhaseClock, ticker_report
+    from orb_pipeline.validation.universe import universe_text
 
     clock = PhaseClock()
     wall_started = started = time.perf_counter()
@@ -161,6 +163,7 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
         DAILY_DATA_JOB,
         DATA_ASSETS,
         STAGE_WINDOW_JOB,
+        UNIVERSE_JOB,
         VALIDATION_AUTOMATION,
     )
     from orb_pipeline.orchestration.launch import InProcessLauncher, LaunchError
@@ -248,6 +251,21 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                     progress(f"validation_automation tick {tick}: {len(validation)} run requests")
                 for request in validation:
                     _launch(launcher, request, clock, progress, None, VALIDATION_AUTOMATION)
+            # The universe view ranks parameter sets across every ticker's verdicts.
+            universe = dg.RunRequest(
+                job_name=UNIVERSE_JOB,
+                run_config={
+                    "ops": {
+                        "universe_ranking": {
+                            "config": {
+                                "window_start": str(scope.first_session),
+                                "window_end": str(scope.last_session),
+                            }
+                        }
+                    }
+                },
+            )
+            _launch(launcher, universe, clock, progress, UNIVERSE_JOB, None)
 
         started = time.perf_counter()
         write("")
@@ -257,6 +275,8 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                 first, last = scope.first_session, scope.last_session
                 write(ticker_report(instance, results, ticker, first, last))
                 write("")
+            write(universe_text(results, scope.first_session, scope.last_session))
+            write("")
         finally:
             results.dispose()
         clock.add("report", time.perf_counter() - started)

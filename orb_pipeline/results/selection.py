@@ -20,9 +20,15 @@ Inputs are the window's rows of ``results`` (every backtest the sweep stored) an
   parameter (the adjacent value of that parameter among the window's values, the other four
   equal); stability is the share of them whose Sharpe ratio is at least half of the row's. 1 is a
   plateau, 0 a lone spike; NULL when the row's Sharpe is not positive or it has no neighbour.
-- **Ranking**: by deflated Sharpe ratio (highest first), ties by raw Sharpe, then total profit,
-  then ``backtest_id``; rows with fewer than ``min_days_traded`` days traded, no Sharpe or no
-  stored moments are not ranked. The raw Sharpe stays beside it.
+- **Ranking**: backtests with a positive Sharpe ratio first; then by deflated Sharpe ratio at the
+  precision it is shown with (3 decimals), highest first; ties by raw Sharpe, then total profit
+  (both descending), then ``backtest_id``. Rows with fewer than ``min_days_traded`` days traded,
+  no Sharpe or no stored moments are not ranked. The raw Sharpe stays beside it. Why not the
+  deflated figure alone: its variance term grows with the Sharpe ratio squared, so a backtest that
+  loses nearly the same amount every session (a per-session Sharpe of -20 with fat tails) can get
+  a larger, still negligible, deflated figure than a profitable one; and when the best of the grid
+  does not survive the number of trials every deflated figure is about 0, where raw Sharpe is
+  the more informative order.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ from orb_pipeline.validation.overfitting import (
 
 RESULTS = schema.results
 SESSIONS_PER_YEAR = 252
+# The deflated Sharpe ratio is compared at the precision it is shown with (a probability).
+RANK_DECIMALS = 3
 STABILITY_SHARE = 0.5  # a neighbour "holds up" when it keeps at least this share of the Sharpe
 # Per-session statistics held at once while recomputing the window (7 int64 per backtest-session).
 SESSION_STATS_BYTES = 256 * 2**20
@@ -244,8 +252,14 @@ def select_window(
     ranked = (
         rankable.with_columns(deflated_sharpe=pl.Series(deflated, dtype=pl.Float64))
         .sort(
-            ["deflated_sharpe", "sharpe", "backtest_profit", "backtest_id"],
-            descending=[True, True, True, False],
+            [
+                pl.col("sharpe") > 0,
+                pl.col("deflated_sharpe").round(RANK_DECIMALS),
+                "sharpe",
+                "backtest_profit",
+                "backtest_id",
+            ],
+            descending=[True, True, True, True, False],
         )
         .with_row_index("rank", offset=1)
         .with_columns(pl.col("rank").cast(pl.Int64))

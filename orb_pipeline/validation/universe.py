@@ -145,3 +145,39 @@ def store_universe(
     frame = frame.select([c.name for c in schema.universe_rankings.columns])
     store.replace_rows(schema.universe_rankings, "universe_id", [uid], frame)
     return uid
+
+
+def universe_text(
+    store: ResultsStore, window_start: dt.date, window_end: dt.date, top: int = 5
+) -> str:
+    """The stored universe view of the window as text: the ``top`` most consistent parameter
+    sets (labels and rounding of results/display.py), then each one's parameters in words."""
+    from orb_pipeline.results import display
+
+    title = (
+        f"== universe {window_start}..{window_end}: parameter sets that hold up on most tickers =="
+    )
+    table = schema.universe_rankings
+    if not sa.inspect(store.engine()).has_table(table.name):
+        return f"{title}\nnot computed yet (materialize universe_ranking)"
+    found = store.read(
+        sa.select(table)
+        .where(table.c.universe_id == universe_id(window_start, window_end))
+        .order_by(table.c.rank)
+        .limit(top)
+    )
+    if found.height == 0:
+        return f"{title}\nnot computed yet (materialize universe_ranking)"
+    rows = found.to_dicts()
+    columns = (
+        "rank",
+        "share_beating_noise",
+        "tickers_beating_noise",
+        "tickers_ranked",
+        "median_deflated_sharpe",
+        "mean_sharpe",
+        "worst_sharpe",
+    )
+    lines = [title, display.text_table(rows, columns)]
+    lines += [f"  #{row['rank']}: {display.parameters_text(row)}" for row in rows]
+    return "\n".join(lines)

@@ -43,5 +43,6 @@ def expected_ranking(stored: pl.DataFrame, series, sessions, min_days_traded: in
             per_session[index], stored.height, variance, sessions.height, skew, kurtosis
         )
         ranked.append((value, row["sharpe"], row["backtest_profit"], row["backtest_id"]))
-    ranked.sort(key=lambda item: (-item[0], -item[1], -item[2], item[3]))
+    # Profitable first, then the deflated figure to 3 decimals, then raw Sharpe, profit, id.
+    ranked.sort(key=lambda item: (item[1] <= 0, -round(item[0], 3), -item[1], -item[2], item[3]))
     return [(item[3], item[0]) for item in ranked]

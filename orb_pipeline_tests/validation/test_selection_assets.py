@@ -4,6 +4,7 @@ universe ranking matches a plain-Python count, and re-runs neither lose nor dupl
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 
 import dagster as dg
@@ -13,13 +14,16 @@ import sqlalchemy as sa
 
 from orb_pipeline.partitions import TICKERS_PARTITIONS_NAME
 from orb_pipeline.results import schema as results_schema
+from orb_pipeline.results.summary import leaderboard_text
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.assets import build_walk_forward
 from orb_pipeline.validation.selection_assets import universe_ranking_asset, verdict
 from orb_pipeline.validation.selection_verdict import row_verdict
+from orb_pipeline.validation.universe import universe_text
 from orb_pipeline_tests.sweeps.chain import FIRST, LAST, Chain, chain_for, write_window
 
 TICKERS = ("SPY", "QQQ")
+WINDOW = (dt.date.fromisoformat(FIRST), dt.date.fromisoformat(LAST))
 WALK_CONFIG = {"train_sessions": 8, "test_sessions": 4, "max_generalization_gap": 1.5}
 
 
@@ -115,6 +119,14 @@ def test_verdicts_and_universe(chains):
     )
     shares = ranking["share_beating_noise"].to_list()
     assert shares == sorted(shares, reverse=True)
+
+    # The demo's text: each leaderboard row's verdict with its reason, then the universe view.
+    text = leaderboard_text(store, "SPY", *WINDOW)
+    first = stored.filter(pl.col("ticker") == "SPY").row(0, named=True)
+    assert f"      {first['verdict']}: {first['verdict_reason']}" in text.splitlines()
+    universe = universe_text(store, *WINDOW, top=3).splitlines()
+    assert universe[0].startswith(f"== universe {FIRST}..{LAST}: parameter sets that hold up")
+    assert "share of tickers beating noise" in universe[1] and len(universe) == 2 + 3 + 3
 
 
 def test_bad_verdict_configuration_is_named(chains):
