@@ -43,7 +43,7 @@ PHASE_OF_JOB = {
     "sweep_job": "sweeps",
     "leaderboard_job": "leaderboards",
     "validation_job": "validation",
-    "universe_job": "validation",
+    "universe_job": "universe",
 }
 
 

@@ -87,8 +87,9 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
 
 def test_demo_prints_runs_events_and_total(demo):
     _, _, _, stdout = demo
-    # 1 data run, then per ticker: stage, sweep (all 4 chunks in one run), leaderboard, validation.
-    assert "runs launched: 13" in stdout
+    # 1 data run, then per ticker: stage, sweep (all 4 chunks in one run), leaderboard, validation;
+    # then the universe view.
+    assert "runs launched: 14" in stdout
     phases = {
         m["phase"]: (int(m["runs"]), int(m["events"]))
         for m in re.finditer(
@@ -101,6 +102,7 @@ def test_demo_prints_runs_events_and_total(demo):
         "sweeps": 3,
         "leaderboards": 3,
         "validation": 3,
+        "universe": 1,
     }
     # The research chain's bookkeeping per ticker does not grow with the window's sessions:
     # 4 runs of at most ~30 events each (measured: 13 + 26 + 13 + 28).
@@ -145,8 +147,8 @@ def test_demo_materialized_every_partition_of_the_lineage(demo):
             assert len(partitions) == count, asset
         runs = instance.get_runs()
         assert (
-            len(runs) == 1 + 3 + 3 + 3 + 3
-        )  # data, then per ticker: stage, sweep (all chunks), rank, validate
+            len(runs) == 1 + 3 + 3 + 3 + 3 + 1
+        )  # data, then per ticker: stage, sweep (all chunks), rank, validate; the universe
         assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
     finally:
         instance.dispose()
@@ -249,7 +251,7 @@ def test_demo_runs_carry_the_code_location_origin_and_the_sensor_tags(webserver)
       runId pipelineName status repositoryOrigin { repositoryLocationName repositoryName }
       tags { key value } } } } }"""
     runs = _graphql(webserver, query)["runsOrError"]["results"]
-    assert len(runs) == 13
+    assert len(runs) == 14
     for run in runs:
         # What the Overview timeline, the Jobs page and re-execution look runs up by.
         assert run["repositoryOrigin"] == {
@@ -269,10 +271,11 @@ def test_demo_runs_carry_the_code_location_origin_and_the_sensor_tags(webserver)
         ("sweep_job", "research_sensor"),
         ("leaderboard_job", "research_sensor"),
         ("validation_job", "validation_automation"),
+        ("universe_job", None),
     }
     for run in runs:
         run_tags = tags[run["runId"]]
-        if run["pipelineName"] == "daily_data_job":
+        if run["pipelineName"] in ("daily_data_job", "universe_job"):
             assert run_tags["orb/launched_by"] == "orb-pipeline demo"
         elif run["pipelineName"] == "validation_job":
             assert run_tags["dagster/from_automation_condition"] == "true"
