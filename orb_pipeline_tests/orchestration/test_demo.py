@@ -292,7 +292,7 @@ def test_overview_timeline_and_jobs_page_list_the_demo_runs(webserver, tmp_path_
     with Browser(width=1600, height=1000) as browser:
         browser.open(f"{webserver}/overview/activity/timeline")
         # The location row counts the runs in the window; each job has a row with its runs.
-        browser.wait_for("document.body.innerText.includes('orb_pipeline\\n13')", timeout=120)
+        browser.wait_for("document.body.innerText.includes('orb_pipeline\\n14')", timeout=120)
         text = browser.evaluate("document.body.innerText")
         assert "No runs or scheduled ticks" not in text
         for job in jobs:
