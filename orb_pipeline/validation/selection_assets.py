@@ -31,6 +31,7 @@ from orb_pipeline.validation import schema
 from orb_pipeline.validation.assets import AFTER_LEADERBOARD, WALK_FORWARD
 from orb_pipeline.validation.selection_verdict import VERDICTS, VerdictThresholds, row_verdict
 from orb_pipeline.validation.universe import (
+    SHOWN_COLUMNS,
     latest_window,
     store_universe,
     ticker_results,
@@ -52,16 +53,7 @@ VERDICT_COLUMNS = (
     "parameters",
     "verdict_reason",
 )
-UNIVERSE_COLUMNS = (
-    "rank",
-    "share_beating_noise",
-    "tickers_beating_noise",
-    "tickers_ranked",
-    "median_deflated_sharpe",
-    "mean_sharpe",
-    "worst_sharpe",
-    "parameters",
-)
+UNIVERSE_COLUMNS = (*SHOWN_COLUMNS, "parameters")
 
 
 class VerdictConfig(dg.Config):

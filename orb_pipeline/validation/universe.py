@@ -32,6 +32,16 @@ from orb_pipeline.results.selection import window_rows
 from orb_pipeline.validation import schema
 
 NOISE_LEVEL = 0.5
+# What the universe view shows (the demo's text, the asset's metadata with "parameters" added).
+SHOWN_COLUMNS = (
+    "rank",
+    "share_beating_noise",
+    "tickers_beating_noise",
+    "tickers_ranked",
+    "median_deflated_sharpe",
+    "mean_sharpe",
+    "worst_sharpe",
+)
 KEY_COLUMNS = (
     *engine.GRID_COLUMNS,
     "distance_unit",
@@ -169,15 +179,6 @@ def universe_text(
     if found.height == 0:
         return f"{title}\nnot computed yet (materialize universe_ranking)"
     rows = found.to_dicts()
-    columns = (
-        "rank",
-        "share_beating_noise",
-        "tickers_beating_noise",
-        "tickers_ranked",
-        "median_deflated_sharpe",
-        "mean_sharpe",
-        "worst_sharpe",
-    )
-    lines = [title, display.text_table(rows, columns)]
+    lines = [title, display.text_table(rows, SHOWN_COLUMNS)]
     lines += [f"  #{row['rank']}: {display.parameters_text(row)}" for row in rows]
     return "\n".join(lines)
