@@ -654,7 +654,7 @@ def run_session_group_nb(
     acc = out.acc[group]
     for s in range(group, n_sessions, n_groups):
         start = window.offsets[s]
-        n_slots = 0
+        n_slots = np.int64(0)  # int64, not a literal: one specialization of run_trio_session_nb
         scratch.lookup_state[:] = 0
         for trio in range(plan.trio_range.shape[0]):
             r = plan.trio_range[trio]
@@ -685,7 +685,9 @@ def sweep_trios_nb(window, tables, plan, trade_rules, out, limits):
     times = window.times
     n_sessions = offsets.shape[0] - 1
     n_groups = out.acc.shape[0]
-    longest = 1
+    # Explicit int64 scalars: numba would otherwise compile run_session_group_nb three times
+    # (a literal 1 for ``longest``, an unsigned prange index for ``group``).
+    longest = np.int64(1)
     for s in range(n_sessions):
         longest = max(longest, offsets[s + 1] - offsets[s])
     n_values = plan.stop_values.shape[0] + plan.limit_values.shape[0]
@@ -697,7 +699,16 @@ def sweep_trios_nb(window, tables, plan, trade_rules, out, limits):
     span = min(span, limits.tick_at_seconds)
     for group in prange(n_groups):
         run_session_group_nb(
-            group, n_groups, longest, capacity, span, window, tables, plan, trade_rules, out
+            np.int64(group),
+            np.int64(n_groups),
+            np.int64(longest),
+            np.int64(capacity),
+            np.int64(span),
+            window,
+            tables,
+            plan,
+            trade_rules,
+            out,
         )
 
 

@@ -98,7 +98,8 @@ def _keyed_state(key_words, key_length, digest_length):
     """The state after the parameter block and the key block (shared by every record)."""
     h = _IV.copy()
     h[0] ^= np.uint64(0x01010000) ^ np.uint64(key_length << 8) ^ np.uint64(digest_length)
-    _compress(h, key_words, _BLOCK_BYTES, False, np.empty(16, dtype=np.uint64))
+    # int64 and a plain bool, as in _hex_ids_nb: a literal would compile _compress a second time.
+    _compress(h, key_words, np.int64(_BLOCK_BYTES), np.bool_(False), np.empty(16, dtype=np.uint64))
     return h
 
 
@@ -116,7 +117,7 @@ def _hex_ids_nb(prefix, key_words, key_length, records):
             for w in range(words):
                 m[w] = records[row, w]
             h[:] = state
-            _compress(h, m, _BLOCK_BYTES + 8 * words, True, v)
+            _compress(h, m, np.int64(_BLOCK_BYTES + 8 * words), np.bool_(True), v)
             for i in range(4):
                 out[row, 2 * i] = _HEX[prefix[i] >> 4]
                 out[row, 2 * i + 1] = _HEX[prefix[i] & 15]
