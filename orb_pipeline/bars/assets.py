@@ -24,6 +24,7 @@ from orb_pipeline.bars.build import (
     check_session_prints,
 )
 from orb_pipeline.core.cache_store import BARS_PREFIX, CacheStore, partition_path
+from orb_pipeline.core.lineage import CACHED_BARS, WAREHOUSE_POOL
 from orb_pipeline.data_stage import (
     SessionOutcome,
     build_partitions,
@@ -41,8 +42,6 @@ from orb_pipeline.partitions import (
 from orb_pipeline.warehouse.assets import warehouse_greeks
 from orb_pipeline.warehouse.resource import Warehouse
 
-CACHED_BARS = dg.AssetKey("cached_bars")
-
 
 @dg.asset(
     key=CACHED_BARS,
@@ -51,7 +50,7 @@ CACHED_BARS = dg.AssetKey("cached_bars")
     backfill_policy=backfill_policy,
     group_name="data",
     kinds={"polars", "parquet"},
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     description=__doc__,
     check_specs=[
         dg.AssetCheckSpec(

@@ -26,7 +26,6 @@ metadata = {"equity_png": saved.metadata_value(),                  # link the UI
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import io
@@ -39,6 +38,7 @@ import dagster as dg
 
 from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import CacheStore
+from orb_pipeline.core.pictures import markdown_image
 
 ARTIFACTS_PREFIX = "artifacts"
 THUMBNAIL_MAX_BYTES = 24_000
@@ -166,8 +166,7 @@ def thumbnail_png(png: bytes, *, width: int = 640, max_bytes: int = THUMBNAIL_MA
 def thumbnail_markdown(png: bytes, alt: str, artifact: Artifact | None = None) -> str:
     """Markdown showing a small inline thumbnail of ``png`` (a data URI of at most
     :data:`THUMBNAIL_MAX_BYTES` PNG bytes), followed by the full picture's link when given."""
-    encoded = base64.b64encode(thumbnail_png(png)).decode("ascii")
-    text = f"![{alt}](data:image/png;base64,{encoded})"
+    text = markdown_image(thumbnail_png(png), alt)
     if artifact is not None and artifact.link.startswith(("https://", "http://")):
         text += f"\n\nFull size: [{artifact.path.rsplit('/', 1)[-1]}]({artifact.link})"
     elif artifact is not None:

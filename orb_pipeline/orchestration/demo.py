@@ -158,17 +158,18 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
     from orb_pipeline.calendar import session_table
     from orb_pipeline.core.artifacts import ARTIFACTS_PREFIX
     from orb_pipeline.core.cache_store import cache_from_environment
+    from orb_pipeline.core.event_log import latest_storage_ids
+    from orb_pipeline.core.lineage import DATA_ASSETS
     from orb_pipeline.definitions import defs
     from orb_pipeline.orchestration.jobs import (
         DAILY_DATA_JOB,
-        DATA_ASSETS,
         STAGE_WINDOW_JOB,
         UNIVERSE_JOB,
         VALIDATION_AUTOMATION,
     )
     from orb_pipeline.orchestration.launch import InProcessLauncher, LaunchError
     from orb_pipeline.orchestration.progress import MaterializationWatcher
-    from orb_pipeline.orchestration.sensors import latest_storage_ids
+    from orb_pipeline.orchestration.sensors import WATCHED
     from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR
     from orb_pipeline.partitions import (
         TICKERS_PARTITIONS_NAME,
@@ -190,7 +191,7 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
 
             # Everything materialized from here on is this demo's: the sensor and the automation
             # condition start after it.
-            cursor = latest_storage_ids(instance)
+            cursor = latest_storage_ids(instance, WATCHED)
             _, automation_cursor = _validation_requests(defs, instance, None)
             window = f"{scope.first_session}..{scope.last_session}"
             days = weekdays(scope.first_session, scope.last_session)
@@ -200,7 +201,7 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                 f"{len(scope.tickers)} tickers x {window} ({len(scope.tickers) * len(days)} "
                 f"ticker-sessions in {partitions} (period, ticker) partitions)"
             )
-            data_assets = [dg.AssetKey(name) for name in DATA_ASSETS]
+            data_assets = list(DATA_ASSETS)
             with MaterializationWatcher(instance, data_assets, partitions, progress):
                 for block in _contiguous_blocks(ordered, set(scope.tickers)):
                     request = rectangle_run_request(scope.first_session, scope.last_session, block)

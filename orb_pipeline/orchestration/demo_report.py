@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from orb_pipeline.core.event_log import latest_materialization
+from orb_pipeline.core.lineage import LEADERBOARD
 from orb_pipeline.orchestration.launch import LaunchedRun
 
 
@@ -19,11 +21,8 @@ def ticker_report(
     from orb_pipeline.validation.verdict import ticker_verdict_text
 
     lines = [leaderboard_text(results, ticker, first, last)]
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("leaderboard"), asset_partitions=[ticker]),
-        limit=1,
-    ).records
-    metadata = records[0].asset_materialization.metadata if records else {}
+    record = latest_materialization(instance, LEADERBOARD, ticker)
+    metadata = record.asset_materialization.metadata if record is not None else {}
     for name in ("equity_png", "heatmap_png"):
         if name in metadata:
             lines.append(f"{name.replace('_png', '')} picture: {metadata[name].value}")

@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orb_pipeline.core.lineage import (
+    DATA_ASSETS,
+    LEADERBOARD,
+    STAGED_WINDOW,
+    SWEEP_RESULTS,
+    UNIVERSE_RANKING,
+    VALIDATION_ASSETS,
+)
 from orb_pipeline.orchestration.ecs import sweep_run_tags, validation_run_tags
 from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR, chunk_size
 from orb_pipeline.sweeps.grid import SweepSettings
-
-DATA_ASSETS = ("cached_bars", "opening_ranges", "compressed_series")
-COMPRESSED_SERIES = dg.AssetKey("compressed_series")
-STAGED_WINDOW = dg.AssetKey("staged_window")
-SWEEP_RESULTS = dg.AssetKey("sweep_results")
-LEADERBOARD = dg.AssetKey("leaderboard")
-VALIDATION_ASSETS = ("walk_forward", "monte_carlo", "verdict", "research_report")
-UNIVERSE_RANKING = dg.AssetKey("universe_ranking")
 
 DAILY_DATA_JOB = "daily_data_job"
 STAGE_WINDOW_JOB = "stage_window_job"

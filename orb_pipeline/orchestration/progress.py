@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 
+from orb_pipeline.core.event_log import latest_storage_ids, materializations
+
 
 class Progress:
     """Writes ``[  12.3s] message`` lines, seconds since the command started."""
@@ -33,18 +35,15 @@ class MaterializationWatcher:
         every: float = 10.0,
     ):
         self.instance, self.asset_keys, self.total = instance, list(asset_keys), total
-        # Imported here: Progress is used before the definitions may load (they read ORB_*).
-        from orb_pipeline.orchestration.sensors import latest_storage_ids
-
         self.progress, self.every = progress, every
         self.start = latest_storage_ids(instance, self.asset_keys)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _count(self, key: dg.AssetKey) -> int:
-        from orb_pipeline.orchestration.sensors import new_records
-
-        records = new_records(self.instance, key, self.start.get(key.to_user_string()))
+        records = materializations(
+            self.instance, key, after_storage_id=self.start.get(key.to_user_string())
+        )
         return len({record.partition_key for record in records})
 
     def _run(self) -> None:

@@ -37,15 +37,18 @@ import dagster as dg
 from orb_pipeline.calendar import session_table
 from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import SERIES_PREFIX, CacheStore
+from orb_pipeline.core.event_log import (
+    latest_materialization,
+    latest_storage_ids,
+    materializations,
+)
+from orb_pipeline.core.lineage import COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS
 from orb_pipeline.data_stage import stored_sessions
 from orb_pipeline.orchestration.ecs import fargate_spot_requested
 from orb_pipeline.orchestration.jobs import (
-    COMPRESSED_SERIES,
     LEADERBOARD_JOB,
     STAGE_WINDOW_JOB,
-    STAGED_WINDOW,
     SWEEP_JOB,
-    SWEEP_RESULTS,
 )
 from orb_pipeline.orchestration.sweep_plan import plan_ticker, sweep_run_request
 from orb_pipeline.partitions import (
@@ -58,26 +61,6 @@ from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, sweep_partitions
 from orb_pipeline.sweeps.grid import SweepSettings
 
 WATCHED = (COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS)
-_PAGE = 1_000
-
-
-def new_records(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, after_storage_id: int | None
-) -> list[dg.EventLogRecord]:
-    """Every materialization of ``asset_key`` after the storage id, oldest first."""
-    records: list[dg.EventLogRecord] = []
-    cursor = None
-    while True:
-        result = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, after_storage_id=after_storage_id),
-            limit=_PAGE,
-            cursor=cursor,
-            ascending=True,
-        )
-        records.extend(result.records)
-        if not result.has_more:
-            return records
-        cursor = result.cursor
 
 
 def window_first() -> dt.date:
@@ -113,15 +96,6 @@ def window_sessions(staged: dg.EventLogRecord) -> int:
     return max(1, session_table(first, last).height)
 
 
-def _latest_storage_id(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
-) -> int | None:
-    result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
-    )
-    return result.records[0].storage_id if result.records else None
-
-
 def research_requests(
     instance: dg.DagsterInstance,
     cursor: dict[str, int],
@@ -136,7 +110,10 @@ def research_requests(
     sweep_def = sweep_partitions(settings)
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
-    seen = {key: new_records(instance, key, cursor.get(key.to_user_string())) for key in WATCHED}
+    seen = {
+        key: materializations(instance, key, after_storage_id=cursor.get(key.to_user_string()))
+        for key in WATCHED
+    }
     next_cursor = dict(cursor)
     for key, records in seen.items():
         if records:
@@ -177,7 +154,7 @@ def research_requests(
                 run_key=f"stage-{ticker}-{storage_id}",
                 run_config={
                     "ops": {
-                        "staged_window": {
+                        STAGED_WINDOW.to_user_string(): {
                             "config": {
                                 "first_session": first.isoformat(),
                                 "last_session": last.isoformat(),
@@ -209,7 +186,8 @@ def research_requests(
         if record.partition_key
     }
     for ticker in sorted(swept):
-        staged_id = _latest_storage_id(instance, STAGED_WINDOW, ticker)
+        staged = latest_materialization(instance, STAGED_WINDOW, ticker)
+        staged_id = staged.storage_id if staged is not None else None
         if staged_id is None:
             continue
         chunk_partitions = [
@@ -218,7 +196,9 @@ def research_requests(
         ]
         done = {
             record.partition_key
-            for record in _records_after(instance, SWEEP_RESULTS, chunk_partitions, staged_id)
+            for record in materializations(
+                instance, SWEEP_RESULTS, partitions=chunk_partitions, after_storage_id=staged_id
+            )
         }
         if done >= set(chunk_partitions):
             requests.append(
@@ -237,33 +217,6 @@ def research_requests(
     return requests, next_cursor, notes
 
 
-def _records_after(
-    instance: dg.DagsterInstance,
-    asset_key: dg.AssetKey,
-    partitions: list[str],
-    after_storage_id: int,
-) -> list[dg.EventLogRecord]:
-    result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=asset_key, asset_partitions=partitions, after_storage_id=after_storage_id
-        ),
-        limit=_PAGE,
-    )
-    return list(result.records)
-
-
-def latest_storage_ids(
-    instance: dg.DagsterInstance, asset_keys: Sequence[dg.AssetKey] = WATCHED
-) -> dict[str, int]:
-    """Cursor positions at the newest materialization of each asset (default: the watched)."""
-    cursor = {}
-    for key in asset_keys:
-        result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1)
-        if result.records:
-            cursor[key.to_user_string()] = result.records[0].storage_id
-    return cursor
-
-
 def build_research_sensor(
     jobs: "Sequence[dg.UnresolvedAssetJobDefinition]", settings: SweepSettings
 ) -> dg.SensorDefinition:
@@ -280,7 +233,7 @@ def build_research_sensor(
         if context.cursor is None:
             # First tick after the sensor is turned on: start from now rather than restaging
             # every ticker for its whole history (the daily schedule and the UI cover that).
-            start = latest_storage_ids(context.instance)
+            start = latest_storage_ids(context.instance, WATCHED)
             return dg.SensorResult(
                 cursor=json.dumps(start, sort_keys=True),
                 skip_reason="started: reacting to materializations from now on",

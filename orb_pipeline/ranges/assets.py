@@ -13,7 +13,6 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from orb_pipeline.bars.assets import CACHED_BARS
 from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import (
     BARS_PREFIX,
@@ -22,6 +21,7 @@ from orb_pipeline.core.cache_store import (
     CacheStore,
     partition_path,
 )
+from orb_pipeline.core.lineage import CACHED_BARS, COMPRESSED_SERIES, OPENING_RANGES
 from orb_pipeline.data_stage import (
     SessionOutcome,
     build_partitions,
@@ -36,9 +36,6 @@ from orb_pipeline.partitions import (
     run_sessions,
 )
 from orb_pipeline.ranges.build import RANGES_SCHEMA, ranges_problems, session_ranges
-from orb_pipeline.series.assets import COMPRESSED_SERIES
-
-OPENING_RANGES = dg.AssetKey("opening_ranges")
 
 
 def default_range_seconds() -> list[int]:

@@ -8,6 +8,7 @@ import polars as pl
 
 from orb_pipeline.calendar import DEFAULT_EXCHANGE
 from orb_pipeline.core.cache_store import RANGES_PREFIX, CacheStore
+from orb_pipeline.core.lineage import OPENING_RANGES
 from orb_pipeline.ranges.build import RANGES_SCHEMA
 from orb_pipeline.series.reader import read_stage_files
 
@@ -28,7 +29,13 @@ def read_opening_ranges(
     materialized (re-materialize ``opening_ranges`` with that length in its config).
     """
     sessions, frames, _ = read_stage_files(
-        store, RANGES_PREFIX, "opening_ranges", ticker, first_session, last_session, exchange
+        store,
+        RANGES_PREFIX,
+        OPENING_RANGES.to_user_string(),
+        ticker,
+        first_session,
+        last_session,
+        exchange,
     )
     if not frames:
         return pl.DataFrame(schema=RANGES_SCHEMA)

@@ -9,19 +9,23 @@ from pydantic import Field
 from orb_pipeline import engine
 from orb_pipeline.core.artifacts import write_artifact
 from orb_pipeline.core.cache_store import CacheStore
+from orb_pipeline.core.lineage import (
+    LEADERBOARD,
+    MONTE_CARLO,
+    RESEARCH_REPORT,
+    RESULTS_POOL,
+    VERDICT,
+    WALK_FORWARD,
+)
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.reports.content import gather
 from orb_pipeline.reports.html import render
-from orb_pipeline.results.assets import LEADERBOARD
 from orb_pipeline.results.leaderboard import REPORT_NAME
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
-from orb_pipeline.sweeps.assets import RESULTS_POOL, expected_window
-from orb_pipeline.validation.assets import AFTER_LEADERBOARD, MONTE_CARLO, WALK_FORWARD
-from orb_pipeline.validation.selection_assets import VERDICT
-
-RESEARCH_REPORT = dg.AssetKey("research_report")
+from orb_pipeline.sweeps.assets import expected_window
+from orb_pipeline.validation.assets import AFTER_LEADERBOARD
 
 
 class ReportConfig(dg.Config):

@@ -16,6 +16,7 @@ from orb_pipeline.core.artifacts import (
     write_artifact,
 )
 from orb_pipeline.core.cache_store import CacheStore
+from orb_pipeline.core.lineage import LEADERBOARD, RESULTS_POOL, SWEEP_RESULTS
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.results import display, plots, schema
 from orb_pipeline.results.leaderboard import (
@@ -42,14 +43,8 @@ from orb_pipeline.results.selection import (
 )
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
-from orb_pipeline.sweeps.assets import (
-    CHUNK_DIMENSION,
-    RESULTS_POOL,
-    SWEEP_RESULTS,
-    expected_window,
-)
+from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, expected_window
 
-LEADERBOARD = dg.AssetKey("leaderboard")
 # Equity curves are picked from this many of the best backtests, near-duplicates left out.
 CURVE_POOL = 100
 # The narrow table fits the asset page's metadata panel; the detail table holds every figure.

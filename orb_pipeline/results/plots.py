@@ -9,22 +9,20 @@
   grid's edge (the grid should then be wider).
 - :func:`pbo_histogram`, :func:`stability_figure`: the selection statistics (results/selection.py).
 
-Files and their inline thumbnails go through ``orb_pipeline.core.artifacts``.
+Files and their inline thumbnails go through ``orb_pipeline.core.artifacts``; PNG bytes come
+from :func:`orb_pipeline.core.pictures.figure_png`.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-
-from orb_pipeline.results import display  # noqa: E402
+from orb_pipeline.core.pictures import figure_png
+from orb_pipeline.results import display
 
 # Parameters a heatmap may split into panels, and the most panels it draws side by side.
 PANEL_PARAMETERS = ("stop_count_limit", "range_seconds", "stop_cooloff_period")
@@ -89,13 +87,6 @@ def distinct_curves(nets: np.ndarray, limit: int, max_correlation: float = 0.95)
     return kept
 
 
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
 def equity_figure(
     title: str,
     curves: Mapping[str, pl.DataFrame],
@@ -148,7 +139,7 @@ def equity_figure(
     bottom.grid(alpha=0.3)
     bottom.tick_params(axis="x", labelrotation=20)
     top.set_title(literal(title + ("\n" + note if note else "")), fontsize=10)
-    return _png(figure)
+    return figure_png(figure, dpi=100)
 
 
 def literal(text: str) -> str:
@@ -269,7 +260,7 @@ def heatmap_figure(
             va="top",
             ha="left",
         )
-    return _png(figure)
+    return figure_png(figure, dpi=100)
 
 
 def pbo_histogram(title: str, logits: np.ndarray, pbo: float) -> bytes:
@@ -284,7 +275,7 @@ def pbo_histogram(title: str, logits: np.ndarray, pbo: float) -> bytes:
     axis.set_title(title)
     axis.legend(loc="upper left", fontsize=8)
     axis.grid(alpha=0.3)
-    return _png(figure)
+    return figure_png(figure, dpi=100)
 
 
 def stability_figure(title: str, profiles: dict[str, pl.DataFrame], row: dict) -> bytes:
@@ -301,4 +292,4 @@ def stability_figure(title: str, profiles: dict[str, pl.DataFrame], row: dict) -
         axis.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("Sharpe (annualized)")
     figure.suptitle(title + " (dotted: half the leader's Sharpe)", fontsize=10)
-    return _png(figure)
+    return figure_png(figure, dpi=100)

@@ -14,8 +14,8 @@ import time
 import dagster as dg
 
 from orb_pipeline import engine
-from orb_pipeline.bars.assets import CACHED_BARS
 from orb_pipeline.core.cache_store import BARS_PREFIX, SERIES_PREFIX, CacheStore, partition_path
+from orb_pipeline.core.lineage import CACHED_BARS, COMPRESSED_SERIES
 from orb_pipeline.data_stage import (
     SessionOutcome,
     build_partitions,
@@ -30,8 +30,6 @@ from orb_pipeline.partitions import (
     run_sessions,
 )
 from orb_pipeline.series.frames import SERIES_SCHEMA, series_problems
-
-COMPRESSED_SERIES = dg.AssetKey("compressed_series")
 
 
 @dg.asset(

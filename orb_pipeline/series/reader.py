@@ -22,6 +22,7 @@ import polars as pl
 
 from orb_pipeline.calendar import DEFAULT_EXCHANGE, as_date, session_table
 from orb_pipeline.core.cache_store import SERIES_PREFIX, CacheStore, partition_path
+from orb_pipeline.core.lineage import COMPRESSED_SERIES
 from orb_pipeline.core.tickers import validate_ticker
 from orb_pipeline.series.frames import SERIES_SCHEMA
 
@@ -90,7 +91,13 @@ def read_window(
     """The compressed series of ``ticker`` for every session ``first_session..last_session``
     (inclusive) in the engine's input format; see the module docstring."""
     sessions, frames, data_version = read_stage_files(
-        store, SERIES_PREFIX, "compressed_series", ticker, first_session, last_session, exchange
+        store,
+        SERIES_PREFIX,
+        COMPRESSED_SERIES.to_user_string(),
+        ticker,
+        first_session,
+        last_session,
+        exchange,
     )
     non_empty = [
         frame.select(list(SERIES_SCHEMA)).cast(SERIES_SCHEMA) for frame in frames if frame.height

@@ -8,11 +8,10 @@ from pydantic import Field
 
 from orb_pipeline.core import settings
 from orb_pipeline.core.cache_store import CacheStore
+from orb_pipeline.core.lineage import COMPRESSED_SERIES, STAGED_WINDOW
 from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import stage_from_cache
-
-STAGED_WINDOW = dg.AssetKey("staged_window")
 
 # Defaults are names read when definitions load (not secrets); run config overrides them.
 _CHOSEN = settings.current()
@@ -51,7 +50,7 @@ class StagedWindowConfig(dg.Config):
 @dg.asset(
     key=STAGED_WINDOW,
     partitions_def=ticker_partitions,
-    deps=[ticker_dep("compressed_series")],
+    deps=[ticker_dep(COMPRESSED_SERIES)],
     kinds={"redis", "polars"},
     group_name="sweeps",
 )

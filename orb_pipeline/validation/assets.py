@@ -18,16 +18,21 @@ from orb_pipeline import engine
 from orb_pipeline.calendar import session_table
 from orb_pipeline.core.artifacts import thumbnail_markdown, write_artifact
 from orb_pipeline.core.cache_store import CacheStore
+from orb_pipeline.core.lineage import (
+    LEADERBOARD,
+    MONTE_CARLO,
+    RESULTS_POOL,
+    STAGED_WINDOW,
+    WALK_FORWARD,
+)
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import display
 from orb_pipeline.results import schema as results_schema
-from orb_pipeline.results.assets import LEADERBOARD
 from orb_pipeline.results.leaderboard import backtest_label, top_backtests
 from orb_pipeline.results.resource import ResultsStore
-from orb_pipeline.staging.assets import STAGED_WINDOW
 from orb_pipeline.staging.resource import StagingStore
 from orb_pipeline.staging.window import load_window
-from orb_pipeline.sweeps.assets import RESULTS_POOL, expected_window
+from orb_pipeline.sweeps.assets import expected_window
 from orb_pipeline.validation import plots, schema
 from orb_pipeline.validation.bootstrap import bootstrap
 from orb_pipeline.validation.config import MonteCarloConfig, WalkForwardConfig
@@ -41,8 +46,6 @@ from orb_pipeline.validation.rows import (
 )
 from orb_pipeline.validation.runner import check_stats_memory, walk_forward_on_stats
 
-WALK_FORWARD = dg.AssetKey("walk_forward")
-MONTE_CARLO = dg.AssetKey("monte_carlo")
 FOLD_COLUMNS = (
     "fold",
     "train_start",

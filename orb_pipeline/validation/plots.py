@@ -1,33 +1,14 @@
-"""Pictures of the validation stage as PNG bytes, and the markdown that embeds them in Dagster metadata.
-
-The Dagster UI renders ``dg.MetadataValue.md`` with inline ``data:image/png;base64`` images, so the
-picture travels with the materialization event and needs no file server.
-"""
+"""Pictures of the validation stage as PNG bytes (embedded in Dagster metadata with
+:func:`orb_pipeline.core.pictures.markdown_image`)."""
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")  # headless: runs in daemons and ECS tasks
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def markdown_image(png: bytes, alt: str) -> str:
-    """Markdown embedding ``png`` inline (for ``dg.MetadataValue.md``)."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+from orb_pipeline.core.pictures import figure_png
 
 
 def equity_png(
@@ -66,7 +47,7 @@ def equity_png(
     under.set_ylabel("drawdown ($/sh)", fontsize=8)
     axis.set_title(title + "\n(orange lines: a new fold's test sessions start)", fontsize=9)
     axis.legend(fontsize=7, loc="upper left")
-    return _png(figure)
+    return figure_png(figure, dpi=90)
 
 
 def bootstrap_png(rows: Sequence[dict], title: str) -> bytes:
@@ -90,4 +71,4 @@ def bootstrap_png(rows: Sequence[dict], title: str) -> bytes:
     axes[0].set_yticks(y, labels, fontsize=7)
     axes[0].invert_yaxis()
     figure.suptitle(title, fontsize=9)
-    return _png(figure)
+    return figure_png(figure, dpi=90)

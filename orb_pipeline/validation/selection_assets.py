@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from pydantic import Field, model_validator
 
 from orb_pipeline import engine
+from orb_pipeline.core.lineage import UNIVERSE_RANKING, VERDICT
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import display
 from orb_pipeline.results import schema as results_schema
@@ -39,8 +40,6 @@ from orb_pipeline.validation.universe import (
 )
 from orb_pipeline.validation.verdict import _walk_forward_run
 
-VERDICT = dg.AssetKey("verdict")
-UNIVERSE_RANKING = dg.AssetKey("universe_ranking")
 VERDICT_COLUMNS = (
     "rank",
     "verdict",

@@ -6,8 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from orb_pipeline.core.pictures import markdown_image
 from orb_pipeline.validation.expected_move import sessions_without_iv, with_expected_move
-from orb_pipeline.validation.plots import bootstrap_png, equity_png, markdown_image
+from orb_pipeline.validation.plots import bootstrap_png, equity_png
 
 D = datetime.date
 
