@@ -2,11 +2,12 @@
 
 import dagster as dg
 
+from orb_pipeline.core.lineage import VALIDATION_ASSETS
 from orb_pipeline.orchestration.alerts import failed_check_alert, run_failure_alert
 from orb_pipeline.orchestration.cleanup import prune_event_logs_job, prune_event_logs_schedule
 from orb_pipeline.orchestration.dead_runs import dead_run_sensor
 from orb_pipeline.orchestration.ecs import validation_run_tags
-from orb_pipeline.orchestration.jobs import VALIDATION_ASSETS, VALIDATION_AUTOMATION, build_jobs
+from orb_pipeline.orchestration.jobs import VALIDATION_AUTOMATION, build_jobs
 from orb_pipeline.orchestration.schedules import daily_after_close
 from orb_pipeline.orchestration.sensors import build_research_sensor
 from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR

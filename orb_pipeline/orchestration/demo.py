@@ -303,11 +303,8 @@ def _validation_requests(defs, instance, cursor):
     validation assets in it, with the automation sensor's run tags), and the next cursor."""
     import dagster as dg
 
-    from orb_pipeline.orchestration.jobs import (
-        VALIDATION_ASSETS,
-        VALIDATION_AUTOMATION,
-        VALIDATION_JOB,
-    )
+    from orb_pipeline.core.lineage import VALIDATION_ASSETS
+    from orb_pipeline.orchestration.jobs import VALIDATION_AUTOMATION, VALIDATION_JOB
 
     result = dg.evaluate_automation_conditions(
         defs=defs,
@@ -317,7 +314,7 @@ def _validation_requests(defs, instance, cursor):
     )
     tickers = set()
     for key in VALIDATION_ASSETS:
-        tickers |= set(result.get_requested_partitions(dg.AssetKey(key)))
+        tickers |= set(result.get_requested_partitions(key))
     run_tags = dict(defs.resolve_sensor_def(VALIDATION_AUTOMATION).run_tags)
     requests = [
         dg.RunRequest(job_name=VALIDATION_JOB, partition_key=ticker, tags=run_tags)

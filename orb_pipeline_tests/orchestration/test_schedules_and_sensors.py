@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 from orb_pipeline.core.cache_store import CacheStore, partition_path
-from orb_pipeline.orchestration.jobs import VALIDATION_ASSETS, build_jobs
+from orb_pipeline.core.lineage import VALIDATION_ASSETS
+from orb_pipeline.orchestration.jobs import build_jobs
 from orb_pipeline.orchestration.schedules import daily_after_close
 from orb_pipeline.orchestration.sensors import build_research_sensor
 from orb_pipeline.orchestration.sweep_plan import plan_ticker, runs_per_universe
@@ -310,7 +311,7 @@ def _evaluate_validation(instance, cursor=None):
         cursor=cursor,
     )
     requested = {
-        key: result.get_requested_partitions(dg.AssetKey(key)) for key in VALIDATION_ASSETS
+        key.to_user_string(): result.get_requested_partitions(key) for key in VALIDATION_ASSETS
     }
     # walk_forward, monte_carlo and research_report together: one run per ticker holds all three.
     assert len({frozenset(partitions) for partitions in requested.values()}) == 1
