@@ -31,8 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--first-session", metavar="YYYY-MM-DD", help="default 2025-09-02")
     demo.add_argument("--last-session", metavar="YYYY-MM-DD", help="default 2025-11-28")
     demo.set_defaults(handler=_demo)
+    from orb_pipeline.orchestration.ledger_command import add_ledger_command
     from orb_pipeline.orchestration.sweep_plan import add_plan_command
-    from orb_pipeline.results.cli import add_ledger_command
     from orb_pipeline.warehouse.cli import add_load_warehouse_command
 
     add_ledger_command(subcommands)

@@ -40,6 +40,7 @@ from orb_pipeline.core import settings
 
 PERIOD_DIMENSION = "period"
 TICKER_DIMENSION = "ticker"
+CHUNK_DIMENSION = "chunk"  # the sweeps' parameter chunks
 TICKERS_PARTITIONS_NAME = "tickers"
 SESSION_TIMEZONE = "America/New_York"
 SESSIONS_TAG = "orb/sessions"

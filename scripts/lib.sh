@@ -14,14 +14,17 @@ PY
         echo "==> creating virtual environment $venv"
         python3 -m venv "$venv"
     fi
-    # Reinstall only when the dependency list changed (a stamp of pyproject.toml per extra).
+    # Reinstall only when the dependency list or the lock changed (a stamp per extra). Versions
+    # come from the lock, deploy/constraints.txt (bash deploy/lock.sh regenerates it), so every
+    # fresh clone installs exactly what the tests ran with, and pip does not search for versions.
     local stamp="$venv/.orb-install-${extra:-base}"
     local want
-    want=$(sha256sum pyproject.toml | cut -c1-16)
+    want=$(cat pyproject.toml deploy/constraints.txt | sha256sum | cut -c1-16)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "==> installing orb_pipeline${extra:+[$extra]} into $venv"
+        echo "==> installing orb_pipeline${extra:+[$extra]} into $venv (versions: deploy/constraints.txt)"
         "$venv/bin/python" -m pip install -q --upgrade pip
-        "$venv/bin/python" -m pip install -q -e ".${extra:+[$extra]}"
+        "$venv/bin/python" -m pip install -q --constraint deploy/constraints.txt \
+            -e ".${extra:+[$extra]}"
         echo "$want" > "$stamp"
     fi
     case "$venv" in

@@ -23,5 +23,9 @@ fi
 echo "==> ruff"
 ruff check orb_pipeline orb_pipeline_tests benchmarks
 ruff format --check orb_pipeline orb_pipeline_tests benchmarks
+echo "==> import layers (lint-imports)"
+lint-imports
+echo "==> dg check defs"
+dg check defs
 echo "==> pytest"
 python -m pytest "$@"

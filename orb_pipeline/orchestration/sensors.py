@@ -52,12 +52,13 @@ from orb_pipeline.orchestration.jobs import (
 )
 from orb_pipeline.orchestration.sweep_plan import plan_ticker, sweep_run_request
 from orb_pipeline.partitions import (
+    CHUNK_DIMENSION,
     PERIOD_DIMENSION,
     TICKER_DIMENSION,
     period_days,
     period_ticker_partitions,
 )
-from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, sweep_partitions
+from orb_pipeline.sweeps.assets import sweep_partitions
 from orb_pipeline.sweeps.grid import SweepSettings
 
 WATCHED = (COMPRESSED_SERIES, STAGED_WINDOW, SWEEP_RESULTS)

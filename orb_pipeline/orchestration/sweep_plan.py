@@ -27,8 +27,12 @@ from orb_pipeline.orchestration.ecs import (
     FARGATE_SPOT_TAGS,
     sweep_task_size,
 )
-from orb_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, TICKER_DIMENSION
-from orb_pipeline.sweeps.assets import CHUNK_DIMENSION
+from orb_pipeline.partitions import (
+    CHUNK_DIMENSION,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    TICKER_DIMENSION,
+)
 from orb_pipeline.sweeps.grid import SweepSettings
 
 # At most this much estimated work per run, so a very large ticker spreads over several tasks

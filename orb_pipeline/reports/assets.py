@@ -23,8 +23,7 @@ from orb_pipeline.reports.html import render
 from orb_pipeline.results.leaderboard import REPORT_NAME
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
-from orb_pipeline.staging.window import load_window
-from orb_pipeline.sweeps.assets import expected_window
+from orb_pipeline.staging.window import expected_window, load_window
 from orb_pipeline.validation.assets import AFTER_LEADERBOARD
 
 

@@ -17,7 +17,7 @@ from orb_pipeline.core.artifacts import (
 )
 from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.core.lineage import LEADERBOARD, RESULTS_POOL, SWEEP_RESULTS
-from orb_pipeline.partitions import ticker_dep, ticker_partitions
+from orb_pipeline.partitions import CHUNK_DIMENSION, ticker_dep, ticker_partitions
 from orb_pipeline.results import display, plots, schema
 from orb_pipeline.results.leaderboard import (
     engine_options_of,
@@ -42,8 +42,7 @@ from orb_pipeline.results.selection import (
     window_rows,
 )
 from orb_pipeline.staging.resource import StagingStore
-from orb_pipeline.staging.window import load_window
-from orb_pipeline.sweeps.assets import CHUNK_DIMENSION, expected_window
+from orb_pipeline.staging.window import expected_window, load_window
 
 # Equity curves are picked from this many of the best backtests, near-duplicates left out.
 CURVE_POOL = 100

@@ -16,6 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import dagster as dg
+
+from orb_pipeline.core.event_log import latest_materialization
+from orb_pipeline.core.lineage import STAGED_WINDOW
 from orb_pipeline.staging.resource import (
     StagedDataMissingError,
     StagedWindow,
@@ -123,3 +127,16 @@ def load_window(
         sessions=sessions,
     )
     return window, True
+
+
+def expected_window(instance: dg.DagsterInstance, ticker: str) -> WindowRef | None:
+    """The window and data version of the latest ``staged_window`` materialization of ``ticker``."""
+    record = latest_materialization(instance, STAGED_WINDOW, ticker)
+    if record is None:
+        return None
+    metadata = record.asset_materialization.metadata
+    return WindowRef(
+        first_session=dt.date.fromisoformat(metadata["window_start"].value),
+        last_session=dt.date.fromisoformat(metadata["window_end"].value),
+        data_version=metadata["data_version"].value,
+    )

@@ -9,17 +9,19 @@ import polars as pl
 
 from orb_pipeline import engine
 from orb_pipeline.core.cache_store import CacheStore
-from orb_pipeline.core.event_log import latest_materialization
 from orb_pipeline.core.lineage import RESULTS_POOL, STAGED_WINDOW, SWEEP_RESULTS
-from orb_pipeline.partitions import TICKER_DIMENSION, ticker_dep, ticker_partitions
+from orb_pipeline.partitions import (
+    CHUNK_DIMENSION,
+    TICKER_DIMENSION,
+    ticker_dep,
+    ticker_partitions,
+)
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
-from orb_pipeline.staging.window import WindowRef, load_window
+from orb_pipeline.staging.window import expected_window, load_window
 from orb_pipeline.sweeps.grid import SweepSettings, chunk_of, settings_fingerprint
-
-CHUNK_DIMENSION = "chunk"
 
 
 def sweep_partitions(settings: SweepSettings) -> dg.MultiPartitionsDefinition:
@@ -29,19 +31,6 @@ def sweep_partitions(settings: SweepSettings) -> dg.MultiPartitionsDefinition:
             TICKER_DIMENSION: ticker_partitions,
             CHUNK_DIMENSION: dg.StaticPartitionsDefinition(settings.chunk_keys()),
         }
-    )
-
-
-def expected_window(instance: dg.DagsterInstance, ticker: str) -> WindowRef | None:
-    """The window and data version of the latest ``staged_window`` materialization of ``ticker``."""
-    record = latest_materialization(instance, STAGED_WINDOW, ticker)
-    if record is None:
-        return None
-    metadata = record.asset_materialization.metadata
-    return WindowRef(
-        first_session=dt.date.fromisoformat(metadata["window_start"].value),
-        last_session=dt.date.fromisoformat(metadata["window_end"].value),
-        data_version=metadata["data_version"].value,
     )
 
 

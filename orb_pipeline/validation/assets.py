@@ -21,18 +21,18 @@ from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.core.lineage import (
     LEADERBOARD,
     MONTE_CARLO,
+    OPENING_RANGES,
     RESULTS_POOL,
     STAGED_WINDOW,
     WALK_FORWARD,
 )
-from orb_pipeline.partitions import ticker_partitions
+from orb_pipeline.partitions import ticker_dep, ticker_partitions
 from orb_pipeline.results import display
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.leaderboard import backtest_label, top_backtests
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
-from orb_pipeline.staging.window import load_window
-from orb_pipeline.sweeps.assets import expected_window
+from orb_pipeline.staging.window import expected_window, load_window
 from orb_pipeline.validation import plots, schema
 from orb_pipeline.validation.bootstrap import bootstrap
 from orb_pipeline.validation.config import MonteCarloConfig, WalkForwardConfig
@@ -108,7 +108,8 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
     @dg.asset(
         key=WALK_FORWARD,
         partitions_def=ticker_partitions,
-        deps=[STAGED_WINDOW],
+        # opening_ranges: the implied volatility of expected-move distances.
+        deps=[STAGED_WINDOW, ticker_dep(OPENING_RANGES)],
         automation_condition=AFTER_LEADERBOARD,
         pool=RESULTS_POOL,
         kinds={"numba", "sql", "matplotlib"},

@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from pydantic import Field, model_validator
 
 from orb_pipeline import engine
-from orb_pipeline.core.lineage import UNIVERSE_RANKING, VERDICT
+from orb_pipeline.core.lineage import RESULTS_POOL, UNIVERSE_RANKING, VERDICT
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import display
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.assets import LEADERBOARD
 from orb_pipeline.results.leaderboard import selection_id, top_backtests
 from orb_pipeline.results.resource import ResultsStore
-from orb_pipeline.sweeps.assets import RESULTS_POOL, expected_window
+from orb_pipeline.staging.window import expected_window
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.assets import AFTER_LEADERBOARD, WALK_FORWARD
 from orb_pipeline.validation.selection_verdict import VERDICTS, VerdictThresholds, row_verdict
