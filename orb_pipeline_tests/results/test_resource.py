@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import polars as pl
+import pymysql
 import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
@@ -19,6 +20,7 @@ from orb_pipeline.results.resource import (
     ResultsStoreUnavailableError,
     SqliteResultsStore,
 )
+from orb_pipeline.results.resource.local_infile import RestrictedLocalInfileConnection
 from orb_pipeline_tests.services import free_port
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 6, 28)
@@ -128,14 +130,27 @@ def test_multi_row_path_matches_load_data_path(mysql_database):
     assert frames[0].equals(frames[1])
 
 
+class _NoLocalInfileConnection(RestrictedLocalInfileConnection):
+    """The store's connection class, but without announcing the local-infile capability."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["local_infile"] = False
+        pymysql.connections.Connection.__init__(self, *args, **kwargs)
+
+
 class _ClientRefusingLocalInfile(MySqlResultsStore):
     """A client without the local-infile capability: the server refuses every LOAD DATA LOCAL."""
 
     def _create_engine(self) -> sa.Engine:
-        engine = super()._create_engine()
-        return sa.create_engine(
-            engine.url, connect_args={"local_infile": False, "connect_timeout": 10}
+        engine = sa.create_engine(
+            super()._create_engine().url, connect_args={"connect_timeout": 10}
         )
+
+        @sa.event.listens_for(engine, "do_connect")
+        def without_local_infile(dialect, connection_record, cargs, cparams):
+            return _NoLocalInfileConnection(*cargs, **cparams)
+
+        return engine
 
 
 def test_refused_load_data_falls_back_to_multi_row_in_the_same_run(mysql_database, caplog):
