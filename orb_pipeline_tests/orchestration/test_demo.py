@@ -242,7 +242,11 @@ def test_web_server_on_the_demo_instance_shows_the_materializations(webserver):
         "leaderboard_job",
         "validation_job",
     }
-    assert {s["name"] for s in repository["schedules"]} == {"daily_after_close"}
+    assert {s["name"] for s in repository["schedules"]} == {
+        "daily_after_close",
+        "freshness_schedule",
+        "prune_event_logs_schedule",
+    }
     assert {s["name"] for s in repository["sensors"]} >= {"ticker_sensor", "research_sensor"}
 
 
