@@ -139,6 +139,18 @@ def generate_session(
     return columns, float(price[-1])
 
 
+ROW_COLUMNS = (
+    "timestamp_utc",
+    "ticker",
+    "underlying",
+    "delta",
+    "implied_volatility",
+    "strike",
+    "option_type",
+)
+"""The warehouse columns a generated row fills, in insert order."""
+
+
 def build_demo_warehouse(
     path: str | os.PathLike,
     *,
@@ -159,15 +171,7 @@ def build_demo_warehouse(
         greeks_table(table).metadata.create_all(engine)
         engine.dispose()
         greeks = greeks_table(table)
-        columns = [
-            "timestamp_utc",
-            "ticker",
-            "underlying",
-            "delta",
-            "implied_volatility",
-            "strike",
-            "option_type",
-        ]
+        columns = list(ROW_COLUMNS)
         compiled = (
             greeks.insert()
             .values({name: sa.bindparam(name) for name in columns})

@@ -13,18 +13,13 @@ import polars as pl
 import sqlalchemy as sa
 
 from orb_pipeline.calendar import session_table
-from orb_pipeline.warehouse.demo import DEMO_SEED, DEMO_START_PRICES, generate_session
-from orb_pipeline.warehouse.resource import Warehouse
-
-ROW_COLUMNS = (
-    "timestamp_utc",
-    "ticker",
-    "underlying",
-    "delta",
-    "implied_volatility",
-    "strike",
-    "option_type",
+from orb_pipeline.warehouse.demo import (
+    DEMO_SEED,
+    DEMO_START_PRICES,
+    ROW_COLUMNS,
+    generate_session,
 )
+from orb_pipeline.warehouse.resource import Warehouse
 
 
 def demo_rows(
