@@ -20,9 +20,9 @@ Inputs are the window's rows of ``results`` (every backtest the sweep stored) an
   parameter (the adjacent value of that parameter among the window's values, the other four
   equal); stability is the share of them whose Sharpe ratio is at least half of the row's. 1 is a
   plateau, 0 a lone spike; NULL when the row's Sharpe is not positive or it has no neighbour.
-- **Ranking**: backtests with a positive Sharpe ratio first; then by deflated Sharpe ratio at the
-  precision it is shown with (3 decimals), highest first; ties by raw Sharpe, then total profit
-  (both descending), then ``backtest_id``. Rows with fewer than ``min_days_traded`` days traded,
+- **Ranking**: backtests with a positive Sharpe ratio first, by deflated Sharpe ratio at the
+  precision it is shown with (3 decimals), highest first; then the others by raw Sharpe alone;
+  ties by raw Sharpe, then total profit (both descending), then ``backtest_id``. Rows with fewer than ``min_days_traded`` days traded,
   no Sharpe or no stored moments are not ranked. The raw Sharpe stays beside it. Why not the
   deflated figure alone: its variance term grows with the Sharpe ratio squared, so a backtest that
   loses nearly the same amount every session (a per-session Sharpe of -20 with fat tails) can get
@@ -254,7 +254,11 @@ def select_window(
         .sort(
             [
                 pl.col("sharpe") > 0,
-                pl.col("deflated_sharpe").round(RANK_DECIMALS),
+                # Without a positive Sharpe ratio the deflated figure carries no information
+                # (module docstring): those rows are ordered by raw Sharpe alone.
+                pl.when(pl.col("sharpe") > 0)
+                .then(pl.col("deflated_sharpe").round(RANK_DECIMALS))
+                .otherwise(0.0),
                 "sharpe",
                 "backtest_profit",
                 "backtest_id",

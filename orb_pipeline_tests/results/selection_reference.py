@@ -44,5 +44,13 @@ def expected_ranking(stored: pl.DataFrame, series, sessions, min_days_traded: in
         )
         ranked.append((value, row["sharpe"], row["backtest_profit"], row["backtest_id"]))
     # Profitable first, then the deflated figure to 3 decimals, then raw Sharpe, profit, id.
-    ranked.sort(key=lambda item: (item[1] <= 0, -round(item[0], 3), -item[1], -item[2], item[3]))
+    ranked.sort(
+        key=lambda item: (
+            item[1] <= 0,
+            -round(item[0], 3) if item[1] > 0 else 0.0,
+            -item[1],
+            -item[2],
+            item[3],
+        )
+    )
     return [(item[3], item[0]) for item in ranked]

@@ -55,11 +55,37 @@ def test_ranking_is_by_deflated_sharpe(window):
     )
     assert selection.ranked["rank"].to_list() == list(range(1, len(expected) + 1))
     assert selection.n_trials == rows.height
-    # Deflation reorders: the raw-Sharpe order is not the deflated one on this grid.
-    by_raw = rows.filter(pl.col("days_traded") >= 1).sort(
+    # Net of costs no row of this grid has a positive Sharpe ratio: they rank by raw Sharpe alone.
+    assert selection.ranked.filter(pl.col("sharpe") > 0).height == 0
+    by_raw = selection.ranked.sort(
         ["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False]
     )
-    assert by_raw["backtest_id"].to_list() != selection.ranked["backtest_id"].to_list()
+    assert by_raw["backtest_id"].to_list() == selection.ranked["backtest_id"].to_list()
+
+
+def test_deflation_reorders_profitable_backtests(window):
+    series, sessions, _ = window
+    grid = engine.make_grid(
+        range_seconds=[30, 60],
+        stop_distance=[0.05, 0.1, 0.2],
+        stop_count_limit=[1, 2],
+        stop_cooloff_period=[0, 60],
+        limit_distance=[0.1, 0.2, 0.5],
+    )
+    costs = engine.Costs(0.0, 0.0, "bps")
+    metrics = engine.sweep(series, sessions, grid, costs=costs)
+    end = sessions["session_date"].max()
+    rows = result_rows(metrics, "SPY", START, end, "dv", "run", costs=costs).sort("backtest_id")
+    selection = select_window(rows, series, sessions)
+    assert selection.ranked["backtest_id"].to_list() == [
+        item[0] for item in expected_ranking(rows, series, sessions)
+    ]
+    profitable = selection.ranked.filter(pl.col("sharpe") > 0)
+    assert profitable.height >= 2
+    by_raw = profitable.sort(
+        ["sharpe", "backtest_profit", "backtest_id"], descending=[True, True, False]
+    )
+    assert by_raw["backtest_id"].to_list() != profitable["backtest_id"].to_list()
 
 
 def test_pbo_uses_every_backtest_or_a_seeded_sample(window):
