@@ -19,18 +19,12 @@ def main() -> int:
     from numba.core.registry import CPUDispatcher
 
     from orb_pipeline import engine
-    from orb_pipeline.orchestration.warmup import tiny_window
+    from orb_pipeline.orchestration.warmup import tiny_grid, tiny_window
     from orb_pipeline.results.ids import backtest_ids
 
     print(f"import: cpu {time.process_time() - started_cpu:.1f} s")
     series, sessions = tiny_window()
-    grid = engine.make_grid(
-        range_seconds=[30, 60],
-        stop_distance=[0.05, 0.1],
-        stop_count_limit=1,
-        stop_cooloff_period=30,
-        limit_distance=[0.1, 0.2],
-    )
+    grid = tiny_grid()
     first, last = sessions["session_date"].min(), sessions["session_date"].max()
     steps = [
         ("sweep", lambda: engine.sweep(series, sessions, grid)),

@@ -45,19 +45,26 @@ def tiny_window() -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.concat(series_parts), sessions
 
 
-def warm_up() -> int:
+def tiny_grid():
+    """The small grid whose sweep compiles every kernel specialization the pipeline uses."""
     from orb_pipeline import engine
-    from orb_pipeline.results.ids import backtest_ids
 
-    started = time.perf_counter()
-    series, sessions = tiny_window()
-    grid = engine.make_grid(
+    return engine.make_grid(
         range_seconds=[30, 60],
         stop_distance=[0.05, 0.1],
         stop_count_limit=1,
         stop_cooloff_period=30,
         limit_distance=[0.1, 0.2],
     )
+
+
+def warm_up() -> int:
+    from orb_pipeline import engine
+    from orb_pipeline.results.ids import backtest_ids
+
+    started = time.perf_counter()
+    series, sessions = tiny_window()
+    grid = tiny_grid()
     results = engine.sweep(series, sessions, grid)
     engine.session_stats(series, sessions, grid)
     engine.ledger(series, sessions, grid.row(0, named=True))
