@@ -16,7 +16,7 @@ from orb_pipeline.core.lineage import VALIDATION_ASSETS
 from orb_pipeline.orchestration.jobs import build_jobs
 from orb_pipeline.orchestration.schedules import daily_after_close
 from orb_pipeline.orchestration.sensors import build_research_sensor
-from orb_pipeline.orchestration.sweep_plan import plan_ticker, runs_per_universe
+from orb_pipeline.orchestration.sweep_plan import MILLION_GRID, plan_ticker, runs_per_universe
 from orb_pipeline.partitions import (
     parse_sessions_tag,
     period_partitions,
@@ -254,23 +254,8 @@ def test_staged_window_fans_out_to_chunks_then_leaderboard_after_the_last_chunk(
     assert json.loads(stale.cursor)["sweep_results"] > json.loads(done.cursor)["sweep_results"]
 
 
-# 10 x 100 x 10 x 10 x 10 = 1,000,000 backtests in 16 chunks of 62,500 (2 vCPU tasks).
-MILLION = {
-    "chunks": 16,
-    "blocks": [
-        {
-            "range_seconds": list(range(30, 330, 30)),
-            "stop_distance": {"start": 0.01, "stop": 1.0, "step": 0.01},
-            "stop_count_limit": list(range(1, 11)),
-            "stop_cooloff_period": list(range(0, 100, 10)),
-            "limit_distance": list(range(1, 11)),
-        }
-    ],
-}
-
-
 def test_a_million_backtests_over_ten_years_is_one_run_and_may_ask_for_spot(instance, monkeypatch):
-    large = parse_settings(MILLION)
+    large = parse_settings(MILLION_GRID)
     assert large.grid().height == 1_000_000
     monkeypatch.setenv("ORB_SWEEP_FARGATE_SPOT", "true")
     sensor = build_research_sensor(build_jobs(large), large)
@@ -288,7 +273,7 @@ def test_a_million_backtests_over_ten_years_is_one_run_and_may_ask_for_spot(inst
 
 
 def test_more_work_than_a_run_takes_is_split_into_even_runs_of_whole_chunks():
-    large = parse_settings(MILLION)
+    large = parse_settings(MILLION_GRID)
     # 216.3 s of work (as above) at most 60 s per run -> 4 runs of 4 chunks, 54.1 s each.
     runs = plan_ticker(large, "SPY", sessions=2_516, max_run_seconds=60)
     assert [run.chunks for run in runs] == [
