@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from orb_pipeline.validation.overfitting import (
+from orb_pipeline.statistics.overfitting import (
     cscv_splits,
     deflated_sharpe_ratios,
     probability_of_backtest_overfitting,

@@ -3,7 +3,7 @@ probability of backtest overfitting, and the parameter stability of the leaders 
 
 Inputs are the window's rows of ``results`` (every backtest the sweep stored) and the staged window.
 
-- **Deflated Sharpe ratio** of every row (``validation.overfitting.deflated_sharpe_ratios``):
+- **Deflated Sharpe ratio** of every row (``statistics.overfitting.deflated_sharpe_ratios``):
   ``n_trials`` = every backtest stored for the window, ``trials_sharpe_variance`` = the sample
   variance (ddof 1) of their per-session Sharpe ratios (stored annualized Sharpe / sqrt(252)),
   ``n_observations`` = the window's sessions, skew and (non-excess) kurtosis of the row's
@@ -50,7 +50,7 @@ from orb_pipeline.results.leaderboard import (
     window_filter,
 )
 from orb_pipeline.results.resource import ResultsStore
-from orb_pipeline.validation.overfitting import (
+from orb_pipeline.statistics.overfitting import (
     PBOResult,
     deflated_sharpe_ratios,
     expected_maximum_sharpe,

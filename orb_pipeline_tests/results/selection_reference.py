@@ -1,6 +1,6 @@
 """Plain-Python expectation of the leaderboard's ranking (``results/selection.py``), from the
 per-session nets of ``engine.session_stats`` and the papers' formulas
-(``orb_pipeline_tests/validation/overfitting_reference.py``)."""
+(``orb_pipeline_tests/statistics/overfitting_reference.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import polars as pl
 
 from orb_pipeline import engine
 from orb_pipeline.results.leaderboard import engine_options_of
-from orb_pipeline_tests.validation import overfitting_reference as reference
+from orb_pipeline_tests.statistics import overfitting_reference as reference
 
 
 def moments(values: list[float]) -> tuple[float, float]:

@@ -20,8 +20,8 @@ from orb_pipeline.results.selection import (
     store_selection,
     window_rows,
 )
+from orb_pipeline.statistics.overfitting import probability_of_backtest_overfitting
 from orb_pipeline.sweeps.assets import result_rows
-from orb_pipeline.validation.overfitting import probability_of_backtest_overfitting
 from orb_pipeline_tests.results.selection_reference import expected_ranking
 from orb_pipeline_tests.staging.window_data import make_window
 

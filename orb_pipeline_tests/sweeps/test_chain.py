@@ -15,7 +15,7 @@ from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.leaderboard import engine_options_of
 from orb_pipeline.staging.resource import RedisStagingStore
-from orb_pipeline.validation.overfitting import probability_of_backtest_overfitting
+from orb_pipeline.statistics.overfitting import probability_of_backtest_overfitting
 from orb_pipeline_tests.results.selection_reference import expected_ranking
 from orb_pipeline_tests.services import free_port
 from orb_pipeline_tests.sweeps.chain import FIRST, LAST, SMALL_GRID, TICKER, Chain

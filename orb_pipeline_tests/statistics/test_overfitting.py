@@ -6,14 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from orb_pipeline.validation.overfitting import (
+from orb_pipeline.statistics.overfitting import (
     PBOResult,
     deflated_sharpe_ratio,
     deflated_sharpe_ratios,
     expected_maximum_sharpe,
     probability_of_backtest_overfitting,
 )
-from orb_pipeline_tests.validation import overfitting_reference as reference
+from orb_pipeline_tests.statistics import overfitting_reference as reference
 
 # --- deflated Sharpe ratio ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Slow plain-Python references for ``orb_pipeline.validation.overfitting``, written from the papers.
+"""Slow plain-Python references for ``orb_pipeline.statistics.overfitting``, written from the papers.
 
 - Deflated Sharpe ratio: Bailey and Lopez de Prado (2014), equations for the expected maximum
   Sharpe ratio of N unskilled trials and the probabilistic Sharpe ratio against it, with the

@@ -38,7 +38,7 @@ block sums, and trials are compared through ``s1 x |s1| / (n x s2 - s1^2)`` (ord
 their Sharpe ratios; no square root). When ``n x s2 - s1^2`` is within round-off of 0 the half is
 recomputed from its sessions (exactly 0 when every value is equal, else two-pass). With
 integer-valued P&L (the engine's units of $0.0001) below 2^53 / n the sums are exact, and so are
-ties. ``orb_pipeline_tests/validation/overfitting_reference.py`` is the slow reference;
+ties. ``orb_pipeline_tests/statistics/overfitting_reference.py`` is the slow reference;
 ``python -m benchmarks.overfitting`` measures the kernel.
 """
 
