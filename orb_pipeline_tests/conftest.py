@@ -102,3 +102,46 @@ def postgres_database(postgres_server) -> dict:
         with engine.connect() as connection:
             connection.execute(sa.text('DROP DATABASE IF EXISTS "' + name + '" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tls_mysql_server():
+    """A throwaway TLS-only MariaDB (``orb_pipeline_tests.tls_mysql``), stopped afterwards.
+    Missing MariaDB programs fail the test under ``CI=true``; elsewhere they are a reported skip."""
+    from orb_pipeline_tests import tls_mysql
+
+    missing = tls_mysql.missing_binaries()
+    if missing:
+        message = "cannot start a TLS MariaDB: missing " + ", ".join(missing)
+        if services.in_ci():
+            pytest.fail(message + " (CI=true: a missing service is a failure)")
+        pytest.skip(message)
+    server = tls_mysql.start_tls_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_mysql_database(tls_mysql_server) -> dict:
+    """A fresh database on the TLS server: keywords ``host`` (the certificate's name), ``port``,
+    ``user``, ``password``, ``database``, ``ca_path``, ``other_ca_path``, ``mismatched_host``."""
+    name = f"orb_tls_{uuid.uuid4().hex[:12]}"
+    admin = tls_mysql_server.admin()
+    try:
+        with admin.cursor() as cursor:
+            # Identifiers cannot be bound as parameters; the name is generated here, never input.
+            cursor.execute("CREATE DATABASE `" + name + "`")
+        yield {
+            "host": tls_mysql_server.host,
+            "port": tls_mysql_server.port,
+            "user": tls_mysql_server.user,
+            "password": tls_mysql_server.password,
+            "database": name,
+            "ca_path": tls_mysql_server.ca_path,
+            "other_ca_path": tls_mysql_server.other_ca_path,
+            "mismatched_host": tls_mysql_server.mismatched_host,
+        }
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS `" + name + "`")
+        admin.close()

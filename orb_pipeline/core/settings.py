@@ -151,6 +151,12 @@ class Settings(BaseModel):
     warehouse_database: str = setting("options", "MySQL warehouse database")
     warehouse_table: str = setting("greeks", "warehouse table of option snapshots")
     warehouse_order_column: str = setting("id", "warehouse column ordering rows within a second")
+    warehouse_tls_ca: OptionalText = setting(
+        None,
+        "CA file the MySQL warehouse server's certificate and host name are verified against"
+        " (TLS required when set, for both read paths)",
+        "none (no TLS)",
+    )
     # cache
     cache_url: OptionalText = setting(
         None,

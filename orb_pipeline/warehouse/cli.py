@@ -89,6 +89,7 @@ def _load_warehouse(args: argparse.Namespace) -> int:
             database=args.database or chosen.warehouse_database,
             table=args.table or chosen.warehouse_table,
             order_column=chosen.warehouse_order_column,
+            tls_ca_path=chosen.warehouse_tls_ca,
         )
         create_database(target)
         print(f"copying {source.describe()} -> {target.describe()}")
@@ -133,7 +134,9 @@ def create_database(target) -> None:
         port=url.port,
         query=url.query,
     )
-    engine = sa.create_engine(server, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(
+        server, poolclass=sa.pool.NullPool, connect_args=target._connect_args()
+    )
 
     def run() -> None:
         with engine.begin() as connection:

@@ -30,6 +30,7 @@ import polars as pl
 import sqlalchemy as sa
 from pydantic import Field
 
+from orb_pipeline.core.mysql_tls import MySqlTls
 from orb_pipeline.core.retry import retry
 from orb_pipeline.core.tickers import validate_ticker
 from orb_pipeline.warehouse import schema
@@ -115,12 +116,23 @@ class Warehouse(dg.ConfigurableResource):
     def _secrets(self) -> list[str]:
         return []
 
+    def _connect_args(self) -> dict:
+        """Extra keywords of every DB-API connection (TLS, ``core.mysql_tls``)."""
+        return {}
+
+    def _tls_refusal(self, error: BaseException) -> str | None:
+        """The message for ``error`` when it is a refused TLS handshake: not retried, since a
+        certificate does not fix itself."""
+        return None
+
     # ---- shared ---------------------------------------------------------------------------
     def greeks_table(self) -> sa.Table:
         return schema.greeks_table(self.table, self._schema_name(), self.order_column)
 
     def engine(self) -> sa.Engine:
-        return sa.create_engine(self._sqlalchemy_url(), poolclass=sa.pool.NullPool)
+        return sa.create_engine(
+            self._sqlalchemy_url(), poolclass=sa.pool.NullPool, connect_args=self._connect_args()
+        )
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets():
@@ -150,13 +162,18 @@ class Warehouse(dg.ConfigurableResource):
             return retry(
                 attempt,
                 attempts=self.connect_attempts,
-                transient=_connection_problem,
+                transient=lambda error: (
+                    _connection_problem(error) and self._tls_refusal(error) is None
+                ),
                 first_delay_seconds=self.retry_backoff_seconds,
                 on_retry=log_retry,
             )
         except _CONNECTION_PROBLEMS as error:
             if not _connection_problem(error):
                 raise
+            refusal = self._tls_refusal(error)
+            if refusal is not None:
+                raise WarehouseUnavailableError(self._redact(refusal)) from None
             raise WarehouseUnavailableError(
                 f"warehouse {self.describe()} unreachable: {what} failed after "
                 f"{self.connect_attempts} attempts ({reason(error)})"
@@ -374,6 +391,11 @@ class MySqlWarehouse(Warehouse):
     password: str = Field(default="", description="password (pass a dg.EnvVar)")
     database: str = Field(default="options", description="database (schema) holding the table")
     connect_timeout_seconds: int = Field(default=5)
+    tls_ca_path: str | None = Field(
+        default=None,
+        description="CA file: TLS required, the server's certificate and host name verified "
+        "against it (pymysql and connectorx alike; rule in core.mysql_tls)",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         from orb_pipeline.core import settings
@@ -396,6 +418,18 @@ class MySqlWarehouse(Warehouse):
 
     def _secrets(self) -> list[str]:
         return [self.password]
+
+    def _tls(self) -> MySqlTls:
+        return MySqlTls(self.tls_ca_path, "ORB_WAREHOUSE_TLS_CA")
+
+    def _connect_args(self) -> dict:
+        return self._tls().pymysql_connect_args()
+
+    def _tls_refusal(self, error: BaseException) -> str | None:
+        tls = self._tls()
+        if not tls.refused(error):
+            return None
+        return tls.failure_message(f"{self.host}:{self.port}", error)
 
     def _sqlalchemy_url(self) -> sa.engine.URL:
         return sa.engine.URL.create(
@@ -422,6 +456,7 @@ class MySqlWarehouse(Warehouse):
             + str(self.port)
             + "/"
             + quote(self.database, safe="")
+            + self._tls().connectorx_query()
         )
 
 
@@ -433,8 +468,9 @@ def list_warehouse_tickers(warehouse: Warehouse) -> list[str]:
 def warehouse_from_environment(data_dir: Path) -> Warehouse:
     """The ``warehouse`` resource chosen by ``ORB_WAREHOUSE`` (``sqlite`` default, or ``mysql``).
 
-    Names are read now; host, user and password are ``dg.EnvVar``s resolved at run time
-    (``ORB_WAREHOUSE_HOST``, ``ORB_WAREHOUSE_USER``, ``ORB_WAREHOUSE_PASSWORD``).
+    Names are read now (``ORB_WAREHOUSE_TLS_CA``: the CA file TLS is verified against); host,
+    user and password are ``dg.EnvVar``s resolved at run time (``ORB_WAREHOUSE_HOST``,
+    ``ORB_WAREHOUSE_USER``, ``ORB_WAREHOUSE_PASSWORD``).
     """
     from orb_pipeline.core import settings
 
@@ -451,6 +487,7 @@ def warehouse_from_environment(data_dir: Path) -> Warehouse:
         user=settings.env_var("ORB_WAREHOUSE_USER"),
         password=settings.env_var("ORB_WAREHOUSE_PASSWORD"),
         database=chosen.warehouse_database,
+        tls_ca_path=chosen.warehouse_tls_ca,
         table=chosen.warehouse_table,
         order_column=chosen.warehouse_order_column,
     )

@@ -84,6 +84,10 @@ class ResultsStore(dg.ConfigurableResource):
     def _create_engine(self) -> sa.Engine:
         raise NotImplementedError
 
+    def _tls_refusal(self, error: BaseException) -> str | None:
+        """The message for ``error`` when it is a refused TLS handshake (never retried)."""
+        return None
+
     def _upsert_batch(
         self, connection: sa.Connection, table: sa.Table, frame: pl.DataFrame, log: Any
     ) -> str:
@@ -109,6 +113,9 @@ class ResultsStore(dg.ConfigurableResource):
             yield
         except sa.exc.DatabaseError as error:
             code = mysql_error_code(error)
+            refusal = self._tls_refusal(error)
+            if refusal is not None:
+                raise ResultsStoreUnavailableError(refusal) from error
             if isinstance(error, sa.exc.OperationalError) and (
                 code in _UNREACHABLE or (code is None and "unable to open" in str(error))
             ):

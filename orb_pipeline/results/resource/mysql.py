@@ -20,6 +20,7 @@ from sqlalchemy.dialects import mysql as mysql_dialect
 
 from orb_pipeline.core import settings
 from orb_pipeline.core.files import remove_stranded, scratch_path
+from orb_pipeline.core.mysql_tls import MySqlTls
 from orb_pipeline.results.resource.base import (
     ResultsStore,
     ResultsStoreError,
@@ -34,8 +35,9 @@ _PACKET_MARGIN = 64 * 1024
 
 class MySqlResultsStore(ResultsStore):
     """Production store: MySQL or MariaDB through pymysql. ``LOAD DATA LOCAL`` may read only the
-    CSV our own statement wrote (``local_infile.py``); with ``tls_ca_path`` the server's
-    certificate and host name are verified against that CA (the RDS bundle in the stack)."""
+    CSV our own statement wrote (``local_infile.py``); with ``tls_ca_path`` TLS is required and the
+    server's certificate and host name are verified against that CA (the RDS bundle in the stack;
+    the rule: :mod:`orb_pipeline.core.mysql_tls`)."""
 
     host: str = "127.0.0.1"
     port: int = 3306
@@ -72,10 +74,10 @@ class MySqlResultsStore(ResultsStore):
             database=self.database,
             query={"charset": "utf8mb4"},
         )
-        connect_args: dict[str, Any] = {"connect_timeout": self.connect_timeout_seconds}
-        if self.tls_ca_path:
-            # pymysql verifies the certificate chain and the host name when a CA is given.
-            connect_args["ssl"] = {"ca": self.tls_ca_path, "check_hostname": True}
+        connect_args: dict[str, Any] = {
+            "connect_timeout": self.connect_timeout_seconds,
+            **self._tls().pymysql_connect_args(),
+        }
         engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
         if self.use_load_data:
 
@@ -84,6 +86,15 @@ class MySqlResultsStore(ResultsStore):
                 return RestrictedLocalInfileConnection(*cargs, **cparams)
 
         return engine
+
+    def _tls(self) -> MySqlTls:
+        return MySqlTls(self.tls_ca_path, "ORB_RESULTS_TLS_CA")
+
+    def _tls_refusal(self, error: BaseException) -> str | None:
+        tls = self._tls()
+        if not tls.refused(error):
+            return None
+        return tls.failure_message(self.host + ":" + str(self.port), error)
 
     def _write_connections(self) -> int:
         return self.write_connections
