@@ -10,8 +10,11 @@ The source is the embedded SQLite warehouse (``--from``, default ``ORB_WAREHOUSE
 ``$ORB_DATA_DIR/warehouse.sqlite``, generated from the demo generator when absent). The target's
 host and user come from ``--host``/``--user`` or ``ORB_WAREHOUSE_HOST``/``ORB_WAREHOUSE_USER``;
 the password only from ``ORB_WAREHOUSE_PASSWORD`` (never a command-line argument); port,
-database and table from the flags or the usual settings. The database is created when absent;
-a table that already holds rows is refused unless ``--replace``.
+database and table from the flags or the usual settings. The database is created when absent.
+Rows go by ``LOAD DATA LOCAL INFILE`` of CSV chunks (multi-row ``INSERT`` when the server refuses
+local infile), each chunk committed on its own. A re-run is idempotent: a target holding the
+source's first rows (an interrupted or finished copy) resumes after them; a table holding other
+rows is refused unless ``--replace`` (which empties it first).
 """
 
 from __future__ import annotations
@@ -42,7 +45,15 @@ def add_load_warehouse_command(subcommands) -> None:
     parser.add_argument("--database", help="default: ORB_WAREHOUSE_DATABASE, else options")
     parser.add_argument("--table", help="default: ORB_WAREHOUSE_TABLE, else greeks")
     parser.add_argument(
-        "--replace", action="store_true", help="empty a target table that already has rows"
+        "--replace",
+        action="store_true",
+        help="empty a target table that holds rows other than the source's first rows",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=250_000,
+        help="rows per LOAD DATA chunk, each committed on its own (default 250000)",
     )
     parser.set_defaults(handler=_load_warehouse)
 
@@ -97,11 +108,13 @@ def _load_warehouse(args: argparse.Namespace) -> int:
         last_print = [0.0]
 
         def progress(message: str) -> None:
-            if time.perf_counter() - last_print[0] >= 5:
+            if time.perf_counter() - last_print[0] >= 2:
                 last_print[0] = time.perf_counter()
                 print("  " + message, flush=True)
 
-        rows = copy_warehouse(source, target, replace=args.replace, progress=progress)
+        rows = copy_warehouse(
+            source, target, chunk_rows=args.chunk_rows, replace=args.replace, progress=progress
+        )
     except (WarehouseNotEmptyError, WarehouseUnavailableError, ValueError, RuntimeError) as error:
         print(f"load-warehouse: {error}", file=sys.stderr)
         return 2

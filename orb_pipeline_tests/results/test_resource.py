@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
+from orb_pipeline.core.local_infile import RestrictedLocalInfileConnection
 from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.resource import (
@@ -20,7 +21,6 @@ from orb_pipeline.results.resource import (
     ResultsStoreUnavailableError,
     SqliteResultsStore,
 )
-from orb_pipeline.results.resource.local_infile import RestrictedLocalInfileConnection
 from orb_pipeline_tests.services import free_port
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 6, 28)

@@ -6,9 +6,12 @@ import datetime as dt
 import socket
 
 import polars as pl
+import pymysql
 import pytest
+import sqlalchemy as sa
 
 from orb_pipeline.calendar import session_table
+from orb_pipeline.core.local_infile import RestrictedLocalInfileConnection
 from orb_pipeline.core.tickers import validate_ticker
 from orb_pipeline.warehouse import UnknownTickerError, WarehouseUnavailableError
 from orb_pipeline.warehouse.schema import pull_query
@@ -71,11 +74,48 @@ def test_parallel_bulk_pull_returns_exactly_the_reference_rows(request, seeded_f
     ]
 
 
+def _drop_database(mysql_database: dict, name: str) -> None:
+    import pymysql
+
+    server = {k: v for k, v in mysql_database.items() if k != "database"}
+    connection = pymysql.connect(**server, autocommit=True)
+    with connection.cursor() as cursor:
+        # A generated name, never input (identifiers cannot be bound).
+        cursor.execute("DROP DATABASE IF EXISTS `" + name + "`")
+    connection.close()
+
+
+def _execute_on(target, statement) -> None:
+    engine = target.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(statement)
+    finally:
+        engine.dispose()
+
+
+def _index_names(warehouse) -> set[str]:
+    engine = warehouse.engine()
+    try:
+        return {index["name"] for index in sa.inspect(engine).get_indexes("greeks")}
+    finally:
+        engine.dispose()
+
+
+def _stored_rows(warehouse) -> pl.DataFrame:
+    """Every column of every row, in id order (an independent read, SQLAlchemy + bound params)."""
+    table = warehouse.greeks_table()
+    rows = warehouse._execute(sa.select(table).order_by(table.c.id))
+    return pl.DataFrame(rows, schema=[c.name for c in table.columns], orient="row")
+
+
 def test_load_warehouse_copies_the_embedded_warehouse_into_mysql(
     sqlite_warehouse, mysql_database, monkeypatch, capsys
 ):
-    """`orb-pipeline load-warehouse --to mysql` on the real MariaDB: identical pulls afterwards;
-    a table with rows is refused unless --replace; the password only from the environment."""
+    """`orb-pipeline load-warehouse --to mysql` on the real MariaDB, in chunks by LOAD DATA LOCAL
+    INFILE: every column of every row identical, identical pulls; a re-run copies nothing and
+    duplicates nothing; an interrupted copy resumes; other rows are refused unless --replace; the
+    password only from the environment."""
     from orb_pipeline.cli import main
 
     target_database = mysql_database["database"] + "_copy"  # created by the command
@@ -84,12 +124,17 @@ def test_load_warehouse_copies_the_embedded_warehouse_into_mysql(
     monkeypatch.setenv("ORB_WAREHOUSE_PASSWORD", mysql_database["password"] or "")
     monkeypatch.setenv("ORB_WAREHOUSE_PORT", str(mysql_database["port"]))
     command = ["load-warehouse", "--from", sqlite_warehouse.path, "--to", "mysql"]
-    command += ["--database", target_database]
+    command += ["--database", target_database, "--chunk-rows", "5000"]
     target = mysql_warehouse_for({**mysql_database, "database": target_database})
+    source_rows = _stored_rows(sqlite_warehouse)
+    assert source_rows.height > 4 * 5000  # several chunks
     try:
         assert main(command) == 0
         out = capsys.readouterr().out
+        assert f"loaded {source_rows.height:,} rows" in out
         assert "row count and id range checked" in out
+        assert _stored_rows(target).equals(source_rows)  # every column, floats bit for bit
+        assert _index_names(target) == {"greeks_pull"}  # dropped for the load, built after
         sessions = session_table(SEEDED_SESSIONS[0], SEEDED_SESSIONS[-1])
         for ticker in ("SPY", "QQQ"):
             assert target.pull_sessions(ticker, sessions).equals(
@@ -97,21 +142,60 @@ def test_load_warehouse_copies_the_embedded_warehouse_into_mysql(
             )
         assert target.list_tickers() == ["QQQ", "SPY"]
 
-        assert main(command) == 2  # the table holds rows now
-        assert "already holds" in capsys.readouterr().err
-        assert main([*command, "--replace"]) == 0
-        assert target.pull_sessions("SPY", sessions).height == (
-            sqlite_warehouse.pull_sessions("SPY", sessions).height
-        )
-    finally:
-        import pymysql
+        assert main(command) == 0  # a re-run: nothing copied, nothing duplicated
+        assert "loaded 0 rows" in capsys.readouterr().out
+        assert _stored_rows(target).equals(source_rows)
 
-        server = {k: v for k, v in mysql_database.items() if k != "database"}
-        connection = pymysql.connect(**server, autocommit=True)
-        with connection.cursor() as cursor:
-            # A generated name, never input (identifiers cannot be bound).
-            cursor.execute("DROP DATABASE IF EXISTS `" + target_database + "`")
-        connection.close()
+        # An interrupted copy (whole chunks committed, the rest missing, the index not yet
+        # built) resumes after its last id and builds the index.
+        table = target.greeks_table()
+        _execute_on(target, sa.delete(table).where(table.c.id > 10_000))
+        engine = target.engine()
+        with engine.begin() as connection:
+            next(iter(table.indexes)).drop(connection)
+        engine.dispose()
+        assert main(command) == 0
+        assert f"loaded {source_rows.height - 10_000:,} rows" in capsys.readouterr().out
+        assert _stored_rows(target).equals(source_rows)
+        assert _index_names(target) == {"greeks_pull"}
+
+        # Rows that are not the source's first rows: refused, nothing changed.
+        _execute_on(target, sa.delete(table).where(table.c.id == 5))
+        assert main(command) == 2
+        assert "not the source's first rows" in capsys.readouterr().err
+        assert _stored_rows(target).height == source_rows.height - 1
+        assert main([*command, "--replace"]) == 0
+        assert _stored_rows(target).equals(source_rows)
+    finally:
+        _drop_database(mysql_database, target_database)
+
+
+class _NoLocalInfileConnection(RestrictedLocalInfileConnection):
+    """The loader's connection class, without announcing the local-infile capability."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["local_infile"] = False
+        pymysql.connections.Connection.__init__(self, *args, **kwargs)
+
+
+def test_copy_falls_back_to_multi_row_insert_when_local_infile_is_refused(
+    sqlite_warehouse, mysql_database, monkeypatch
+):
+    from orb_pipeline.warehouse import loading
+
+    monkeypatch.setattr(loading, "RestrictedLocalInfileConnection", _NoLocalInfileConnection)
+    target = mysql_warehouse_for(mysql_database)
+    messages: list[str] = []
+    copied = loading.copy_warehouse(
+        sqlite_warehouse, target, chunk_rows=9000, progress=messages.append
+    )
+    source_rows = _stored_rows(sqlite_warehouse)
+    assert copied == source_rows.height
+    assert _stored_rows(target).equals(source_rows)
+    chunks = [m for m in messages if m.startswith("copied")]
+    assert len(chunks) == -(-source_rows.height // 9000)
+    assert all("multi-row INSERT (the server refused" in m for m in chunks)
+    assert _index_names(target) == {"greeks_pull"}
 
 
 def test_load_warehouse_names_what_is_missing(monkeypatch, capsys):

@@ -7,8 +7,6 @@ in the same transaction.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,7 +17,11 @@ from pydantic import PrivateAttr
 from sqlalchemy.dialects import mysql as mysql_dialect
 
 from orb_pipeline.core import settings
-from orb_pipeline.core.files import remove_stranded, scratch_path
+from orb_pipeline.core.local_infile import (
+    LOCAL_INFILE_REFUSED_CODES,
+    RestrictedLocalInfileConnection,
+    load_frame,
+)
 from orb_pipeline.core.mysql_tls import MySqlTls
 from orb_pipeline.results.resource.base import (
     ResultsStore,
@@ -27,15 +29,13 @@ from orb_pipeline.results.resource.base import (
     bind_rows,
     mysql_error_code,
 )
-from orb_pipeline.results.resource.local_infile import RestrictedLocalInfileConnection
 
-_LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 4166}
 _PACKET_MARGIN = 64 * 1024
 
 
 class MySqlResultsStore(ResultsStore):
     """Production store: MySQL or MariaDB through pymysql. ``LOAD DATA LOCAL`` may read only the
-    CSV our own statement wrote (``local_infile.py``); with ``tls_ca_path`` TLS is required and the
+    CSV our own statement wrote (``core/local_infile.py``); with ``tls_ca_path`` TLS is required and the
     server's certificate and host name are verified against that CA (the RDS bundle in the stack;
     the rule: :mod:`orb_pipeline.core.mysql_tls`)."""
 
@@ -162,53 +162,25 @@ class MySqlResultsStore(ResultsStore):
         # Every column is in the frame (prepare_frame), so REPLACE (delete + insert of a row with a
         # known key) is the same whole-row upsert as the other paths. With LOCAL, bad values become
         # warnings (truncation, bad numbers), so any warning fails the batch.
-        quote = connection.dialect.identifier_preparer.quote
         constants = _constant_columns(frame, {c.name for c in table.primary_key.columns})
-        parsed = [name for name in frame.columns if name not in constants]
-        # A scratch name (host + pid): the next batch removes CSVs of killed writers.
-        scratch = Path(tempfile.gettempdir())
-        remove_stranded(scratch)
-        path = str(scratch_path(scratch, "orb-load-data.csv"))
         try:
-            frame.select(parsed).write_csv(
-                path,
-                include_header=False,
-                null_value="NULL",
-                quote_style="necessary",
-                line_terminator="\n",
-                date_format="%Y-%m-%d",
+            affected, warnings = load_frame(
+                connection.connection.dbapi_connection,
+                connection.dialect.identifier_preparer.quote(table.name),
+                frame,
+                quote=connection.dialect.identifier_preparer.quote,
+                duplicates="REPLACE",  # affected: inserted + 2 x replaced
+                constants=constants,
             )
-            load = (
-                "LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE "
-                + quote(table.name)
-                + " CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"'"
-                + " ESCAPED BY '' LINES TERMINATED BY '\\n' ("
-                + ", ".join(quote(name) for name in parsed)
-                + ")"
+        except (pymysql.err.OperationalError, pymysql.err.InternalError) as error:
+            if mysql_error_code(error) not in LOCAL_INFILE_REFUSED_CODES:
+                raise
+            log.warning(
+                f"results store {self.describe()} refused LOAD DATA LOCAL INFILE ({error});"
+                " falling back to multi-row INSERT ... ON DUPLICATE KEY UPDATE (slower)"
             )
-            if constants:
-                load += " SET " + ", ".join(quote(name) + " = %s" for name in constants)
-            raw = connection.connection.dbapi_connection
-            cursor = raw.cursor()
-            try:
-                with raw.allow_local_file(path):  # the server may read this file, no other
-                    affected = cursor.execute(load, (path, *constants.values()))
-                # affected: inserted + 2 x replaced
-            except (pymysql.err.OperationalError, pymysql.err.InternalError) as error:
-                if mysql_error_code(error) not in _LOCAL_INFILE_REFUSED:
-                    raise
-                cursor.close()
-                log.warning(
-                    f"results store {self.describe()} refused LOAD DATA LOCAL INFILE ({error});"
-                    " falling back to multi-row INSERT ... ON DUPLICATE KEY UPDATE (slower)"
-                )
-                self._load_data_refused = True
-                return False
-            cursor.execute("SHOW COUNT(*) WARNINGS")
-            warnings = cursor.fetchone()[0]
-            cursor.close()
-        finally:
-            Path(path).unlink(missing_ok=True)
+            self._load_data_refused = True
+            return False
         if warnings or not frame.height <= affected <= 2 * frame.height:
             raise ResultsStoreError(
                 "LOAD DATA into "

@@ -11,7 +11,7 @@ import threading
 import pymysql
 import pytest
 
-from orb_pipeline.results.resource.local_infile import (
+from orb_pipeline.core.local_infile import (
     LocalInfileRefusedError,
     RestrictedLocalInfileConnection,
 )
