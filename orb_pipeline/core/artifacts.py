@@ -143,6 +143,19 @@ def write_artifact(
     )
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A PNG written as an artifact: its bytes (for the inline thumbnail) and where it is
+    (``Picture(png, write_artifact(...))``)."""
+
+    png: bytes
+    file: Artifact
+
+    def thumbnail(self, alt: str) -> dg.MetadataValue:
+        """Markdown metadata: the inline thumbnail and the full picture's link."""
+        return dg.MetadataValue.md(thumbnail_markdown(self.png, alt, self.file))
+
+
 def thumbnail_png(png: bytes, *, width: int = 640, max_bytes: int = THUMBNAIL_MAX_BYTES) -> bytes:
     """``png`` scaled to ``width`` pixels (or less, until it fits ``max_bytes``), 32 colours."""
     from PIL import Image

@@ -23,7 +23,7 @@ from orb_pipeline.reports.html import render
 from orb_pipeline.results.leaderboard import REPORT_NAME
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
-from orb_pipeline.staging.window import expected_window, load_window
+from orb_pipeline.staging.window import load_latest_window
 from orb_pipeline.validation.assets import AFTER_LEADERBOARD
 
 
@@ -59,9 +59,7 @@ def research_report(
 ) -> dg.MaterializeResult:
     ticker = context.partition_key
     started = time.perf_counter()
-    window, rebuilt = load_window(
-        staging, cache, ticker, expected_window(context.instance, ticker), context.log
-    )
+    window, rebuilt = load_latest_window(context, staging, cache, ticker)
     try:
         content = gather(results, window, ticker, config.top, config.plotted)
     except ValueError as error:

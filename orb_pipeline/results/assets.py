@@ -5,47 +5,20 @@ window's selection statistics, and pictures in the UI."""
 import time
 
 import dagster as dg
-import polars as pl
 from pydantic import Field, model_validator
 
-from orb_pipeline import engine
-from orb_pipeline.core.artifacts import (
-    artifact_link,
-    link_metadata,
-    thumbnail_markdown,
-    write_artifact,
-)
+from orb_pipeline.core.artifacts import artifact_link, link_metadata
 from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.core.lineage import LEADERBOARD, RESULTS_POOL, SWEEP_RESULTS
-from orb_pipeline.partitions import CHUNK_DIMENSION, ticker_dep, ticker_partitions
-from orb_pipeline.results import display, plots, schema
-from orb_pipeline.results.leaderboard import (
-    engine_options_of,
-    grid_values,
-    heatmap_rows,
-    ledger_rows,
-    params_of,
-    plotted_curves,
-    report_path,
-    set_trade_stats,
-    trade_stats,
-    window_data_versions,
-)
-from orb_pipeline.results.ledgers import check_ledger_total
+from orb_pipeline.partitions import ticker_dep, ticker_partitions
+from orb_pipeline.results import display
+from orb_pipeline.results.leaderboard import report_path
+from orb_pipeline.results.leaderboard_run import LeaderboardError, build_leaderboard
 from orb_pipeline.results.resource import ResultsStore
-from orb_pipeline.results.selection import (
-    SESSIONS_PER_YEAR,
-    leaders,
-    parameter_profiles,
-    select_window,
-    store_selection,
-    window_rows,
-)
+from orb_pipeline.results.selection import SESSIONS_PER_YEAR
 from orb_pipeline.staging.resource import StagingStore
-from orb_pipeline.staging.window import expected_window, load_window
+from orb_pipeline.staging.window import load_latest_window
 
-# Equity curves are picked from this many of the best backtests, near-duplicates left out.
-CURVE_POOL = 100
 # The narrow table fits the asset page's metadata panel; the detail table holds every figure.
 TABLE_COLUMNS = display.NARROW_COLUMNS
 DETAIL_COLUMNS = (
@@ -99,36 +72,6 @@ class LeaderboardConfig(dg.Config):
         return self
 
 
-def refuse_mixed_data_versions(
-    instance: dg.DagsterInstance, results: ResultsStore, ticker: str, window
-) -> None:
-    """``dg.Failure`` unless every ``results`` row of the window was swept on the staged window's
-    data version; the message names the stale chunks (from their runs' partition tags)."""
-    versions = window_data_versions(results, ticker, window.window_start, window.window_end)
-    stale = versions.filter(pl.col("data_version") != window.data_version)
-    if stale.height == 0:
-        return
-    described = []
-    for version, run_id, rows in stale.iter_rows():
-        tags = run.tags if run_id and (run := instance.get_run_by_id(run_id)) else {}
-        chunks = (
-            "chunk " + tags[f"dagster/partition/{CHUNK_DIMENSION}"]
-            if f"dagster/partition/{CHUNK_DIMENSION}" in tags
-            else "chunks "
-            + tags.get("dagster/asset_partition_range_start", "?")
-            + ".."
-            + tags.get("dagster/asset_partition_range_end", "?")
-        )
-        described.append(f"{chunks} (run {run_id}, {rows} rows, data version {version})")
-    raise dg.Failure(
-        f"{ticker} {window.window_start}..{window.window_end}: {stale['rows'].sum()} of "
-        f"{versions['rows'].sum()} results rows were swept on another data version than the "
-        f"staged window ({window.data_version}): {'; '.join(described)}. A window's results "
-        f"must come from one data version: re-run sweep_results for those chunks of {ticker}, "
-        "then the leaderboard"
-    )
-
-
 @dg.asset(
     key=LEADERBOARD,
     partitions_def=ticker_partitions,
@@ -156,157 +99,51 @@ def leaderboard(
     ``research_report`` (written by the ``research_report`` asset once validation has run)."""
     ticker = context.partition_key
     started = time.perf_counter()
-    window, rebuilt = load_window(
-        staging, cache, ticker, expected_window(context.instance, ticker), context.log
-    )
-    rows = window_rows(results, ticker, window.window_start, window.window_end)
-    if rows.height == 0:
-        raise dg.Failure(
-            f"no ranked results for {ticker} over {window.window_start}..{window.window_end} "
-            f"(engine {engine.ENGINE_VERSION}) in {results.describe()}: materialize sweep_results "
-            f"for {ticker} first"
-        )
-    refuse_mixed_data_versions(context.instance, results, ticker, window)
+    window, rebuilt = load_latest_window(context, staging, cache, ticker)
+
+    def run_tags(run_id: str) -> dict[str, str]:
+        run = context.instance.get_run_by_id(run_id)
+        return run.tags if run else {}
+
     try:
-        selection = select_window(
-            rows,
-            window.series,
-            window.sessions,
+        board = build_leaderboard(
+            results,
+            cache,
+            window,
+            top=config.top,
+            plotted=config.plotted,
             min_days_traded=config.min_days_traded,
             pbo_blocks=config.pbo_blocks,
             pbo_max_trials=config.pbo_max_trials,
             pbo_seed=config.pbo_seed,
+            run_id=context.run.run_id,
+            run_tags=run_tags,
         )
-    except ValueError as error:
-        raise dg.Failure(f"leaderboard of {ticker}: {error}") from None
-    top = leaders(selection, config.top)
-    if top.height == 0:
-        raise dg.Failure(
-            f"none of the {rows.height} backtests of {ticker} over {window.window_start}.."
-            f"{window.window_end} traded on at least min_days_traded={config.min_days_traded} days"
-        )
+    except LeaderboardError as error:
+        raise dg.Failure(str(error)) from None
 
-    ledgers, stats = [], {}
-    for row in top.iter_rows(named=True):
-        ledger = engine.ledger(
-            window.series, window.sessions, params_of(row), **engine_options_of(row)
-        )
-        check_ledger_total(row["backtest_id"], ledger, row["backtest_profit"])
-        ledgers.append(ledger_rows(row["backtest_id"], ledger))
-        stats[row["backtest_id"]] = trade_stats(ledger)
-    trades = pl.concat(ledgers)
-    results.replace_rows(schema.trades, "backtest_id", list(stats), trades)
-    set_trade_stats(results, stats, ticker, window.window_start, window.window_end)
-    sid = store_selection(
-        results,
-        selection,
-        top,
-        ticker=ticker,
-        window_start=window.window_start,
-        window_end=window.window_end,
-        data_version=window.data_version,
-        run_id=context.run.run_id,
-    )
-
-    best = top.row(0, named=True)
+    selection, best, pbo = board.selection, board.best, board.selection.pbo
     span = f"{ticker} {window.window_start}..{window.window_end}"
-    pool = selection.ranked.head(max(config.top, CURVE_POOL))
-    curves, curve_note = plotted_curves(window, pool, config.plotted)
-    equity_png = plots.equity_figure(
-        span + ": distinct top backtests (in sample) against the underlying",
-        curves,
-        plots.underlying_move(window.series, window.sessions),
-        note=curve_note,
-    )
-    values = grid_values(results, ticker, window.window_start, window.window_end)
-    panel_by = plots.panel_parameter(values)
-    warnings = plots.edge_warnings(values, best)
-    fixed = [
-        f"{display.label(name)} {display.text(name, best[name])}"
-        for name in engine.GRID_COLUMNS
-        if name not in {"stop_distance", "limit_distance", panel_by}
-    ]
-    heatmap_png = plots.heatmap_figure(
-        f"{span}: Sharpe (annualized) over stop x limit distance; {', '.join(fixed)}; "
-        "ringed in black: the leaderboard's #1",
-        heatmap_rows(results, ticker, window.window_start, window.window_end, best, panel_by),
-        best,
-        panel_by=panel_by,
-        warnings=warnings,
-    )
-    equity = write_artifact(
-        cache,
-        ticker,
-        window.window_start,
-        window.window_end,
-        "leaderboard/equity.png",
-        equity_png,
-        engine_version=engine.ENGINE_VERSION,
-    )
-    heatmap = write_artifact(
-        cache,
-        ticker,
-        window.window_start,
-        window.window_end,
-        "leaderboard/heatmap.png",
-        heatmap_png,
-        engine_version=engine.ENGINE_VERSION,
-    )
-    pbo = selection.pbo
-    pictures = {}
-    if pbo is not None:
-        pbo_png = plots.pbo_histogram(
-            f"{span}: CSCV of {selection.pbo_trials:,} backtests, {pbo.n_splits:,} splits",
-            pbo.logits,
-            pbo.pbo,
-        )
-        pbo_file = write_artifact(
-            cache,
-            ticker,
-            window.window_start,
-            window.window_end,
-            "leaderboard/pbo_logits.png",
-            pbo_png,
-            engine_version=engine.ENGINE_VERSION,
-        )
-        pictures["pbo_logits"] = dg.MetadataValue.md(
-            thumbnail_markdown(pbo_png, "PBO: logits of the in-sample best's rank", pbo_file)
-        )
-    stability_png = plots.stability_figure(
-        f"{span}: Sharpe along each parameter around #1",
-        parameter_profiles(selection.all_rows, best),
-        best,
-    )
-    stability_file = write_artifact(
-        cache,
-        ticker,
-        window.window_start,
-        window.window_end,
-        "leaderboard/parameter_stability.png",
-        stability_png,
-        engine_version=engine.ENGINE_VERSION,
-    )
-    pictures["parameter_stability"] = dg.MetadataValue.md(
-        thumbnail_markdown(stability_png, "parameter stability of #1", stability_file)
-    )
-
     rows = [
-        {**row, "parameters": display.parameters_text(row)} for row in top.iter_rows(named=True)
+        {**row, "parameters": display.parameters_text(row)}
+        for row in board.top.iter_rows(named=True)
     ]
     context.log.info(
         f"leaderboard of {span}: best {best['backtest_id']} deflated Sharpe "
         f"{best['deflated_sharpe']:.3f} (raw Sharpe {best['sharpe']:.2f}, "
         f"{selection.n_trials:,} trials); PBO {pbo.pbo if pbo else float('nan'):.2f}"
     )
+    pictures = {}
+    if board.pbo_logits is not None:
+        pictures["pbo_logits"] = board.pbo_logits.thumbnail(
+            "PBO: logits of the in-sample best's rank"
+        )
+    pictures["parameter_stability"] = board.stability.thumbnail("parameter stability of #1")
     return dg.MaterializeResult(
         metadata={
-            "equity_curves": dg.MetadataValue.md(
-                thumbnail_markdown(equity_png, "equity curves", equity)
-            ),
-            "parameter_heatmap": dg.MetadataValue.md(
-                thumbnail_markdown(heatmap_png, "parameter heatmap", heatmap)
-            ),
-            "grid_edge_warnings": "; ".join(warnings)
+            "equity_curves": board.equity.thumbnail("equity curves"),
+            "parameter_heatmap": board.heatmap.thumbnail("parameter heatmap"),
+            "grid_edge_warnings": "; ".join(board.grid_edge_warnings)
             or "none: the best parameters are inside the grid",
             "top_backtests": display.table_metadata(rows, TABLE_COLUMNS, short=True),
             # Markdown opens in a dialog: a wide table here would widen the whole metadata panel.
@@ -322,18 +159,18 @@ def leaderboard(
             "pbo": pbo.pbo if pbo else None,
             "pbo_splits": pbo.n_splits if pbo else 0,
             "pbo_trials": selection.pbo_trials,
-            "selection_id": sid,
+            "selection_id": board.selection_id,
             "best_backtest_id": best["backtest_id"],
             "best_deflated_sharpe": display.rounded("deflated_sharpe", best["deflated_sharpe"]),
             "best_sharpe": display.rounded("sharpe", best["sharpe"]),
             "best_total_profit": display.rounded("backtest_profit", best["backtest_profit"]),
             "best_parameters": display.parameters_text(best),
-            "ledger_trades_stored": trades.height,
+            "ledger_trades_stored": board.ledger_trades,
             "research_report": link_metadata(
                 artifact_link(cache, report_path(ticker, window.window_start, window.window_end))
             ),
-            "equity_png": equity.metadata_value(),
-            "heatmap_png": heatmap.metadata_value(),
+            "equity_png": board.equity.file.metadata_value(),
+            "heatmap_png": board.heatmap.file.metadata_value(),
             # 16 of 64 hex characters: one unbreakable 64-character value would widen the panel.
             "data_version_prefix": window.data_version[:16],
             "rebuilt_from_cache": rebuilt,

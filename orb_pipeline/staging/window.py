@@ -140,3 +140,13 @@ def expected_window(instance: dg.DagsterInstance, ticker: str) -> WindowRef | No
         last_session=dt.date.fromisoformat(metadata["window_end"].value),
         data_version=metadata["data_version"].value,
     )
+
+
+def load_latest_window(
+    context: dg.AssetExecutionContext, staging: StagingStore, cache: Any, ticker: str
+) -> tuple[StagedWindow, bool]:
+    """:func:`load_window` of the window ``ticker``'s latest ``staged_window`` recorded
+    (:func:`expected_window`), logging to the run: ``(window, rebuilt_from_cache)``."""
+    return load_window(
+        staging, cache, ticker, expected_window(context.instance, ticker), context.log
+    )

@@ -20,7 +20,7 @@ from orb_pipeline.results import schema
 from orb_pipeline.results.ids import backtest_ids
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.resource import StagingStore
-from orb_pipeline.staging.window import expected_window, load_window
+from orb_pipeline.staging.window import load_latest_window
 from orb_pipeline.sweeps.grid import SweepSettings, chunk_of, settings_fingerprint
 
 
@@ -121,9 +121,7 @@ def build_sweep_results(settings: SweepSettings) -> dg.AssetsDefinition:
         windows = []
         for ticker, chunks in sorted(by_ticker.items()):
             started = time.perf_counter()
-            window, rebuilt = load_window(
-                staging, cache, ticker, expected_window(context.instance, ticker), context.log
-            )
+            window, rebuilt = load_latest_window(context, staging, cache, ticker)
             load_seconds = time.perf_counter() - started
             windows.append((window, rebuilt, load_seconds))
             # Chunk by chunk: a run's memory is one chunk's rows, however many chunks it covers.

@@ -23,6 +23,7 @@ from orb_pipeline.results.selection import (
 from orb_pipeline.statistics.overfitting import probability_of_backtest_overfitting
 from orb_pipeline.sweeps.assets import result_rows
 from orb_pipeline_tests.results.selection_reference import expected_ranking
+from orb_pipeline_tests.results.swept_window import GRID
 from orb_pipeline_tests.staging.window_data import make_window
 
 START = dt.date(2025, 1, 2)
@@ -31,13 +32,7 @@ START = dt.date(2025, 1, 2)
 @pytest.fixture(scope="module")
 def window():
     series, sessions = make_window(n_sessions=20, ticks_per_session=300, start=START)
-    grid = engine.make_grid(
-        range_seconds=[30, 60],
-        stop_distance=[0.05, 0.1, 0.2],
-        stop_count_limit=[1, 2],
-        stop_cooloff_period=[0, 60],
-        limit_distance=[0.1, 0.2, 0.5],
-    )
+    grid = GRID
     end = sessions["session_date"].max()
     costs = engine.Costs(0.005, 2.0, "bps")
     metrics = engine.sweep(series, sessions, grid, costs=costs)
@@ -65,13 +60,7 @@ def test_ranking_is_by_deflated_sharpe(window):
 
 def test_deflation_reorders_profitable_backtests(window):
     series, sessions, _ = window
-    grid = engine.make_grid(
-        range_seconds=[30, 60],
-        stop_distance=[0.05, 0.1, 0.2],
-        stop_count_limit=[1, 2],
-        stop_cooloff_period=[0, 60],
-        limit_distance=[0.1, 0.2, 0.5],
-    )
+    grid = GRID
     costs = engine.Costs(0.0, 0.0, "bps")
     metrics = engine.sweep(series, sessions, grid, costs=costs)
     end = sessions["session_date"].max()

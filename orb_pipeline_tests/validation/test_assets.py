@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from orb_pipeline import engine
 from orb_pipeline.validation import schema
-from orb_pipeline.validation.assets import build_walk_forward, monte_carlo, sessions_for_grid
+from orb_pipeline.validation.assets import build_walk_forward, monte_carlo
 from orb_pipeline.validation.config import WalkForwardConfig
+from orb_pipeline.validation.walk_forward_run import sessions_for_grid
 from orb_pipeline_tests.sweeps.chain import (
     Chain,
     chain_for,
