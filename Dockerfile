@@ -32,9 +32,17 @@ ENV PATH=/opt/venv/bin:$PATH \
     NUMBA_CACHE_DIR=/opt/numba_cache \
     ORB_DATA_DIR=/opt/dagster/data
 COPY --from=build /opt/venv /opt/venv
+# The RDS CA bundle, fetched at build time: PostgreSQL (deploy/dagster.yaml: sslmode verify-full,
+# sslrootcert) and MySQL (ORB_RESULTS_TLS_CA, ORB_WAREHOUSE_TLS_CA in the stack) verify the
+# databases' certificates and host names against it. ORB_RDS_CA_BUNDLE names where it is.
+ARG RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+ENV ORB_RDS_CA_BUNDLE=/opt/dagster/certs/rds-global-bundle.pem
+ADD --chmod=644 ${RDS_CA_BUNDLE_URL} /opt/dagster/certs/rds-global-bundle.pem
 WORKDIR /opt/dagster/app
 COPY deploy/dagster.yaml /opt/dagster/dagster_home/dagster.yaml
 COPY deploy/workspace.yaml deploy/workspace.yaml
+# Least-privilege database users (python -m orb_pipeline.orchestration.database_users).
+COPY deploy/sql deploy/sql
 # Compile the numba kernels once, at build time, into NUMBA_CACHE_DIR (a tiny sweep).
 RUN python -m orb_pipeline.orchestration.warmup \
     && mkdir -p /opt/dagster/data \

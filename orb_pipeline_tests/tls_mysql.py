@@ -3,7 +3,8 @@
 :func:`start_tls_server` makes a CA and a server certificate for ``localhost`` (DNS name only, so
 connecting to ``127.0.0.1`` is a host-name mismatch), a second CA that signed nothing, a fresh
 data directory (``mariadb-install-db``), and runs ``mariadbd`` on a free loopback port with
-``--require-secure-transport``. The tests' user exists with ``REQUIRE SSL``; the admin connects
+``--require-secure-transport``. The tests' user (every privilege, with grant option, like an
+RDS master user) exists with ``REQUIRE SSL``; the admin connects
 over the server's Unix socket. Starts in about a second.
 """
 
@@ -252,7 +253,10 @@ def start_tls_server(start_timeout_seconds: float = 30.0) -> TlsServer:
             cursor.execute(
                 "CREATE USER %s@'%%' IDENTIFIED BY %s REQUIRE SSL", (server.user, server.password)
             )
-            cursor.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'%%'", (server.user,))
+            # Like an RDS master user: every privilege, and it may grant them.
+            cursor.execute(
+                "GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (server.user,)
+            )
     finally:
         admin.close()
     return server

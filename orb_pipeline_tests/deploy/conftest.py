@@ -4,7 +4,6 @@ PostgreSQL database, and AWS simulated by moto on loopback."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,17 @@ def postgres_env(database: dict) -> dict[str, str]:
     }
 
 
+POSTGRES_TLS = (
+    "        sslmode: verify-full\n        sslrootcert: /opt/dagster/certs/rds-global-bundle.pem\n"
+)
+
+
+def without_postgres_tls(instance_yaml: str) -> str:
+    """deploy/dagster.yaml's text for a PostgreSQL without TLS (fails if the TLS lines moved)."""
+    assert instance_yaml.count(POSTGRES_TLS) == 1, "deploy/dagster.yaml's PostgreSQL TLS changed"
+    return instance_yaml.replace(POSTGRES_TLS, "        sslmode: disable\n")
+
+
 def postgres_engine(database: dict):
     """A SQLAlchemy engine on one test database (to read Dagster's tables independently)."""
     import sqlalchemy as sa
@@ -45,10 +55,12 @@ def postgres_engine(database: dict):
 
 @pytest.fixture
 def production_home(tmp_path, postgres_database, fake_aws, monkeypatch) -> Path:
-    """A DAGSTER_HOME holding deploy/dagster.yaml verbatim, its variables set for this test."""
+    """A DAGSTER_HOME holding deploy/dagster.yaml, its variables set for this test. One change:
+    the local PostgreSQL speaks no TLS, so ``sslmode: verify-full`` with the image's RDS bundle
+    becomes ``disable`` (test_stack_files checks the production values)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(without_postgres_tls((DEPLOY / "dagster.yaml").read_text()))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     for name, value in postgres_env(postgres_database).items():
         monkeypatch.setenv(name, value)

@@ -5,6 +5,7 @@ is multi-stage, pinned, and its numba warm-up command really warms a cache."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -57,8 +58,16 @@ def _env_names_read_by(instance_yaml: Path) -> set[str]:
     return found
 
 
+def _containers(template: dict, task_definition: str) -> dict[str, dict]:
+    containers = template["Resources"][task_definition]["Properties"]["ContainerDefinitions"]
+    return {container["Name"]: container for container in containers}
+
+
 def _container(template: dict, task_definition: str) -> dict:
-    (container,) = template["Resources"][task_definition]["Properties"]["ContainerDefinitions"]
+    """The task's essential container (the daemon task also has an init container)."""
+    (container,) = [
+        c for c in _containers(template, task_definition).values() if c.get("Essential", True)
+    ]
     return container
 
 
@@ -177,6 +186,112 @@ def test_sweep_grid_and_chunks_reach_the_tasks_that_load_definitions():
             "Name": "ORB_SWEEP_CHUNKS",
             "Value": {"Ref": "SweepChunks"},
         }
+
+
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+
+
+def _image_ca_bundle() -> str:
+    """Where the image holds the RDS CA bundle: the Dockerfile fetches it from AWS at build time
+    to the path its ORB_RDS_CA_BUNDLE names."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    path = re.search(r"^ENV ORB_RDS_CA_BUNDLE=(\S+)$", dockerfile, re.M).group(1)
+    url = re.search(r"^ARG RDS_CA_BUNDLE_URL=(\S+)$", dockerfile, re.M).group(1)
+    assert url == RDS_CA_BUNDLE_URL
+    assert re.search(
+        r"^ADD (--chmod=644 )?\$\{RDS_CA_BUNDLE_URL\} " + re.escape(path) + "$", dockerfile, re.M
+    )
+    return path
+
+
+def _secret_of(entry: dict) -> str:
+    """The secret resource a task-definition secret entry reads (``!Sub "${X}:key::"`` -> X)."""
+    return re.fullmatch(r"\$\{(\w+)\}:\w+::", entry["ValueFrom"]["Fn::Sub"]).group(1)
+
+
+def test_apps_connect_as_least_privilege_users_not_the_master_users():
+    template = _template()
+    resources = template["Resources"]
+    masters = {
+        re.search(r"\$\{(\w+)\}", resources[name]["Properties"]["MasterUsername"]["Fn::Sub"])[1]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::RDS::DBInstance"
+    }
+    assert masters == {"DagsterDatabaseSecret", "ResultsDatabaseSecret"}
+    app_users = {
+        "DAGSTER_PG_USER",
+        "DAGSTER_PG_PASSWORD",
+        "ORB_RESULTS_USER",
+        "ORB_RESULTS_PASSWORD",
+    }
+    seen = set()
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::ECS::TaskDefinition":
+            continue
+        for container in _containers(template, name).values():
+            for entry in container.get("Secrets", []):
+                if container["Name"] != "database-users":
+                    assert _secret_of(entry) not in masters, (name, entry["Name"])
+                if entry["Name"] in app_users:
+                    seen.add(entry["Name"])
+                    assert _secret_of(entry) in {
+                        "DagsterAppDatabaseSecret",
+                        "ResultsAppDatabaseSecret",
+                    }, (name, entry["Name"])
+    assert seen == app_users
+
+    # The app users' names differ from the masters' and are the ones deploy/sql/ grants to.
+    def username(secret: str) -> str:
+        template_text = resources[secret]["Properties"]["GenerateSecretString"]
+        return json.loads(template_text["SecretStringTemplate"])["username"]
+
+    assert username("DagsterAppDatabaseSecret") != username("DagsterDatabaseSecret")
+    assert username("ResultsAppDatabaseSecret") != username("ResultsDatabaseSecret")
+
+
+def test_database_users_init_container_runs_before_the_daemon():
+    from orb_pipeline.orchestration import database_users
+
+    template = _template()
+    containers = _containers(template, "DaemonTaskDefinition")
+    init, daemon = containers["database-users"], containers["daemon"]
+    assert init["Essential"] is False
+    assert daemon["DependsOn"] == [{"ContainerName": "database-users", "Condition": "SUCCESS"}]
+    command = init["Command"]
+    assert command[:3] == ["python", "-m", "orb_pipeline.orchestration.database_users"]
+    targets = command[3:]
+    assert sorted(targets) == ["dagster", "results"]
+    needed = {name for target in targets for name in database_users.NEEDS[target]}
+    missing = needed - _container_env(init)
+    assert not missing, f"database-users does not set {sorted(missing)}"
+    plain = {e["Name"] for e in init["Environment"]}
+    assert not {n for n in plain if "PASSWORD" in n or n.endswith("_USER")}
+    # The SQL it applies is in the image (WORKDIR /opt/dagster/app + COPY deploy/sql deploy/sql).
+    assert re.search(r"^COPY deploy/sql deploy/sql$", (REPO / "Dockerfile").read_text(), re.M)
+    assert database_users.SQL_DIR == Path("deploy/sql")
+    for target in targets:
+        assert (REPO / database_users.SQL_DIR / f"{target}_users.sql").is_file()
+    # The web server starts after the daemon service (so after the users exist).
+    assert "DaemonService" in template["Resources"]["WebserverService"]["DependsOn"]
+
+
+def test_databases_are_verified_against_the_rds_ca_bundle_in_the_image():
+    bundle = _image_ca_bundle()
+    assert bundle.startswith("/opt/dagster/")  # inside the runtime image's layout
+    postgres = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["storage"]["postgres"]
+    params = postgres["postgres_db"]["params"]
+    assert params["sslmode"] == "verify-full" and params["sslrootcert"] == bundle
+    template = _template()
+    assert template["Parameters"]["WarehouseTlsCa"]["Default"] == bundle
+    for task_definition in ("RunTaskDefinition", "CodeServerTaskDefinition"):
+        environment = _container(template, task_definition)["Environment"]
+        values = {e["Name"]: e["Value"] for e in _entries(environment)}
+        assert values["ORB_RESULTS_TLS_CA"] == bundle
+        assert values["ORB_WAREHOUSE_TLS_CA"] == {"Ref": "WarehouseTlsCa"}
+    init = _containers(template, "DaemonTaskDefinition")["database-users"]
+    values = {e["Name"]: e["Value"] for e in init["Environment"]}
+    assert values["PGSSLMODE"] == "verify-full" and values["PGSSLROOTCERT"] == bundle
+    assert values["ORB_RESULTS_TLS_CA"] == bundle
 
 
 def test_daemon_role_allows_only_what_the_run_launcher_calls():
