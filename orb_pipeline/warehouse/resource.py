@@ -407,6 +407,8 @@ class MySqlWarehouse(Warehouse):
                 "ORB_WAREHOUSE_PORT": self.port,
                 "ORB_WAREHOUSE_DATABASE": self.database,
                 "ORB_WAREHOUSE_USER": self.user,
+                # Nor switch verification off, or trust another CA.
+                "ORB_WAREHOUSE_TLS_CA": self.tls_ca_path or "",
             },
         )
 

@@ -57,3 +57,34 @@ def test_user_override_is_refused_without_showing_it(monkeypatch):
     assert "root" not in str(raised.value)
     monkeypatch.delenv("ORB_RESULTS_USER")
     check_deployment_values("results store", {"ORB_RESULTS_USER": "root"})  # not deployed: free
+
+
+@pytest.mark.parametrize("override", [None, "/tmp/attacker-ca.pem"], ids=["off", "other_ca"])
+def test_run_config_cannot_switch_tls_verification_off_or_trust_another_ca(
+    deployed, monkeypatch, override
+):
+    # The deployment verifies TLS against its CA; run config may neither drop nor replace it.
+    monkeypatch.setenv("ORB_RESULTS_TLS_CA", "/opt/dagster/certs/rds-global-bundle.pem")
+    store = _deployed_store(deployed).model_copy(
+        update={"tls_ca_path": "/opt/dagster/certs/rds-global-bundle.pem"}
+    )
+    with pytest.raises(dg.DagsterResourceFunctionError) as raised:
+        dg.materialize(
+            [touches_results],
+            resources={"results": store},
+            run_config={
+                "resources": {
+                    "results": {
+                        "config": {
+                            # everything as deployed but the CA
+                            **{k: deployed[k] for k in ("host", "port", "user", "password")},
+                            "database": deployed["database"],
+                            "tls_ca_path": override,
+                        }
+                    }
+                }
+            },
+        )
+    cause = raised.value.__cause__
+    assert isinstance(cause, DeploymentOverrideError)
+    assert "differs from ORB_RESULTS_TLS_CA of the deployment" in str(cause)

@@ -58,6 +58,8 @@ class MySqlResultsStore(ResultsStore):
                 "ORB_RESULTS_PORT": self.port,
                 "ORB_RESULTS_DATABASE": self.database,
                 "ORB_RESULTS_USER": self.user,
+                # Nor switch verification off, or trust another CA.
+                "ORB_RESULTS_TLS_CA": self.tls_ca_path or "",
             },
         )
 
