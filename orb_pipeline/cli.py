@@ -50,6 +50,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:
+        # Before the parsers: building them imports the engine, which fixes numba's cache.
+        from orb_pipeline.orchestration.demo_setup import choose_numba_cache
+
+        choose_numba_cache()
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

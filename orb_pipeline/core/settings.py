@@ -213,6 +213,13 @@ class Settings(BaseModel):
         "default last session of `staged_window` (inclusive; run config overrides)",
         "(set it or the run config)",
     )
+    # demo
+    demo_workers: WholeNumber(1) = setting(
+        max(1, min(4, os.cpu_count() or 1)),
+        "worker processes of `orb-pipeline demo`: runs of different tickers that execute at once"
+        " (each holds the definitions and compiled kernels, about 0.5 GB)",
+        "one per core, at most 4",
+    )
     # staging
     staging: Choice("local", "redis") = setting(
         "local", "staging implementation: `local` (directory) or `redis`"

@@ -156,6 +156,7 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
 
     from orb_pipeline import resources
     from orb_pipeline.calendar import session_table
+    from orb_pipeline.core import settings
     from orb_pipeline.core.artifacts import ARTIFACTS_PREFIX
     from orb_pipeline.core.cache_store import cache_from_environment
     from orb_pipeline.core.event_log import latest_storage_ids
@@ -167,7 +168,7 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
         UNIVERSE_JOB,
         VALIDATION_AUTOMATION,
     )
-    from orb_pipeline.orchestration.launch import InProcessLauncher, LaunchError
+    from orb_pipeline.orchestration.launch import InProcessLauncher, Launch, LaunchError
     from orb_pipeline.orchestration.progress import MaterializationWatcher
     from orb_pipeline.orchestration.sensors import WATCHED
     from orb_pipeline.orchestration.sweep_plan import SESSIONS_PER_YEAR
@@ -180,7 +181,11 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
 
     instance = dg.DagsterInstance.get()
     try:
-        with InProcessLauncher(instance) as launcher:
+        workers = settings.current().demo_workers
+        progress(
+            f"runs of different tickers execute {workers} at a time ({workers} worker processes)"
+        )
+        with InProcessLauncher(instance, workers=workers) as launcher:
             known = set(instance.get_dynamic_partitions(TICKERS_PARTITIONS_NAME))
             new = [t for t in scope.tickers if t not in known]
             if new:
@@ -203,9 +208,19 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
             )
             data_assets = list(DATA_ASSETS)
             with MaterializationWatcher(instance, data_assets, partitions, progress):
-                for block in _contiguous_blocks(ordered, set(scope.tickers)):
-                    request = rectangle_run_request(scope.first_session, scope.last_session, block)
-                    _launch(launcher, request, clock, progress, DAILY_DATA_JOB, None)
+                blocks = _split_blocks(_contiguous_blocks(ordered, set(scope.tickers)), workers)
+                _launch_batch(
+                    launcher,
+                    [
+                        _demo_launch(
+                            rectangle_run_request(scope.first_session, scope.last_session, block),
+                            job_name=DAILY_DATA_JOB,
+                        )
+                        for block in blocks
+                    ],
+                    clock,
+                    progress,
+                )
 
             def wait_for_compile() -> None:
                 # The sweeps are the first runs that need every kernel; staging does not, so the
@@ -243,15 +258,29 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                 if requests:
                     cursor = json.loads(result.cursor)
                     progress(f"research sensor tick {tick}: {len(requests)} run requests")
-                for request in requests:
-                    if request.job_name != STAGE_WINDOW_JOB:
+                # One batch per job, in the order requested: a tick's runs of one job are
+                # independent of each other (one per ticker), so the workers share them out.
+                for job_name in dict.fromkeys(request.job_name for request in requests):
+                    if job_name != STAGE_WINDOW_JOB:
                         wait_for_compile()
-                    _launch(launcher, request, clock, progress, None, sensor.name)
+                    batch = [r for r in requests if r.job_name == job_name]
+                    launches = [
+                        Launch(r, sensor_name=sensor.name, log_level="WARNING") for r in batch
+                    ]
+                    _launch_batch(launcher, launches, clock, progress)
                 wait_for_compile()
                 if validation:
                     progress(f"validation_automation tick {tick}: {len(validation)} run requests")
-                for request in validation:
-                    _launch(launcher, request, clock, progress, None, VALIDATION_AUTOMATION)
+                    launches = [
+                        Launch(
+                            request,
+                            sensor_name=VALIDATION_AUTOMATION,
+                            automation=True,
+                            log_level="WARNING",
+                        )
+                        for request in validation
+                    ]
+                    _launch_batch(launcher, launches, clock, progress)
             # The universe view ranks parameter sets across every ticker's verdicts.
             universe = dg.RunRequest(
                 job_name=UNIVERSE_JOB,
@@ -266,7 +295,9 @@ def _run(scope, home, data, environment, warm_up, progress, write) -> int:
                     }
                 },
             )
-            _launch(launcher, universe, clock, progress, UNIVERSE_JOB, None)
+            _launch_batch(
+                launcher, [_demo_launch(universe, job_name=UNIVERSE_JOB)], clock, progress
+            )
 
         started = time.perf_counter()
         write("")
@@ -323,28 +354,60 @@ def _validation_requests(defs, instance, cursor):
     return requests, result.cursor
 
 
-def _launch(launcher, request, clock, progress, job_name, sensor_name) -> None:
-    from orb_pipeline.orchestration.jobs import VALIDATION_AUTOMATION
+def _split_blocks(blocks: list[list[str]], parts: int) -> list[list[str]]:
+    """Each contiguous block of tickers cut into at most ``parts`` contiguous pieces of nearly
+    equal length (a range tag still spans each piece), so ``parts`` data runs can work at once."""
+    pieces: list[list[str]] = []
+    for block in blocks:
+        count = min(parts, len(block))
+        size, extra = divmod(len(block), count)
+        start = 0
+        for index in range(count):
+            end = start + size + (1 if index < extra else 0)
+            pieces.append(block[start:end])
+            start = end
+    return pieces
 
-    name = request.job_name or job_name
-    what = (
-        request.partition_key
-        or request.tags.get("orb/sessions")
-        or request.tags.get("orb/chunks", "")
-    )
-    launched = launcher.launch(
+
+def _demo_launch(request, *, job_name: str):
+    """A run the demo itself requests (not a sensor): tagged as launched by ``orb-pipeline demo``."""
+    from orb_pipeline.orchestration.launch import Launch
+
+    return Launch(
         request,
         job_name=job_name,
-        sensor_name=sensor_name,
-        automation=sensor_name == VALIDATION_AUTOMATION,
-        tags=None if sensor_name else {"orb/launched_by": "orb-pipeline demo"},
+        tags={"orb/launched_by": "orb-pipeline demo"},
         log_level="WARNING",
     )
-    clock.add(PHASE_OF_JOB.get(name, name), launched.seconds, launched)
-    progress(
-        f"  {name} {request.tags.get('orb/ticker', '')} {what}: ok in {launched.seconds:.1f} s, "
-        f"{launched.events} events (run {launched.run_id[:8]})"
-    )
+
+
+def _launch_batch(launcher, launches, clock, progress) -> None:
+    """Execute ``launches`` (independent runs of one job) on the launcher's workers; the phase's
+    seconds are the batch's wall time (its runs overlap), its runs and events are summed."""
+    started = time.perf_counter()
+    phase = None
+
+    def done(launch, launched) -> None:
+        nonlocal phase
+        request = launch.request
+        name = launched.job_name
+        phase = PHASE_OF_JOB.get(name, name)
+        clock.add(phase, 0.0, launched)
+        what = (
+            request.partition_key
+            or request.tags.get("orb/sessions")
+            or request.tags.get("orb/chunks", "")
+        )
+        progress(
+            f"  {name} {request.tags.get('orb/ticker', '')} {what}: ok in "
+            f"{launched.seconds:.1f} s, {launched.events} events (run {launched.run_id[:8]})"
+        )
+
+    try:
+        launcher.launch_all(launches, done)
+    finally:
+        if phase is not None:
+            clock.add(phase, time.perf_counter() - started)
 
 
 if __name__ == "__main__":

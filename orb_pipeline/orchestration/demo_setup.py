@@ -67,6 +67,19 @@ def _date(value: str, argument: str) -> dt.date:
         raise ValueError(f"{argument} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
+def numba_cache_dir(data: Path) -> str:
+    """Where the demo (its runs and the background warm-up alike) keeps numba's compiled
+    kernels, unless ``NUMBA_CACHE_DIR`` is set."""
+    return os.environ.get("NUMBA_CACHE_DIR") or str(data / ".numba_cache")
+
+
+def choose_numba_cache() -> None:
+    """Set ``NUMBA_CACHE_DIR`` for the demo before anything imports the engine: numba fixes each
+    kernel's cache location at import, and a process whose kernels cache elsewhere than the
+    warm-up's compiles them all again itself."""
+    os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir(settings.current().data_dir.resolve())
+
+
 def prepare_environment(scope: DemoScope, data: Path) -> dict[str, str]:
     """Set what the definitions read when they load (the staged window's defaults, the first
     partition date, the warehouse file, numba's cache); returns what was set, for the closing
@@ -74,7 +87,7 @@ def prepare_environment(scope: DemoScope, data: Path) -> dict[str, str]:
     wanted = {
         "ORB_WINDOW_FIRST": scope.first_session.isoformat(),
         "ORB_WINDOW_LAST": scope.last_session.isoformat(),
-        "NUMBA_CACHE_DIR": str(data / ".numba_cache"),
+        "NUMBA_CACHE_DIR": numba_cache_dir(data),
         "ORB_DATA_DIR": str(data),
     }
     chosen = settings.current()

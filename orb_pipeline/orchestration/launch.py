@@ -8,7 +8,10 @@ every package and the definitions again (docs/ARCHITECTURE.md, "Runs and launche
 figures). :class:`InProcessLauncher` does both halves right: it creates each run as the sensor
 daemon does (the ``orb_pipeline`` code location's job snapshot and origin, the sensor's name and
 run key as tags) and executes it in this process, where the engine is compiled and the
-definitions loaded once.
+definitions loaded once. With ``workers`` > 1, :meth:`InProcessLauncher.launch_all` executes a
+batch of independent runs (one per ticker) in that many long-lived worker processes, each of
+which loads the definitions and the compiled kernels once, as ``dagster api execute_run`` would
+per run: a 2-core machine does two tickers' work at a time.
 
 Dagster has no public API for "create a run with a code-location origin, then execute it here",
 so this module (and only this one) uses the same internal functions the daemon and
@@ -17,8 +20,11 @@ so this module (and only this one) uses the same internal functions the daemon a
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +53,67 @@ class LaunchedRun:
     events: int
 
 
+@dataclass(frozen=True, eq=False)
+class Launch:
+    """One run to create: the request and how it was launched (see :meth:`InProcessLauncher.create`)."""
+
+    request: dg.RunRequest
+    job_name: str | None = None
+    sensor_name: str | None = None
+    automation: bool = False
+    tags: dict[str, str] | None = None
+    log_level: str | None = None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a worker reports of an executed run (picklable)."""
+
+    run_id: str
+    seconds: float
+    events: int
+    failures: tuple[str, ...]
+
+
+def _execute(instance: dg.DagsterInstance, run: dg.DagsterRun) -> _Outcome:
+    """Execute a created run here, as ``dagster api execute_run`` does."""
+    started = time.perf_counter()
+    result = execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+    seconds = time.perf_counter() - started
+    failures = ()
+    if not result.success:
+        failures = tuple(
+            event.message or ""
+            for event in result.all_events
+            if event.event_type_value in {"STEP_FAILURE", "RUN_FAILURE"}
+        )
+    return _Outcome(run.run_id, seconds, len(instance.all_logs(run.run_id)), failures)
+
+
+_WORKER_INSTANCE: dg.DagsterInstance | None = None
+
+
+def _execute_in_worker(run_id: str) -> _Outcome:
+    """A worker process's task: execute the run ``run_id`` on ``$DAGSTER_HOME``'s instance (opened
+    once per worker)."""
+    global _WORKER_INSTANCE
+    if _WORKER_INSTANCE is None:
+        _WORKER_INSTANCE = dg.DagsterInstance.get()
+    run = _WORKER_INSTANCE.get_run_by_id(run_id)
+    if run is None:
+        raise LaunchError(f"run {run_id} is not in the instance at $DAGSTER_HOME")
+    return _execute(_WORKER_INSTANCE, run)
+
+
 @dataclass
 class InProcessLauncher:
     """Creates runs of ``orb_pipeline``'s jobs with their code-location origin and executes them
-    in this process. Use as a context manager (it holds the loaded code location)."""
+    in this process, or a batch of them in ``workers`` worker processes (which read the instance
+    from ``$DAGSTER_HOME`` and the environment as it is when the launcher is entered). Use as a
+    context manager (it holds the loaded code location and the workers)."""
 
     instance: dg.DagsterInstance
+    workers: int = 1
     launched: list[LaunchedRun] = field(default_factory=list)
 
     def __enter__(self) -> InProcessLauncher:
@@ -66,33 +127,86 @@ class InProcessLauncher:
         )
         self._location = origin.create_location(self.instance)
         (self._repository,) = self._location.get_repositories().values()
+        # Spawned, not forked: a fork would copy this process's open SQLite and thread state.
+        self._pool = (
+            ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            if self.workers > 1
+            else None
+        )
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
         self._location.cleanup()
 
-    def launch(
+    def launch(self, launch: Launch) -> LaunchedRun:
+        """Create the run ``launch`` asks for and execute it here; raises :class:`LaunchError`
+        naming the failed steps."""
+        run = self.create(launch)
+        return self._record(run, _execute(self.instance, run))
+
+    def launch_all(
         self,
-        request: dg.RunRequest,
-        *,
-        job_name: str | None = None,
-        sensor_name: str | None = None,
-        automation: bool = False,
-        tags: dict[str, str] | None = None,
-        log_level: str | None = None,
+        launches: Sequence[Launch],
+        on_done: Callable[[Launch, LaunchedRun], None] = lambda *_: None,
+    ) -> list[LaunchedRun]:
+        """Create every run of ``launches`` (independent of each other) and execute them in the
+        worker processes, at most ``workers`` at a time (here when ``workers`` is 1); calls
+        ``on_done`` as each one finishes. Raises :class:`LaunchError` naming every failed run
+        once all have ended."""
+        if self._pool is None or len(launches) < 2:
+            return [self._done(launch, self.launch(launch), on_done) for launch in launches]
+        runs = {launch: self.create(launch) for launch in launches}
+        futures = {
+            self._pool.submit(_execute_in_worker, run.run_id): launch
+            for launch, run in runs.items()
+        }
+        launched, errors = [], []
+        for future in as_completed(futures):
+            launch = futures[future]
+            try:
+                run = self._record(runs[launch], future.result())
+                launched.append(self._done(launch, run, on_done))
+            except LaunchError as error:  # a failed run: it names itself; the others go on
+                errors.append(str(error))
+            except Exception as error:  # the worker died or could not start the run
+                run = runs[launch]
+                errors.append(f"{run.job_name} (run {run.run_id}) did not execute: {error!r}")
+        if errors:
+            raise LaunchError(" || ".join(errors))
+        return launched
+
+    @staticmethod
+    def _done(
+        launch: Launch, run: LaunchedRun, on_done: Callable[[Launch, LaunchedRun], None]
     ) -> LaunchedRun:
-        """Create the run ``request`` asks for (``job_name`` when the request names none) and
-        execute it here, tagged as launched by ``sensor_name`` (an automation condition sensor
-        when ``automation``); raises :class:`LaunchError` naming the failed steps. ``log_level``
-        sets the console logger's level (every event is stored either way)."""
-        name = request.job_name or job_name
+        on_done(launch, run)
+        return run
+
+    def _record(self, run: dg.DagsterRun, outcome: _Outcome) -> LaunchedRun:
+        launched = LaunchedRun(run.run_id, run.job_name, outcome.seconds, outcome.events)
+        self.launched.append(launched)
+        if outcome.failures:
+            raise LaunchError(
+                f"{run.job_name} failed (run {run.run_id}): {' | '.join(outcome.failures)[:2000]}"
+            )
+        return launched
+
+    def create(self, launch: Launch) -> dg.DagsterRun:
+        """Create, not start, the run ``launch.request`` asks for (``launch.job_name`` when the
+        request names none), tagged as launched by ``launch.sensor_name`` (an automation
+        condition sensor when ``launch.automation``); ``launch.log_level`` sets the console
+        logger's level (every event is stored either way)."""
+        request, sensor_name, log_level = launch.request, launch.sensor_name, launch.log_level
+        name = request.job_name or launch.job_name
         remote_job = self._repository.get_full_job(name)
-        run_tags = {**(remote_job.run_tags or {}), **request.tags, **(tags or {})}
+        run_tags = {**(remote_job.run_tags or {}), **request.tags, **(launch.tags or {})}
         if request.partition_key is not None:
             run_tags["dagster/partition"] = request.partition_key
         if sensor_name:
             run_tags[SENSOR_NAME_TAG] = sensor_name
-        if automation:  # requested by an automation condition sensor (``sensor_name``)
+        if launch.automation:  # requested by an automation condition sensor (``sensor_name``)
             run_tags[AUTOMATION_CONDITION_TAG] = "true"
         if request.run_key:
             run_tags[RUN_KEY_TAG] = request.run_key
@@ -126,18 +240,4 @@ class InProcessLauncher:
             job_code_origin=remote_job.get_python_origin(),
             asset_graph=self._repository.asset_graph,
         )
-        started = time.perf_counter()
-        recon_job = recon_job_from_origin(remote_job.get_python_origin())
-        result = execute_run(recon_job, run, self.instance)
-        seconds = time.perf_counter() - started
-        events = len(self.instance.all_logs(run.run_id))
-        launched = LaunchedRun(run.run_id, name, seconds, events)
-        self.launched.append(launched)
-        if not result.success:
-            failures = [
-                event.message or ""
-                for event in result.all_events
-                if event.event_type_value in {"STEP_FAILURE", "RUN_FAILURE"}
-            ]
-            raise LaunchError(f"{name} failed (run {run.run_id}): {' | '.join(failures)[:2000]}")
-        return launched
+        return run

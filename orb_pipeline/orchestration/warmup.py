@@ -58,6 +58,23 @@ def tiny_grid():
     )
 
 
+def warm_up_statistics(stats) -> None:
+    """Compile the leaderboard's and validation's kernels (deflated Sharpe, PBO, bootstrap,
+    walk-forward fold metrics) on ``stats``, the tiny window's per-session results."""
+    from orb_pipeline.statistics.overfitting import (
+        deflated_sharpe_ratios,
+        probability_of_backtest_overfitting,
+    )
+    from orb_pipeline.validation.bootstrap import bootstrap
+    from orb_pipeline.validation.fold_metrics import window_metrics
+
+    window_metrics(stats, 0, 1)
+    pnl = np.random.default_rng(7).normal(size=(8, 3))
+    probability_of_backtest_overfitting(pnl, 2)
+    deflated_sharpe_ratios(np.array([0.1, 0.2]), 2, 0.01, 8, np.zeros(2), np.full(2, 3.0))
+    bootstrap(pnl[:, 0], samples=8)
+
+
 def warm_up() -> int:
     from orb_pipeline import engine
     from orb_pipeline.results.ids import backtest_ids
@@ -66,7 +83,7 @@ def warm_up() -> int:
     series, sessions = tiny_window()
     grid = tiny_grid()
     results = engine.sweep(series, sessions, grid)
-    engine.session_stats(series, sessions, grid)
+    warm_up_statistics(engine.session_stats(series, sessions, grid))
     engine.ledger(series, sessions, grid.row(0, named=True))
     engine.opening_ranges(series, sessions, 30)
     engine.compress_series(series.rename({"price": "close"}))

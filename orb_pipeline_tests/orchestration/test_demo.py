@@ -46,7 +46,9 @@ def demo(tmp_path_factory):
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORB_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(home), ORB_DATA_DIR=str(root / "data"))
+    # Two workers, as on a 2-core machine: the data run splits in two and the tickers' runs
+    # execute two at a time in worker processes.
+    env.update(DAGSTER_HOME=str(home), ORB_DATA_DIR=str(root / "data"), ORB_DEMO_WORKERS="2")
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "orb_pipeline.cli", "demo"],
@@ -87,9 +89,10 @@ def test_demo_prints_progress_leaderboards_and_pictures(demo):
 
 def test_demo_prints_runs_events_and_total(demo):
     _, _, _, stdout = demo
-    # 1 data run, then per ticker: stage, sweep (all 4 chunks in one run), leaderboard, validation;
-    # then the universe view.
-    assert "runs launched: 14" in stdout
+    # 2 data runs (one per worker), then per ticker: stage, sweep (all 4 chunks in one run),
+    # leaderboard, validation; then the universe view.
+    assert "runs launched: 15" in stdout
+    assert "runs of different tickers execute 2 at a time (2 worker processes)" in stdout
     phases = {
         m["phase"]: (int(m["runs"]), int(m["events"]))
         for m in re.finditer(
@@ -97,7 +100,7 @@ def test_demo_prints_runs_events_and_total(demo):
         )
     }
     assert {phase: runs for phase, (runs, _) in phases.items() if runs} == {
-        "data": 1,
+        "data": 2,
         "stage": 3,
         "sweeps": 3,
         "leaderboards": 3,
@@ -146,9 +149,9 @@ def test_demo_materialized_every_partition_of_the_lineage(demo):
                 cursor = page.cursor
             assert len(partitions) == count, asset
         runs = instance.get_runs()
-        assert (
-            len(runs) == 1 + 3 + 3 + 3 + 3 + 1
-        )  # data, then per ticker: stage, sweep (all chunks), rank, validate; the universe
+        # data (one run per worker), then per ticker: stage, sweep (all chunks), rank, validate;
+        # the universe
+        assert len(runs) == 2 + 3 + 3 + 3 + 3 + 1
         assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
     finally:
         instance.dispose()
@@ -255,7 +258,7 @@ def test_demo_runs_carry_the_code_location_origin_and_the_sensor_tags(webserver)
       runId pipelineName status repositoryOrigin { repositoryLocationName repositoryName }
       tags { key value } } } } }"""
     runs = _graphql(webserver, query)["runsOrError"]["results"]
-    assert len(runs) == 14
+    assert len(runs) == 15  # 2 data runs (one per worker) + 4 per ticker + the universe
     for run in runs:
         # What the Overview timeline, the Jobs page and re-execution look runs up by.
         assert run["repositoryOrigin"] == {
@@ -296,7 +299,7 @@ def test_overview_timeline_and_jobs_page_list_the_demo_runs(webserver, tmp_path_
     with Browser(width=1600, height=1000) as browser:
         browser.open(f"{webserver}/overview/activity/timeline")
         # The location row counts the runs in the window; each job has a row with its runs.
-        browser.wait_for("document.body.innerText.includes('orb_pipeline\\n14')", timeout=120)
+        browser.wait_for("document.body.innerText.includes('orb_pipeline\\n15')", timeout=120)
         text = browser.evaluate("document.body.innerText")
         assert "No runs or scheduled ticks" not in text
         for job in jobs:
