@@ -10,7 +10,7 @@ what the grid adds:
   ``--rows`` rows cut into ``--chunks`` chunks, as a ``sweep_results`` run over all of a ticker's
   chunks does (the upsert is not included);
 - ``session_stats``: ``engine.session_stats`` over ``--stats-rows`` rows (what ``walk_forward``
-  holds), then bytes per backtest and session against ``validation.runner``'s estimate.
+  holds per block), then bytes per backtest and session against the engine's count.
 Nothing is asserted: figures are printed.
 """
 
@@ -87,7 +87,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.rows, args.sessions, args.ticks, args.chunks)
         return
-    from orb_pipeline.validation.runner import BYTES_PER_BACKTEST_SESSION
+    from orb_pipeline.engine import SESSION_STATS_BYTES_PER_CELL
 
     sweep = measure("sweep", args.rows, args)
     stats = measure("session_stats", args.stats_rows, args)
@@ -103,7 +103,8 @@ def main() -> None:
     print(
         f"session_stats of {stats['rows']:,} rows: peak {stats['peak_mb']:.0f} MB (baseline "
         f"{stats['baseline_mb']:.0f} MB, +{added:.0f} MB, {added * 2**20 / cells:.0f} bytes per "
-        f"backtest and session; walk_forward's estimate {BYTES_PER_BACKTEST_SESSION})"
+        f"backtest and session; the engine's count {SESSION_STATS_BYTES_PER_CELL}; walk_forward streams "
+        "them in blocks: benchmarks.big_grid)"
     )
 
 

@@ -1,8 +1,8 @@
 """The ORB backtest engine: exact, fast opening-range-breakout sweeps (Dagster-free).
 
 Contract: ``docs/STRATEGY.md`` and ``docs/SEMANTICS_EXTENSIONS.md`` (costs, scaled
-distances, per-session statistics). Public API: ``sweep``, ``ledger``, ``session_stats`` +
-``aggregate``, ``opening_ranges``, ``compress_series``, ``default_grid``, ``make_grid``,
+distances, per-session statistics). Public API: ``sweep``, ``ledger``, ``session_stats``
+(``session_stats_blocks`` for huge grids) + ``aggregate``, ``opening_ranges``, ``compress_series``, ``default_grid``, ``make_grid``,
 ``Costs``, ``count_skipped_sessions``, ``ENGINE_VERSION``.
 """
 
@@ -11,6 +11,7 @@ from orb_pipeline.engine._cache import engine_cache_dir
 with engine_cache_dir():
     from orb_pipeline.engine.api import (
         DEFAULT_KERNEL_LIMITS,
+        SESSION_STATS_BYTES_PER_CELL,
         KernelLimits,
         SessionStats,
         aggregate,
@@ -18,6 +19,7 @@ with engine_cache_dir():
         ledger,
         opening_ranges,
         session_stats,
+        session_stats_blocks,
         sweep,
     )
     from orb_pipeline.engine.costs import Costs
@@ -37,6 +39,7 @@ __all__ = [
     "ENGINE_VERSION",
     "GRID_COLUMNS",
     "Costs",
+    "SESSION_STATS_BYTES_PER_CELL",
     "SessionStats",
     "aggregate",
     "compress_series",
@@ -47,5 +50,6 @@ __all__ = [
     "make_grid",
     "opening_ranges",
     "session_stats",
+    "session_stats_blocks",
     "sweep",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numba
@@ -14,6 +15,7 @@ from orb_pipeline.engine.enums import EXIT_REASON_NAMES
 from orb_pipeline.engine.grid import GRID_COLUMNS
 from orb_pipeline.engine.inputs import (
     Window,
+    _require_frame,
     check_distance_unit,
     grid_from_params,
     prepare_grid,
@@ -251,19 +253,11 @@ class SessionStats:
         return self.net_units.shape[1]
 
 
-def session_stats(
-    series,
-    sessions,
-    grid,
-    *,
-    costs: Costs | None = None,
-    distance_unit: str = "dollars",
-    kernel_limits: KernelLimits = DEFAULT_KERNEL_LIMITS,
-) -> SessionStats:
-    """One kernel pass keeping each combination's per-session results, so that metrics over any
-    subset of sessions (walk-forward folds) are a cheap ``aggregate`` away. Memory is
-    ``10 x 8 x n_combos x n_sessions`` bytes: chunk huge grids (``sweep`` does not need this)."""
-    window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
+# Bytes ``session_stats`` keeps per combination and session: N_STAT int64 + N_FSTAT float64 arrays.
+SESSION_STATS_BYTES_PER_CELL = 8 * (N_STAT + N_FSTAT)
+
+
+def _stats_of(window: Window, prepared, unit, costs, kernel_limits) -> SessionStats:
     plan = plan_paths(prepared, unit)
     tables = _tables(window, plan.range_lengths)
     values = np.zeros((N_STAT, len(prepared), window.n_sessions), dtype=np.int64)
@@ -283,6 +277,54 @@ def session_stats(
     return SessionStats(
         prepared.frame, window.sessions.dates, *values, *fvalues, window.session_seconds
     )
+
+
+def session_stats(
+    series,
+    sessions,
+    grid,
+    *,
+    costs: Costs | None = None,
+    distance_unit: str = "dollars",
+    kernel_limits: KernelLimits = DEFAULT_KERNEL_LIMITS,
+) -> SessionStats:
+    """One kernel pass keeping each combination's per-session results, so that metrics over any
+    subset of sessions (walk-forward folds) are a cheap ``aggregate`` away. Memory is
+    ``SESSION_STATS_BYTES_PER_CELL`` (80) bytes per combination and session: for huge grids use
+    ``session_stats_blocks`` (``sweep`` does not need this)."""
+    window, prepared, unit = _prepare(series, sessions, grid, costs, distance_unit)
+    return _stats_of(window, prepared, unit, costs, kernel_limits)
+
+
+def session_stats_blocks(
+    series,
+    sessions,
+    grid,
+    rows_per_block: int,
+    *,
+    costs: Costs | None = None,
+    distance_unit: str = "dollars",
+    kernel_limits: KernelLimits = DEFAULT_KERNEL_LIMITS,
+) -> Iterator[tuple[int, SessionStats]]:
+    """``session_stats`` of ``grid`` in consecutive blocks of at most ``rows_per_block`` rows:
+    yields ``(first grid row of the block, SessionStats of the block)`` in grid order. Each
+    block's arrays equal rows ``[start, start + height)`` of one ``session_stats`` call exactly
+    (every combination is computed independently); the window is prepared once, and memory is
+    one block's ``SESSION_STATS_BYTES_PER_CELL x rows_per_block x sessions`` bytes at a time
+    (a block is freed when the caller drops it)."""
+    if isinstance(rows_per_block, bool) or not isinstance(rows_per_block, int | np.integer):
+        raise ValueError(f"rows_per_block must be an integer >= 1, got {rows_per_block!r}")
+    if rows_per_block < 1:
+        raise ValueError(f"rows_per_block must be an integer >= 1, got {rows_per_block!r}")
+    unit = check_distance_unit(distance_unit)
+    _costs(costs)
+    grid = _require_frame(grid, "grid")
+    if grid.height == 0:
+        prepare_grid(grid)  # the engine's own "grid is empty" error
+    window = prepare_window(series, sessions, distance_unit)
+    for start in range(0, grid.height, rows_per_block):
+        prepared = prepare_grid(grid.slice(start, rows_per_block))
+        yield start, _stats_of(window, prepared, unit, costs, kernel_limits)
 
 
 def _session_index(stats: SessionStats, sessions) -> np.ndarray:

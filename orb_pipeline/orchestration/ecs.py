@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from orb_pipeline.core import settings
-from orb_pipeline.validation.runner import BYTES_PER_BACKTEST_SESSION
+from orb_pipeline.validation.runner import AUTO_FOLDS, validation_memory_bytes
 
 # Fargate's valid CPU units and, for each, the memory range (MiB) and its step.
 FARGATE_MEMORY_MIB: dict[int, tuple[int, int, int]] = {
@@ -67,22 +67,19 @@ def sweep_run_tags(chunk_size: int) -> dict[str, str]:
     return _sized_tags(sweep_task_size(chunk_size), "sweep")
 
 
-# What walk_forward holds per backtest and session (validation.runner, one owner).
-VALIDATION_BYTES_PER_BACKTEST_SESSION = BYTES_PER_BACKTEST_SESSION
 # Backtest-sessions per vCPU-second of the engine: 993,600 backtests x 252 sessions swept in
 # 18.6 s on 2 vCPUs (`python -m benchmarks.sweep_chain --grid large`) is 6.7 M; rounded down.
 BACKTEST_SESSIONS_PER_VCPU_SECOND = 6_000_000
 
 
-def validation_task_size(grid_rows: int, sessions: int) -> TaskSize:
+def validation_task_size(grid_rows: int, sessions: int, folds: int = AUTO_FOLDS) -> TaskSize:
     """Smallest valid Fargate size for ``validation_job`` over ``grid_rows`` backtests and a
-    window of ``sessions`` sessions: memory for the per-session statistics, and one more vCPU
-    size per fourfold work above 25,000 backtests x 252 sessions (the sweep's table)."""
+    window of ``sessions`` sessions: memory for one block of the streamed walk-forward plus the
+    grid (``validation.runner.validation_memory_bytes``, one owner), and one more vCPU size per
+    fourfold work above 25,000 backtests x 252 sessions (the sweep's table)."""
     if grid_rows < 1 or sessions < 1:
         raise ValueError(f"grid_rows and sessions must be positive, got {grid_rows}, {sessions}")
-    wanted = BASE_MEMORY_MIB + (grid_rows * sessions * VALIDATION_BYTES_PER_BACKTEST_SESSION) // (
-        1024 * 1024
-    )
+    wanted = BASE_MEMORY_MIB + validation_memory_bytes(grid_rows, sessions, folds) // (1024 * 1024)
     work = grid_rows * sessions // 252
     cpu = next((units for bound, units in BACKTESTS_PER_CPU_SIZE if work <= bound), 16384)
     for units in sorted(FARGATE_MEMORY_MIB):

@@ -1,8 +1,9 @@
 """``walk_forward`` and ``monte_carlo`` [ticker]: out-of-sample validation of a ticker's window.
 
-- ``walk_forward``: ``engine.session_stats`` once over the staged window, then train/test
-  aggregates per fold (``validation.runner``); every (fold, parameter set) row, the chosen
-  parameters per fold and the stitched out-of-sample equity go to the results store
+- ``walk_forward``: ``engine.session_stats`` over the staged window in blocks of parameter sets
+  of bounded memory, each block's train/test aggregates per fold (``validation.runner``); every
+  (fold, parameter set) row (written block by block), the chosen parameters per fold and the
+  stitched out-of-sample equity go to the results store
   (``validation.schema``); the UI shows in-sample against out-of-sample equity.
 - ``monte_carlo``: a seeded bootstrap of the leaderboard's top backtests' per-session net P&L
   (ledgers from the ``trades`` table), percentiles stored in ``monte_carlo`` and shown in the UI.
@@ -144,11 +145,13 @@ def build_walk_forward(default_grid: pl.DataFrame) -> dg.AssetsDefinition:
                     "252 x (total_profit - drawdown_weight x max_drawdown) / sessions + "
                     "win_rate_weight x (win_rate_percent - 50) / 100"
                 ),
-                "session_stats_seconds": round(run.stats_seconds, 3),
-                "folds_seconds": round(run.folds_seconds, 3),
+                "blocks": run.blocks,
+                "rows_per_block": run.rows_per_block,
+                # engine + fold scores + writing the (fold, parameter set) rows, block by block
+                "blocks_seconds": round(run.blocks_seconds, 3),
                 "store_seconds": round(run.store_seconds, 3),
                 "seconds": round(time.perf_counter() - started, 3),
-                "rows_stored": sum(frame.height for frame in run.rows.values()),
+                "rows_stored": sum(run.stored.values()),
                 "results_store": results.describe(),
                 "data_version": window.data_version,
                 "rebuilt_from_cache": rebuilt,

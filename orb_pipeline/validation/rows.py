@@ -19,7 +19,7 @@ from orb_pipeline import engine
 from orb_pipeline.engine.units import dollars_to_units, units_to_dollars
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.validation import schema
-from orb_pipeline.validation.runner import with_parameters
+from orb_pipeline.validation.runner import PARAMETER_COLUMNS, with_parameters
 from orb_pipeline.validation.walk_forward import WalkForwardResult
 
 
@@ -51,6 +51,25 @@ def _dates(session_dates: pl.Series, positions: np.ndarray | list[int]) -> pl.Se
     return session_dates.gather(np.asarray(positions, dtype=np.int64))
 
 
+def evaluation_rows(vid: str, grid: pl.DataFrame, evaluations: pl.DataFrame) -> pl.DataFrame:
+    """``walk_forward_results`` rows of ``evaluations`` ((fold, combination) rows, combination =
+    grid row): the validation id and the grid's parameters added."""
+    first = int(evaluations["combination"].min())
+    last = int(evaluations["combination"].max())
+    # Only the grid rows the frame covers are joined, so a block costs its own size.
+    part = grid.slice(first, last - first + 1)
+    parameters = (
+        part.select(PARAMETER_COLUMNS)
+        .with_row_index("combination", offset=first)
+        .with_columns(pl.col("combination").cast(pl.Int64))
+    )
+    rows = evaluations.join(parameters, on="combination", how="left", maintain_order="left")
+    rows = rows.with_columns(validation_id=pl.lit(vid))
+    return rows.select(
+        [c.name for c in schema.walk_forward_results.columns if c.name in rows.columns]
+    )
+
+
 def walk_forward_rows(
     result: WalkForwardResult,
     grid: pl.DataFrame,
@@ -59,7 +78,9 @@ def walk_forward_rows(
 ) -> dict[str, pl.DataFrame]:
     """Frames for every walk-forward table. ``run`` holds the ``walk_forward_runs`` columns that
     do not come from ``result`` (validation_id, ticker, window, mode, distance_unit, config,
-    sessions_without_iv, data_version, engine_version, run_id)."""
+    sessions_without_iv, data_version, engine_version, run_id). The ``walk_forward_results``
+    frame is included only when ``result`` kept its evaluations (else they were written block by
+    block with ``append_walk_forward_results``)."""
     vid = run["validation_id"]
     chosen = with_parameters(result.chosen, grid)
     folds = chosen.with_columns(
@@ -69,10 +90,6 @@ def walk_forward_rows(
         test_start=_dates(session_dates, chosen["test_start"]),
         test_end=_dates(session_dates, chosen["test_stop"] - 1),
     ).select([c.name for c in schema.walk_forward_folds.columns])
-    evaluations = with_parameters(result.evaluations, grid).with_columns(validation_id=pl.lit(vid))
-    evaluations = evaluations.select(
-        [c.name for c in schema.walk_forward_results.columns if c.name in evaluations.columns]
-    )
     equity = result.equity.with_columns(
         validation_id=pl.lit(vid),
         session_date=_dates(session_dates, result.equity["session_index"]),
@@ -87,23 +104,52 @@ def walk_forward_rows(
                 "sessions": len(session_dates),
                 "folds": chosen.height,
                 "promotion_ready_folds": int(chosen["promotion_ready"].sum()),
-                "promotion_ready_results": int(result.evaluations["promotion_ready"].sum()),
+                "promotion_ready_results": result.promotion_ready_results,
                 "oos_total_profit": float(oos.sum()),
                 "oos_max_drawdown": float(np.max(np.maximum.accumulate(cumulative) - cumulative)),
                 "in_sample_total_profit": float(result.equity["in_sample_net"].sum()),
             }
         ]
     ).select([c.name for c in schema.walk_forward_runs.columns])
+    frames = {}
+    if result.evaluations is not None:
+        frames[schema.walk_forward_results.name] = evaluation_rows(vid, grid, result.evaluations)
     return {
-        schema.walk_forward_results.name: evaluations,
+        **frames,
         schema.walk_forward_folds.name: folds,
         schema.walk_forward_equity.name: equity,
         schema.walk_forward_runs.name: runs,
     }
 
 
+def clear_walk_forward(store: ResultsStore, vid: str) -> None:
+    """Delete validation ``vid``'s rows from every walk-forward table, the runs row first (so no
+    run row ever describes the partial details of a re-run in progress)."""
+    store.ensure_tables(*schema.WALK_FORWARD_TABLES)
+
+    def work(connection: sa.Connection) -> None:
+        for table in (
+            schema.walk_forward_runs,
+            schema.walk_forward_results,
+            schema.walk_forward_folds,
+            schema.walk_forward_equity,
+        ):
+            connection.execute(sa.delete(table).where(table.c.validation_id == vid))
+
+    store.run_in_transaction(work)
+
+
+def append_walk_forward_results(
+    store: ResultsStore, vid: str, grid: pl.DataFrame, evaluations: pl.DataFrame
+) -> None:
+    """Write one block's (fold, combination) rows into ``walk_forward_results`` (upsert by key,
+    so a repeated block is not duplicated); call ``clear_walk_forward`` before the first."""
+    store.upsert(schema.walk_forward_results, evaluation_rows(vid, grid, evaluations))
+
+
 def store_walk_forward(store: ResultsStore, rows: dict[str, pl.DataFrame]) -> None:
-    """Replace the validation's rows in every walk-forward table (runs row last)."""
+    """Replace the validation's rows in every walk-forward table in ``rows`` (runs row last); a
+    ``walk_forward_results`` frame absent from ``rows`` (written block by block) is left as is."""
     tables = {table.name: table for table in schema.WALK_FORWARD_TABLES}
     store.ensure_tables(*schema.WALK_FORWARD_TABLES)
     vid = rows[schema.walk_forward_runs.name]["validation_id"][0]
@@ -113,7 +159,8 @@ def store_walk_forward(store: ResultsStore, rows: dict[str, pl.DataFrame]) -> No
         schema.walk_forward_equity.name,
         schema.walk_forward_runs.name,
     ):
-        store.replace_rows(tables[name], "validation_id", [vid], rows[name])
+        if name in rows:
+            store.replace_rows(tables[name], "validation_id", [vid], rows[name])
 
 
 def stored_counts(store: ResultsStore, vid: str) -> dict[str, int]:

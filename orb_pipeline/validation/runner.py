@@ -3,12 +3,16 @@
 ``engine.session_stats`` runs the state machine once for every parameter set and session; each
 fold is then two ``engine.aggregate`` calls over its train and test sessions, which is what keeps a
 12-fold walk-forward within a small multiple of one full sweep (``benchmarks/walk_forward.py``).
+``walk_forward_in_blocks`` does the same block of parameter sets by block (``STATS_BLOCK_BYTES``
+of statistics at a time), keeping per fold only the best train row and its out-of-sample nets, so
+a grid of millions of rows validates in bounded memory with results identical to one block.
 Fold positions index ``stats.session_dates``: the sessions the engine evaluated, which for an
 ``expected_move`` grid excludes sessions without IV.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,20 +24,22 @@ from orb_pipeline.engine.units import units_to_dollars
 from orb_pipeline.validation.fold_metrics import contiguous_range, window_metrics
 from orb_pipeline.validation.scoring import PromotionCriteria, ScoreWeights
 from orb_pipeline.validation.splits import Fold, train_test_split, walk_forward_folds
-from orb_pipeline.validation.walk_forward import WalkForwardResult, evaluate_folds
+from orb_pipeline.validation.walk_forward import FoldSelection, WalkForwardResult
 
 PARAMETER_COLUMNS = tuple(engine.GRID_COLUMNS)
 
 
 AUTO_FOLDS = 6
 
-# walk_forward keeps seven int64 arrays of shape (backtests, sessions) (engine.SessionStats) and
-# aggregates folds over them; 1.5x for the fold sums and the result frames built from them.
-BYTES_PER_BACKTEST_SESSION = 7 * 8 * 3 // 2
+# Memory budget of one block (engine.session_stats_blocks' statistics + the block's (fold,
+# parameter set) rows): the grid is validated in blocks of rows_per_block(sessions, folds)
+# parameter sets, so walk_forward's peak is this budget plus GRID_BYTES_PER_ROW per grid row,
+# whatever the grid's size (docs/PERFORMANCE.md).
+STATS_BLOCK_BYTES = 256 * 2**20
 
 
 class ValidationMemoryError(MemoryError):
-    """The walk-forward's per-session statistics would not fit in this process's memory."""
+    """Not even one block of the walk-forward's per-session statistics fits in this process."""
 
 
 def available_memory_bytes() -> int | None:
@@ -56,21 +62,53 @@ def available_memory_bytes() -> int | None:
     return min(limits) if limits else None
 
 
-def check_stats_memory(combinations: int, sessions: int, available: int | None = None) -> int:
-    """The bytes ``engine.session_stats`` + fold aggregation need for ``combinations`` x
-    ``sessions`` (``BYTES_PER_BACKTEST_SESSION`` each); ``ValidationMemoryError`` naming the sizes
-    and what to do when that is more than ``available`` (default: ``available_memory_bytes()``),
-    so the step fails with a reason instead of being killed by the kernel."""
-    needed = combinations * sessions * BYTES_PER_BACKTEST_SESSION
+# One (fold, parameter set) row: 2 x 6 metrics, 3 scores, the flag, fold and combination, plus
+# the five parameters and the validation id added before it is written (measured: ~220 bytes).
+EVALUATION_ROW_BYTES = 256
+# Held for the whole grid while it validates: the grid frame (five 8-byte columns) and the sweep
+# stage's default grid the definitions built.
+GRID_BYTES_PER_ROW = 2 * 5 * 8
+
+
+def block_bytes_per_row(sessions: int, folds: int) -> int:
+    """Bytes one parameter set of a block costs: its per-session statistics
+    (``engine.SESSION_STATS_BYTES_PER_CELL`` per session) and its (fold, parameter set) rows,
+    counted twice (built, then prepared for writing)."""
+    return (
+        max(1, sessions) * engine.SESSION_STATS_BYTES_PER_CELL
+        + 2 * max(1, folds) * EVALUATION_ROW_BYTES
+    )
+
+
+def rows_per_block(sessions: int, folds: int = 1, budget: int | None = None) -> int:
+    """Parameter sets per block so that one block (``block_bytes_per_row`` each) fits ``budget``
+    bytes (default ``STATS_BLOCK_BYTES``); at least 1."""
+    budget = STATS_BLOCK_BYTES if budget is None else budget
+    return max(1, budget // block_bytes_per_row(sessions, folds))
+
+
+def validation_memory_bytes(grid_rows: int, sessions: int, folds: int) -> int:
+    """Bytes ``walk_forward`` adds over its process's baseline for a grid of ``grid_rows``: one
+    block (at most ``STATS_BLOCK_BYTES``) plus ``GRID_BYTES_PER_ROW`` per grid row."""
+    block = min(grid_rows, rows_per_block(sessions, folds))
+    return block * block_bytes_per_row(sessions, folds) + grid_rows * GRID_BYTES_PER_ROW
+
+
+def check_block_memory(
+    grid_rows: int, sessions: int, folds: int, available: int | None = None
+) -> int:
+    """``validation_memory_bytes``; ``ValidationMemoryError`` naming the sizes when that is more
+    than ``available`` (default: ``available_memory_bytes()``): the only limit left, since the
+    grid is streamed block by block (and has at most ``sweeps.grid.MAX_GRID_ROWS`` rows)."""
+    needed = validation_memory_bytes(grid_rows, sessions, folds)
     available = available_memory_bytes() if available is None else available
     if available is not None and needed > available:
+        block = min(grid_rows, rows_per_block(sessions, folds))
         raise ValidationMemoryError(
-            f"walk_forward over {combinations:,} parameter sets x {sessions} sessions needs about "
-            f"{needed / 2**30:.1f} GiB for its per-session statistics "
-            f"({BYTES_PER_BACKTEST_SESSION} bytes per backtest and session), but only "
-            f"{available / 2**30:.1f} GiB is available: validate a smaller grid (walk_forward's "
-            "grid_file) or a shorter window, or run it on a larger machine (validation_job's ECS "
-            "task is sized from the grid)"
+            f"walk_forward over {grid_rows:,} parameter sets needs about {needed / 2**20:,.0f} MiB "
+            f"(one block of {block:,} parameter sets x {sessions} sessions x {folds} folds, plus "
+            f"the grid), but only {available / 2**20:,.0f} MiB is available: free memory on this "
+            "machine or give the run a larger task (validation_job's ECS task size)"
         )
     return needed
 
@@ -121,18 +159,82 @@ def walk_forward_on_stats(
 ) -> WalkForwardResult:
     """``evaluate_folds`` over ``stats``: per-fold metrics from ``fold_metrics.window_metrics`` (the
     contiguous fast path, equal to ``engine.aggregate``), per-session nets from ``stats``."""
-    folds = split.folds_for(stats.n_sessions)
+    selection = FoldSelection(
+        split.folds_for(stats.n_sessions), stats.n_sessions, weights, criteria
+    )
+    return selection.result(pl.concat(_block_selection(selection, stats)))
 
+
+def _block_selection(selection: FoldSelection, stats: engine.SessionStats) -> list[pl.DataFrame]:
     def aggregate(indices: np.ndarray) -> pl.DataFrame:
         span = contiguous_range(indices)
-        if span is None:  # never for splits' folds; kept for any future non-contiguous split
+        if span is None:
             return engine.aggregate(stats, indices)
         return window_metrics(stats, *span)
 
     def session_net(combination: int) -> np.ndarray:
         return units_to_dollars(stats.net_units[combination])
 
-    return evaluate_folds(folds, stats.n_sessions, aggregate, session_net, weights, criteria)
+    return selection.add_block(aggregate, session_net)
+
+
+@dataclass(frozen=True)
+class StreamedWalkForward:
+    """A walk-forward computed block by block: the result (``evaluations`` kept only when no
+    sink took them), the sessions evaluated (``session_dates``) and how it ran."""
+
+    result: WalkForwardResult
+    session_dates: pl.Series
+    blocks: int
+    rows_per_block: int
+
+
+def walk_forward_in_blocks(
+    series,
+    sessions,
+    grid: pl.DataFrame,
+    split: SplitSpec,
+    weights: ScoreWeights = ScoreWeights(),  # noqa: B008 - frozen dataclass
+    criteria: PromotionCriteria | None = None,
+    *,
+    costs: engine.Costs | None = None,
+    distance_unit: str = "dollars",
+    block_rows: int | None = None,
+    sink: Callable[[int, pl.DataFrame], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StreamedWalkForward:
+    """``walk_forward_on_stats(engine.session_stats(...))`` without holding the whole grid's
+    statistics: ``engine.session_stats_blocks`` of ``block_rows`` parameter sets (default
+    ``rows_per_block``: ``STATS_BLOCK_BYTES`` of statistics), each folded into a ``FoldSelection``
+    and dropped. The result is identical to the one-block path for any ``block_rows``.
+
+    ``sink(first grid row, frame)`` receives each block's (fold, parameter set) rows (fold-major
+    within the block) and the result's ``evaluations`` is then ``None``; without a sink they are
+    kept and concatenated fold-major, as ``walk_forward_on_stats`` returns them.
+    ``progress(parameter sets done, grid rows)`` is called after each block."""
+    session_count = sessions.height - engine.count_skipped_sessions(sessions, distance_unit)
+    folds = split.folds_for(session_count)
+    block_rows = rows_per_block(session_count, len(folds)) if block_rows is None else block_rows
+    selection = FoldSelection(folds, session_count, weights, criteria)
+    kept: list[list[pl.DataFrame]] = [[] for _ in folds]
+    blocks = 0
+    dates = None
+    for start, stats in engine.session_stats_blocks(
+        series, sessions, grid, block_rows, costs=costs, distance_unit=distance_unit
+    ):
+        dates = stats.session_dates
+        frames = _block_selection(selection, stats)
+        del stats
+        if sink is None:
+            for per_fold, frame in zip(kept, frames, strict=True):
+                per_fold.append(frame)
+        else:
+            sink(start, pl.concat(frames))
+        blocks += 1
+        if progress is not None:
+            progress(selection.combinations, grid.height)
+    evaluations = None if sink is not None else pl.concat([f for fold in kept for f in fold])
+    return StreamedWalkForward(selection.result(evaluations), dates, blocks, block_rows)
 
 
 def with_parameters(frame: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:

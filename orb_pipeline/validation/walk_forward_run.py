@@ -1,11 +1,12 @@
 """One walk-forward validation of a ticker's staged window, Dagster-free: the sessions the grid
-can use, ``engine.session_stats`` once, the folds (``validation.runner``), the rows stored through
-the results store (``validation.rows``) and the equity picture. The ``walk_forward`` asset turns
+can use, ``engine.session_stats`` in blocks of bounded memory folded into the folds as they come
+(``validation.runner.walk_forward_in_blocks``), the rows stored through the results store
+(``validation.rows``; the (fold, parameter set) rows block by block) and the equity picture. The ``walk_forward`` asset turns
 the :class:`WalkForwardRun` it returns into metadata and its check.
 
 Bad configuration fails before the engine runs: folds that do not fit the window and an
-``expected_move`` grid without IV raise ``ValueError``; statistics that cannot fit in memory raise
-``runner.ValidationMemoryError``.
+``expected_move`` grid without IV raise ``ValueError``; when not even one block (plus the grid)
+fits in the memory available, ``runner.ValidationMemoryError`` names the sizes.
 """
 
 from __future__ import annotations
@@ -26,12 +27,18 @@ from orb_pipeline.validation import plots, schema
 from orb_pipeline.validation.config import WalkForwardConfig
 from orb_pipeline.validation.expected_move import sessions_without_iv, with_expected_move
 from orb_pipeline.validation.rows import (
+    append_walk_forward_results,
+    clear_walk_forward,
     store_walk_forward,
     stored_counts,
     validation_id,
     walk_forward_rows,
 )
-from orb_pipeline.validation.runner import check_stats_memory, walk_forward_on_stats
+from orb_pipeline.validation.runner import (
+    check_block_memory,
+    rows_per_block,
+    walk_forward_in_blocks,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -43,10 +50,12 @@ ReadRanges = Callable[[int], pl.DataFrame]
 class WalkForwardRun:
     """What one walk-forward stored and drew.
 
-    ``rows``: the stored frames by table name (``validation.rows.walk_forward_rows``);
+    ``rows``: the stored frames by table name (``validation.rows.walk_forward_rows``; without
+    ``walk_forward_results``, whose rows were written block by block);
     ``stored``/``expected``: rows per table read back from the store and written;
     ``sessions``: the sessions the engine evaluated (without those lacking IV), ``skipped`` the
-    ones left out; timings in seconds.
+    ones left out; ``blocks`` of at most ``rows_per_block`` parameter sets; timings in seconds
+    (``blocks_seconds``: engine, folds and the block writes; ``store_seconds``: the other tables).
     """
 
     validation_id: str
@@ -58,8 +67,9 @@ class WalkForwardRun:
     stored: dict[str, int]
     expected: dict[str, int]
     equity: Picture
-    stats_seconds: float
-    folds_seconds: float
+    blocks: int
+    rows_per_block: int
+    blocks_seconds: float
     store_seconds: float
 
     @property
@@ -141,17 +151,6 @@ def run_walk_forward(
         f"({skipped} skipped without IV), {grid.height} parameter sets"
     )
 
-    # Fail with a reason, not a kernel kill, when the statistics cannot fit (issue 15).
-    check_stats_memory(grid.height, sessions.height - skipped)
-    engine_started = time.perf_counter()
-    stats = engine.session_stats(
-        window.series, sessions, grid, costs=config.costs(), distance_unit=config.distance_unit
-    )
-    stats_seconds = time.perf_counter() - engine_started
-    folds_started = time.perf_counter()
-    result = walk_forward_on_stats(stats, split, config.weights(), config.criteria())
-    folds_seconds = time.perf_counter() - folds_started
-
     vid = validation_id(
         ticker,
         window.window_start,
@@ -160,10 +159,44 @@ def run_walk_forward(
         grid,
         window.data_version,
     )
+    # The grid runs in blocks of bounded memory (issue 15): each block's (fold, parameter set)
+    # rows are written as they come, after this validation's old rows (run row first) are gone,
+    # so a crash never leaves a run row over partial details. Fails first, naming the sizes,
+    # when not even one block fits.
+    session_count = sessions.height - skipped
+    block_rows = rows_per_block(session_count, len(folds))
+    check_block_memory(grid.height, session_count, len(folds))
+    clear_walk_forward(results, vid)
+    log_every = max(1, grid.height // (10 * block_rows))
+
+    def write_block(first_row: int, frame: pl.DataFrame) -> None:
+        append_walk_forward_results(results, vid, grid, frame)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or (done // block_rows) % log_every == 0:
+            log.info(f"{ticker}: walk_forward {done:,}/{total:,} parameter sets")
+
+    blocks_started = time.perf_counter()
+    streamed = walk_forward_in_blocks(
+        window.series,
+        sessions,
+        grid,
+        split,
+        config.weights(),
+        config.criteria(),
+        costs=config.costs(),
+        distance_unit=config.distance_unit,
+        block_rows=block_rows,
+        sink=write_block,
+        progress=progress,
+    )
+    result = streamed.result
+    blocks_seconds = time.perf_counter() - blocks_started
+
     rows = walk_forward_rows(
         result,
         grid,
-        stats.session_dates,
+        streamed.session_dates,
         {
             "validation_id": vid,
             "ticker": ticker,
@@ -195,11 +228,14 @@ def run_walk_forward(
         validation_id=vid,
         folds=len(folds),
         combinations=grid.height,
-        sessions=stats.n_sessions,
+        sessions=len(streamed.session_dates),
         skipped=skipped,
         rows=rows,
         stored=stored_counts(results, vid),
-        expected={name: frame.height for name, frame in rows.items()},
+        expected={
+            **{name: frame.height for name, frame in rows.items()},
+            schema.walk_forward_results.name: len(folds) * grid.height,
+        },
         equity=Picture(
             png,
             write_artifact(
@@ -212,8 +248,9 @@ def run_walk_forward(
                 engine_version=engine.ENGINE_VERSION,
             ),
         ),
-        stats_seconds=stats_seconds,
-        folds_seconds=folds_seconds,
+        blocks=streamed.blocks,
+        rows_per_block=streamed.rows_per_block,
+        blocks_seconds=blocks_seconds,
         store_seconds=store_seconds,
     )
     log.info(

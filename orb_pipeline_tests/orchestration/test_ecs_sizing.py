@@ -60,13 +60,17 @@ def test_sweep_job_carries_the_tags_of_its_chunk_size():
 @pytest.mark.parametrize(
     ("backtests", "sessions", "cpu", "memory"),
     [
-        # 9,747 x 252 x 84 bytes = 197 MiB + 1,536 -> 1 vCPU's 2,048 minimum
+        # Memory is one streamed block + 80 bytes per grid row (validation.runner), 252 sessions
+        # and 6 folds: 20,160 + 3,072 = 23,232 bytes per parameter set, 11,554 per 256 MiB block.
+        # 9,747 x 23,232 = 216 MiB + 0.7 MiB + 1,536 -> 1 vCPU's 2,048 minimum
         (9_747, 252, 1024, 2048),
-        # 100,000 x 252 x 84 = 2,019 MiB + 1,536 = 3,555 -> 2 vCPU (work 100,000), 4,096 minimum
+        # 11,554 x 23,232 = 256 MiB + 7.6 MiB + 1,536 = 1,799 -> 2 vCPU (work 100,000), 4,096 min
         (100_000, 252, 2048, 4096),
-        # 1 M x 252 x 84 = 20,187 MiB + 1,536 = 21,723 -> 4 vCPU's range? work 1 M > 400,000: 8 vCPU,
-        # 16,384 minimum, 4 GiB steps -> 24,576
-        (1_000_000, 252, 8192, 24576),
+        # 256 MiB + 76 MiB + 1,536 = 1,868 -> work 1 M > 400,000: 8 vCPU, its 16,384 minimum
+        # (24,576 before the walk-forward streamed: 84 bytes per backtest and session)
+        (1_000_000, 252, 8192, 16384),
+        # the grid cap over ten years: 256 MiB + 763 MiB + 1,536 -> 16 vCPU's 32,768 minimum
+        (10_000_000, 2_520, 16384, 32768),
     ],
 )
 def test_validation_task_is_sized_by_grid_and_window(backtests, sessions, cpu, memory):
@@ -83,7 +87,7 @@ def test_validation_job_carries_tags_of_the_grid():
     }
     assert validation_job.tags["orb/kind"] == "validation"
     with pytest.raises(ValueError, match="needs .* MiB, more than Fargate's largest task"):
-        validation_task_size(10_000_000, 2_520)
+        validation_task_size(2_000_000_000, 252)  # 149 GiB of grid alone
 
 
 def test_every_job_has_a_runtime_limit_that_run_monitoring_enforces():

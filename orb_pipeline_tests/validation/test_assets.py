@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from polars.testing import assert_frame_equal
 
 from orb_pipeline import engine
 from orb_pipeline.validation import schema
@@ -221,23 +222,54 @@ def test_iv_scaled_grid_needs_iv():
     assert sessions_for_grid(sessions, WalkForwardConfig(), grid, None) == (sessions, 0)
 
 
-def test_walk_forward_that_cannot_fit_fails_with_a_reason_before_the_engine(
+def test_walk_forward_in_small_blocks_stores_exactly_what_one_block_stores(
     tmp_path, window, monkeypatch
 ):
-    """Issue 15: a 5 M-row grid took all 23 GB and the kernel killed the step
-    (ChildProcessCrashException); now the step fails first, naming the sizes."""
+    """Issue 15: a 5 M-row grid took all 23 GB and the kernel killed the step; the grid is now
+    validated in blocks of bounded memory. Forced to 5 parameter sets per block (15 blocks), the
+    stored rows equal those of a one-block run."""
     from orb_pipeline.validation import runner
 
     chain = embedded_chain(tmp_path, TICKER)
     instance = chain.instance()
     chain.stage(instance)
-    # 72 parameter sets x 20 sessions x 84 bytes = 120,960 bytes; pretend 100,000 are free.
+
+    def stored() -> dict[str, pl.DataFrame]:
+        frames = {}
+        for table in schema.WALK_FORWARD_TABLES:
+            frame = read(chain, table).drop("run_id", strict=False)
+            keys = [c.name for c in table.primary_key.columns]
+            frames[table.name] = frame.sort(keys)
+        return frames
+
+    # 20 sessions x 80 bytes + 2 x 3 folds x 256 bytes = 3,136 bytes per parameter set.
+    monkeypatch.setattr(runner, "STATS_BLOCK_BYTES", 5 * 3_136 + 3_135)
+    small = run_walk_forward(chain, instance)
+    metadata = small.asset_materializations_for_node("walk_forward")[0].metadata
+    assert metadata["blocks"].value == 15 and metadata["rows_per_block"].value == 5
+    assert small.get_asset_check_evaluations()[0].passed
+    in_blocks = stored()
+    assert in_blocks[schema.walk_forward_results.name].height == 3 * 72
+
+    monkeypatch.undo()
+    whole = run_walk_forward(chain, instance)
+    assert whole.asset_materializations_for_node("walk_forward")[0].metadata["blocks"].value == 1
+    for name, frame in stored().items():
+        assert_frame_equal(in_blocks[name], frame, check_exact=True)
+
+
+def test_walk_forward_fails_with_a_reason_when_one_block_cannot_fit(tmp_path, window, monkeypatch):
+    """The limit left: not even one block fits; the step fails before the engine, naming sizes."""
+    from orb_pipeline.validation import runner
+
+    chain = embedded_chain(tmp_path, TICKER)
+    instance = chain.instance()
+    chain.stage(instance)
+    # 72 x (3,136 + 80) bytes = 231,552 bytes needed; pretend 100,000 are free.
     monkeypatch.setattr(runner, "available_memory_bytes", lambda: 100_000)
     result = run_walk_forward(chain, instance, raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
-    assert "ValidationMemoryError: walk_forward over 72 parameter sets x 20 sessions" in failure
-    assert "84 bytes per backtest and session" in failure and "validate a smaller grid" in failure
-    with pytest.raises(runner.ValidationMemoryError):
-        runner.check_stats_memory(5_000_000, 63, available=23 * 2**30)
-    assert runner.check_stats_memory(72, 20, available=10**6) == 72 * 20 * 84
+    assert "ValidationMemoryError: walk_forward over 72 parameter sets needs about" in failure
+    assert "one block of 72 parameter sets x 20 sessions x 3 folds" in failure
+    assert read(chain, schema.walk_forward_runs).height == 0
