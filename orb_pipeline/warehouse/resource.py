@@ -3,7 +3,8 @@
 Both speak the same SQLAlchemy Core queries (``schema.py``). Two read paths:
 
 - **bulk** (default): connectorx, which streams the result straight into Arrow/polars (about 3.5x
-  plain pymysql on loopback MariaDB). connectorx takes a query *string*, so the statement is
+  plain pymysql on loopback MariaDB). ``pull_sessions`` reads each group of sessions as one time range
+  (``pull_spans``) and drops the rows between sessions client-side. connectorx takes a query *string*, so the statement is
   rendered by SQLAlchemy's dialect with literal values, and every value in it is validated first:
   session bounds are Python ``int``s from the exchange calendar, the ticker matches
   ``[A-Z0-9][A-Z0-9.-]{0,15}``, database/table/column names are plain identifiers from
@@ -94,6 +95,13 @@ class Warehouse(dg.ConfigurableResource):
         default=4,
         description="bulk pulls run their per-session-group queries on up to this many parallel "
         "connections (connectorx with a list of queries); 1 = one query after the other",
+    )
+    pull_spans: bool = Field(
+        default=True,
+        description="a bulk query of pull_sessions reads one time range, from its first "
+        "session's open to its last session's close, and rows between sessions are dropped "
+        "client-side (one index range, about 30% less server CPU); false: one index range per "
+        "session (UNION ALL), for warehouses holding many rows outside the sessions",
     )
 
     # ---- implemented by subclasses --------------------------------------------------------
@@ -231,17 +239,24 @@ class Warehouse(dg.ConfigurableResource):
         window_groups: Sequence[Sequence[tuple[int, int]]],
         *,
         connections: int,
+        spans: bool = False,
     ) -> pl.DataFrame:
         """One connectorx query per group of windows, on up to ``connections`` parallel
-        connections; rows sorted by ``(timestamp_utc, row_order)`` (``PULL_SCHEMA``)."""
+        connections; rows sorted by ``(timestamp_utc, row_order)`` (``PULL_SCHEMA``). With
+        ``spans`` a group's query reads the one range from its first start to its last end (the
+        caller drops the rows between windows)."""
         import connectorx
 
         table, dialect = self.greeks_table(), self.engine().dialect
         queries = [
             str(
-                schema.pull_query(table, self.order_column, ticker, windows, ordered=False).compile(
-                    dialect=dialect, compile_kwargs={"literal_binds": True}
-                )
+                schema.pull_query(
+                    table,
+                    self.order_column,
+                    ticker,
+                    [(windows[0][0], windows[-1][1])] if spans else windows,
+                    ordered=False,
+                ).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
             )
             for windows in window_groups
         ]
@@ -294,6 +309,7 @@ class Warehouse(dg.ConfigurableResource):
         *,
         reference: bool = False,
         connections: int | None = None,
+        spans: bool | None = None,
     ) -> pl.DataFrame:
         """Rows of ``ticker`` inside each session's ``[open_utc, close_utc]`` (inclusive).
 
@@ -302,36 +318,17 @@ class Warehouse(dg.ConfigurableResource):
         ``UnknownTickerError`` when the ticker has no row at all. The bulk path sends one query
         per ``sessions_per_query`` sessions, ``connections`` (default ``pull_connections``) of
         them at a time in parallel; ``connections=1`` is the one-query-after-the-other path.
+        ``spans`` (default ``pull_spans``): each query reads its sessions' whole time span, the
+        rows between sessions dropped here; else one index range per session.
         """
         validate_ticker(ticker)
-        self.ensure_ticker(ticker)
         ordered = sessions.sort("open_utc")
         if not reference and ordered.height:
-            connections = max(1, connections or self.pull_connections)
-            # At most sessions_per_query per query, and at least one query per connection.
-            step = max(1, min(self.sessions_per_query, -(-ordered.height // connections)))
-            groups = [
-                [
-                    (int(o), int(c))
-                    for o, c in zip(
-                        ordered["open_utc"][start : start + step],
-                        ordered["close_utc"][start : start + step],
-                        strict=True,
-                    )
-                ]
-                for start in range(0, ordered.height, step)
-            ]
-            pulled = self._bulk_pull(ticker, groups, connections=connections)
-            return (
-                pulled.join_asof(
-                    ordered.select("open_utc", "close_utc", "session_date"),
-                    left_on="timestamp_utc",
-                    right_on="open_utc",
-                    strategy="backward",
-                )
-                .filter(pl.col("timestamp_utc") <= pl.col("close_utc"))
-                .drop("open_utc", "close_utc")
-            )
+            pulled = self._pull_sessions_bulk(ticker, ordered, connections, spans)
+            if pulled.is_empty():
+                self.ensure_ticker(ticker)  # no rows: name an unknown ticker
+            return pulled
+        self.ensure_ticker(ticker)
         parts = []
         for start in range(0, ordered.height, max(1, self.sessions_per_query)):
             chunk = ordered.slice(start, self.sessions_per_query)
@@ -352,6 +349,41 @@ class Warehouse(dg.ConfigurableResource):
         if not parts:
             return pl.DataFrame(schema={**PULL_SCHEMA, "session_date": pl.Date})
         return pl.concat(parts)
+
+    def _pull_sessions_bulk(
+        self, ticker: str, ordered: pl.DataFrame, connections: int | None, spans: bool | None
+    ) -> pl.DataFrame:
+        """The bulk path of ``pull_sessions`` (``ordered``: sessions sorted by open)."""
+        connections = max(1, connections or self.pull_connections)
+        # At most sessions_per_query per query, and at least one query per connection.
+        step = max(1, min(self.sessions_per_query, -(-ordered.height // connections)))
+        groups = [
+            [
+                (int(o), int(c))
+                for o, c in zip(
+                    ordered["open_utc"][start : start + step],
+                    ordered["close_utc"][start : start + step],
+                    strict=True,
+                )
+            ]
+            for start in range(0, ordered.height, step)
+        ]
+        pulled = self._bulk_pull(
+            ticker,
+            groups,
+            connections=connections,
+            spans=self.pull_spans if spans is None else spans,
+        )
+        return (
+            pulled.join_asof(
+                ordered.select("open_utc", "close_utc", "session_date"),
+                left_on="timestamp_utc",
+                right_on="open_utc",
+                strategy="backward",
+            )
+            .filter(pl.col("timestamp_utc") <= pl.col("close_utc"))
+            .drop("open_utc", "close_utc")
+        )
 
 
 class SqliteWarehouse(Warehouse):

@@ -60,14 +60,18 @@ def test_bulk_reference_and_embedded_paths_agree(mysql_warehouse, sqlite_warehou
     assert bulk.equals(sqlite_warehouse.pull_sessions("SPY", sessions, reference=True))
 
 
+@pytest.mark.parametrize("spans", [True, False])
 @pytest.mark.parametrize("name", ["mysql_warehouse", "sqlite_warehouse"])
-def test_parallel_bulk_pull_returns_exactly_the_reference_rows(request, seeded_frame, name):
-    """One query per 2 sessions, 3 parallel connections: the same rows, in the same order, as
-    one query after the other and as the independent expectation."""
+def test_parallel_bulk_pull_returns_exactly_the_reference_rows(request, seeded_frame, name, spans):
+    """One query per 2 sessions, 3 parallel connections, each reading its sessions' whole time
+    span (rows between sessions dropped client-side) or one range per session: the same rows,
+    in the same order, as one query after the other and as the independent expectation (the
+    seeded rows just outside every session are never pulled)."""
     warehouse = request.getfixturevalue(name).model_copy(update={"sessions_per_query": 2})
     sessions = session_table(SEEDED_SESSIONS[0], SEEDED_SESSIONS[-1])
-    parallel = warehouse.pull_sessions("SPY", sessions, connections=3)
-    assert parallel.equals(warehouse.pull_sessions("SPY", sessions, connections=1))
+    parallel = warehouse.pull_sessions("SPY", sessions, connections=3, spans=spans)
+    assert parallel.equals(warehouse.pull_sessions("SPY", sessions, connections=1, spans=spans))
+    assert parallel.equals(warehouse.pull_sessions("SPY", sessions, reference=True))
     assert parallel.drop("session_date").equals(expected_rows(seeded_frame, "SPY", sessions))
     assert parallel["session_date"].unique().sort().to_list() == [
         dt.date.fromisoformat(day) for day in SEEDED_SESSIONS
@@ -212,6 +216,12 @@ def test_tickers_and_unknown_ticker(mysql_warehouse, sqlite_warehouse):
     assert sqlite_warehouse.list_tickers() == ["QQQ", "SPY"]
     with pytest.raises(UnknownTickerError, match="'IWM'"):
         mysql_warehouse.pull_sessions("IWM", session_table("2025-11-28", "2025-11-28"))
+    with pytest.raises(UnknownTickerError, match="'IWM'"):
+        sqlite_warehouse.pull_sessions("IWM", session_table("2025-11-28", "2025-11-28"))
+    # A known ticker without rows in the sessions: an empty frame, not an error.
+    for warehouse in (mysql_warehouse, sqlite_warehouse):
+        empty = warehouse.pull_sessions("QQQ", session_table("2025-03-07", "2025-03-10"))
+        assert empty.is_empty() and "session_date" in empty.columns
 
 
 @pytest.mark.parametrize("ticker", ["spy", "SPY'; DROP TABLE greeks; --", "", "A" * 17, "SP Y"])
