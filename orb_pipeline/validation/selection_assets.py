@@ -5,7 +5,8 @@ Dependency order: the leaderboard (deflated Sharpe, PBO, stability) runs before 
 job, and ``walk_forward`` inside it, so neither can hold the other's result. ``verdict`` runs after
 both (in ``validation_job``): it reads the stored leaderboard (``leaderboard_rows``) and the
 ticker's walk-forward of the same window (``walk_forward_results``), applies
-``validation.selection_verdict.row_verdict`` and writes ``walk_forward_folds``,
+``validation.selection_verdict.row_verdict`` (``validation.verdict_run.judge_leaderboard``, and
+``validation.universe.rank_universe`` for the universe: the Dagster-free work) and writes ``walk_forward_folds``,
 ``walk_forward_passed``, ``verdict`` and ``verdict_reason`` into the same ``leaderboard_rows``
 (one transaction). A new leaderboard clears them until the next verdict.
 """
@@ -15,30 +16,23 @@ import datetime as dt
 import time
 
 import dagster as dg
-import polars as pl
-import sqlalchemy as sa
 from pydantic import Field, model_validator
 
-from orb_pipeline import engine
-from orb_pipeline.core.lineage import RESULTS_POOL, UNIVERSE_RANKING, VERDICT
+from orb_pipeline.core.lineage import (
+    LEADERBOARD,
+    RESULTS_POOL,
+    UNIVERSE_RANKING,
+    VERDICT,
+    WALK_FORWARD,
+)
 from orb_pipeline.partitions import ticker_partitions
 from orb_pipeline.results import display
-from orb_pipeline.results import schema as results_schema
-from orb_pipeline.results.assets import LEADERBOARD
-from orb_pipeline.results.leaderboard import selection_id, top_backtests
 from orb_pipeline.results.resource import ResultsStore
 from orb_pipeline.staging.window import expected_window
-from orb_pipeline.validation import schema
-from orb_pipeline.validation.assets import AFTER_LEADERBOARD, WALK_FORWARD
-from orb_pipeline.validation.selection_verdict import VERDICTS, VerdictThresholds, row_verdict
-from orb_pipeline.validation.universe import (
-    SHOWN_COLUMNS,
-    latest_window,
-    store_universe,
-    ticker_results,
-    universe_ranking,
-)
-from orb_pipeline.validation.verdict import _walk_forward_run
+from orb_pipeline.validation.assets import AFTER_LEADERBOARD
+from orb_pipeline.validation.selection_verdict import VerdictThresholds
+from orb_pipeline.validation.universe import SHOWN_COLUMNS, UniverseError, rank_universe
+from orb_pipeline.validation.verdict_run import VerdictError, judge_leaderboard
 
 VERDICT_COLUMNS = (
     "rank",
@@ -79,68 +73,6 @@ class VerdictConfig(dg.Config):
         )
 
 
-def walk_forward_passes(store: ResultsStore, board: pl.DataFrame, run: dict | None) -> pl.DataFrame:
-    """``backtest_id``, ``walk_forward_folds``, ``walk_forward_passed`` of each ``board`` row:
-    the folds of walk-forward ``run`` (a ``walk_forward_runs`` row) and in how many of them the
-    row's parameters (same distance unit) were promotion-ready; NULL when not tested."""
-    empty = board.select(
-        "backtest_id",
-        pl.lit(None, dtype=pl.Int64).alias("walk_forward_folds"),
-        pl.lit(None, dtype=pl.Int64).alias("walk_forward_passed"),
-    )
-    if run is None:
-        return empty
-    table = schema.walk_forward_results
-    found = store.read(
-        sa.select(
-            table.c.fold, table.c.promotion_ready, *[table.c[n] for n in engine.GRID_COLUMNS]
-        ).where(table.c.validation_id == run["validation_id"])
-    )
-    if found.height == 0:
-        return empty
-    per_parameters = found.group_by(list(engine.GRID_COLUMNS)).agg(
-        pl.col("fold").n_unique().cast(pl.Int64).alias("walk_forward_folds"),
-        pl.col("promotion_ready").cast(pl.Int64).sum().alias("walk_forward_passed"),
-    )
-    same_unit = board.filter(pl.col("distance_unit") == run["distance_unit"])
-    joined = same_unit.select("backtest_id", *engine.GRID_COLUMNS).join(
-        per_parameters, on=list(engine.GRID_COLUMNS), how="inner"
-    )
-    return empty.drop("walk_forward_folds", "walk_forward_passed").join(
-        joined.select("backtest_id", "walk_forward_folds", "walk_forward_passed"),
-        on="backtest_id",
-        how="left",
-        maintain_order="left",
-    )
-
-
-def store_verdicts(store: ResultsStore, sid: str, judged: pl.DataFrame) -> None:
-    """Write the verdict columns of ``judged`` (``rank`` + the four columns) into the window's
-    ``leaderboard_rows`` (one transaction)."""
-    board = results_schema.leaderboard_rows
-    update = (
-        sa.update(board)
-        .where(board.c.selection_id == sid, board.c.rank == sa.bindparam("target_rank"))
-        .values(
-            walk_forward_folds=sa.bindparam("folds"),
-            walk_forward_passed=sa.bindparam("passed"),
-            verdict=sa.bindparam("value"),
-            verdict_reason=sa.bindparam("reason"),
-        )
-    )
-    parameters = [
-        {
-            "target_rank": row["rank"],
-            "folds": row["walk_forward_folds"],
-            "passed": row["walk_forward_passed"],
-            "value": row["verdict"],
-            "reason": row["verdict_reason"][:1000],
-        }
-        for row in judged.iter_rows(named=True)
-    ]
-    store.run_in_transaction(lambda connection: connection.execute(update, parameters))
-
-
 @dg.asset(
     key=VERDICT,
     partitions_def=ticker_partitions,
@@ -164,30 +96,13 @@ def verdict(
     if window is None:
         raise dg.Failure(f"no staged window for {ticker}: materialize staged_window first")
     start, end = window.first_session, window.last_session
-    board = top_backtests(results, ticker, 1000, window_start=start, window_end=end)
-    if board.height == 0:
-        raise dg.Failure(
-            f"no stored leaderboard for {ticker} {start}..{end} in {results.describe()}: "
-            f"materialize leaderboard for {ticker} first"
+    try:
+        judged = judge_leaderboard(
+            results, ticker, start, end, window.data_version, config.thresholds(), log=context.log
         )
-    run = _walk_forward_run(results, ticker, start, end, window.data_version)
-    if run is None:
-        context.log.warning(
-            f"{ticker} {start}..{end}: no walk-forward stored; no row can be promoted"
-        )
-    passes = walk_forward_passes(results, board, run)
-    board = board.drop("walk_forward_folds", "walk_forward_passed").join(
-        passes, on="backtest_id", how="left", maintain_order="left"
-    )
-    thresholds = config.thresholds()
-    judged = [row_verdict(row, thresholds) for row in board.iter_rows(named=True)]
-    board = board.drop("verdict", "verdict_reason").with_columns(
-        verdict=pl.Series([v for v, _ in judged], dtype=pl.String),
-        verdict_reason=pl.Series([r for _, r in judged], dtype=pl.String),
-    )
-    store_verdicts(results, selection_id(ticker, start, end), board)
-
-    counts = {name: int((board["verdict"] == name).sum()) for name in VERDICTS}
+    except VerdictError as error:
+        raise dg.Failure(str(error)) from None
+    board, counts, run = judged.board, judged.counts, judged.walk_forward
     rows = [{**row, "parameters": display.parameters_text(row)} for row in board.to_dicts()]
     best = board.row(0, named=True)
     context.log.info(
@@ -250,33 +165,18 @@ def universe_ranking_asset(
     context: dg.AssetExecutionContext, config: UniverseConfig, results: ResultsStore
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
+    window = None
     if config.window_start:
-        start = dt.date.fromisoformat(config.window_start)
-        end = dt.date.fromisoformat(config.window_end)
-    else:
-        found = latest_window(results)
-        if found is None:
-            raise dg.Failure(
-                f"no leaderboard selections stored in {results.describe()}: materialize "
-                "leaderboard for the tickers first"
-            )
-        start, end = found
-    per_ticker = ticker_results(results, start, end)
-    if per_ticker.height == 0:
-        raise dg.Failure(
-            f"no ranked backtests stored for {start}..{end} (engine {engine.ENGINE_VERSION}): "
-            "materialize leaderboard for the window's tickers first"
+        window = (
+            dt.date.fromisoformat(config.window_start),
+            dt.date.fromisoformat(config.window_end),
         )
-    tickers = sorted(per_ticker["ticker"].unique().to_list())
-    ranking = universe_ranking(per_ticker, len(tickers))
-    uid = store_universe(
-        results,
-        ranking,
-        window_start=start,
-        window_end=end,
-        keep=config.keep,
-        run_id=context.run.run_id,
-    )
+    try:
+        ranked = rank_universe(results, window, keep=config.keep, run_id=context.run.run_id)
+    except UniverseError as error:
+        raise dg.Failure(str(error)) from None
+    start, end = ranked.window_start, ranked.window_end
+    tickers, ranking = ranked.tickers, ranked.ranking
     shown = [
         {**row, "parameters": display.parameters_text(row)} for row in ranking.head(20).to_dicts()
     ]
@@ -292,7 +192,7 @@ def universe_ranking_asset(
             "tickers": ", ".join(tickers),
             "parameter_sets": ranking.height,
             "stored": min(config.keep, ranking.height),
-            "universe_id": uid,
+            "universe_id": ranked.universe_id,
             "ranked_by": "share of the window's tickers where the deflated Sharpe is above 0.5, "
             "then the median deflated Sharpe, then the mean Sharpe",
             "seconds": round(time.perf_counter() - started, 3),

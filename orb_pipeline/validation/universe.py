@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
 import polars as pl
 import sqlalchemy as sa
@@ -155,6 +156,53 @@ def store_universe(
     frame = frame.select([c.name for c in schema.universe_rankings.columns])
     store.replace_rows(schema.universe_rankings, "universe_id", [uid], frame)
     return uid
+
+
+class UniverseError(ValueError):
+    """Nothing to rank: no stored selection, or no ranked backtest in the window."""
+
+
+@dataclass(frozen=True)
+class UniverseRun:
+    """One stored universe view: the window, its tickers (sorted), every parameter set ranked
+    (``universe_ranking``), and the ``universe_id`` of the stored best ``keep``."""
+
+    window_start: dt.date
+    window_end: dt.date
+    tickers: list[str]
+    ranking: pl.DataFrame
+    universe_id: str
+
+
+def rank_universe(
+    store: ResultsStore,
+    window: tuple[dt.date, dt.date] | None,
+    *,
+    keep: int,
+    run_id: str,
+) -> UniverseRun:
+    """Rank the parameter sets of ``window`` (inclusive session dates; None: the window most
+    tickers share, ``latest_window``) across its tickers and store the best ``keep``."""
+    if window is None:
+        window = latest_window(store)
+        if window is None:
+            raise UniverseError(
+                f"no leaderboard selections stored in {store.describe()}: materialize "
+                "leaderboard for the tickers first"
+            )
+    start, end = window
+    per_ticker = ticker_results(store, start, end)
+    if per_ticker.height == 0:
+        raise UniverseError(
+            f"no ranked backtests stored for {start}..{end} (engine {engine.ENGINE_VERSION}): "
+            "materialize leaderboard for the window's tickers first"
+        )
+    tickers = sorted(per_ticker["ticker"].unique().to_list())
+    ranking = universe_ranking(per_ticker, len(tickers))
+    uid = store_universe(
+        store, ranking, window_start=start, window_end=end, keep=keep, run_id=run_id
+    )
+    return UniverseRun(start, end, tickers, ranking, uid)
 
 
 def universe_text(

@@ -60,7 +60,12 @@ def _has_table(store: ResultsStore, table: sa.Table) -> bool:
     return sa.inspect(store.engine()).has_table(table.name)
 
 
-def _walk_forward_run(store: ResultsStore, ticker: str, start, end, data_version: str | None):
+def latest_walk_forward(
+    store: ResultsStore, ticker: str, start, end, data_version: str | None
+) -> dict | None:
+    """The ``walk_forward_runs`` row of ``ticker``'s inclusive window under this engine version:
+    the first by ``validation_id`` on ``data_version`` if any, else the first of any data
+    version; None when none is stored."""
     if not _has_table(store, schema.walk_forward_runs):
         return None
     runs = schema.walk_forward_runs
@@ -100,7 +105,7 @@ def read_verdict(
     if top.height == 0:
         return Verdict(ticker, window_start, window_end, None)
     winner = top.row(0, named=True)
-    run = _walk_forward_run(store, ticker, window_start, window_end, winner["data_version"])
+    run = latest_walk_forward(store, ticker, window_start, window_end, winner["data_version"])
     boot = _bootstrap_row(store, winner["backtest_id"])
     failures, passes = [], []
     if run is not None:

@@ -8,7 +8,10 @@ import datetime as dt
 import polars as pl
 
 from orb_pipeline import engine
+from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.results import schema
+from orb_pipeline.results.leaderboard_run import LeaderboardRun, build_leaderboard
+from orb_pipeline.results.resource import SqliteResultsStore
 from orb_pipeline.staging.resource import StagedWindow
 from orb_pipeline.sweeps.assets import result_rows
 from orb_pipeline_tests.staging.window_data import make_window
@@ -44,3 +47,15 @@ def swept_window(
     store.ensure_tables()
     store.upsert(schema.results, rows)
     return StagedWindow(ticker, data_version, START, end, series, sessions), rows
+
+
+def stored_leaderboard(
+    tmp_path, top: int
+) -> tuple[SqliteResultsStore, CacheStore, StagedWindow, LeaderboardRun]:
+    """:func:`swept_window` of SPY in a SQLite store under ``tmp_path`` and its leaderboard of
+    ``top`` rows (one curve plotted), built without Dagster."""
+    store = SqliteResultsStore(path=str(tmp_path / "r.sqlite"))
+    window, _ = swept_window(store)
+    cache = CacheStore(url=str(tmp_path / "cache"))
+    board = build_leaderboard(store, cache, window, top=top, plotted=1, run_id="run-1")
+    return store, cache, window, board

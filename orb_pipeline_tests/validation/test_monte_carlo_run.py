@@ -8,18 +8,15 @@ import pytest
 import sqlalchemy as sa
 
 from orb_pipeline import engine
-from orb_pipeline.core.cache_store import CacheStore
 from orb_pipeline.results import schema as results_schema
 from orb_pipeline.results.leaderboard import engine_options_of, params_of
-from orb_pipeline.results.leaderboard_run import build_leaderboard
-from orb_pipeline.results.resource import SqliteResultsStore
 from orb_pipeline.validation import schema
 from orb_pipeline.validation.monte_carlo_run import (
     MonteCarloError,
     run_monte_carlo,
     with_complete_ledgers,
 )
-from orb_pipeline_tests.results.swept_window import swept_window
+from orb_pipeline_tests.results.swept_window import stored_leaderboard
 from orb_pipeline_tests.validation import reference
 
 
@@ -32,10 +29,7 @@ def test_complete_ledgers_are_those_with_every_counted_trade():
 
 @pytest.fixture
 def board(tmp_path):
-    store = SqliteResultsStore(path=str(tmp_path / "r.sqlite"))
-    window, _ = swept_window(store)
-    cache = CacheStore(url=str(tmp_path / "cache"))
-    board = build_leaderboard(store, cache, window, top=3, plotted=1, run_id="run-1")
+    store, cache, window, board = stored_leaderboard(tmp_path, top=3)
     store.ensure_tables(schema.monte_carlo)
     return store, cache, window, board
 
