@@ -93,8 +93,13 @@ def statements(text: str, identifiers: Mapping[str, str]) -> list[str]:
     return found
 
 
-def _required(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "")
+def _required(name: str) -> str:
+    """A variable's value (``ORB_*`` ones are run-time variables, read through the settings
+    module); unset or empty is an error naming it."""
+    if name.startswith(settings.PREFIX):
+        value = settings.env_var(name).get_value() or ""
+    else:
+        value = os.environ.get(name, "")
     if not value:
         raise DatabaseUsersError(f"set {name}")
     return value
@@ -112,23 +117,23 @@ class Applied:
     statements: int
 
 
-def apply_dagster(sql_dir: Path, environ: Mapping[str, str]) -> Applied:
+def apply_dagster(sql_dir: Path) -> Applied:
     import psycopg2
 
-    database = _required(environ, "DAGSTER_PG_DB")
-    user = _required(environ, "DAGSTER_PG_USER")
-    server = f"{_required(environ, 'DAGSTER_PG_HOST')}:{environ.get('DAGSTER_PG_PORT') or 5432}"
+    database = _required("DAGSTER_PG_DB")
+    user = _required("DAGSTER_PG_USER")
+    server = f"{_required('DAGSTER_PG_HOST')}:{os.environ.get('DAGSTER_PG_PORT') or 5432}"
     work = statements(
         (sql_dir / "dagster_users.sql").read_text(),
         _quoted({"user": user, "database": database}, '"'),
     )
     try:
         connection = psycopg2.connect(
-            host=environ["DAGSTER_PG_HOST"],
-            port=int(environ.get("DAGSTER_PG_PORT") or 5432),
+            host=_required("DAGSTER_PG_HOST"),
+            port=int(os.environ.get("DAGSTER_PG_PORT") or 5432),
             dbname=database,
-            user=_required(environ, "DAGSTER_PG_ADMIN_USER"),
-            password=environ.get("DAGSTER_PG_ADMIN_PASSWORD", ""),
+            user=_required("DAGSTER_PG_ADMIN_USER"),
+            password=os.environ.get("DAGSTER_PG_ADMIN_PASSWORD", ""),
             connect_timeout=10,
         )
     except psycopg2.OperationalError as error:
@@ -136,7 +141,7 @@ def apply_dagster(sql_dir: Path, environ: Mapping[str, str]) -> Applied:
             f"dagster users: cannot connect to {server}/{database}: {str(error).strip()}"
         ) from None
     connection.autocommit = True
-    password = {"password": _required(environ, "DAGSTER_PG_PASSWORD")}
+    password = {"password": _required("DAGSTER_PG_PASSWORD")}
     try:
         with connection.cursor() as cursor:
             for statement in work:
@@ -157,7 +162,6 @@ def apply_dagster(sql_dir: Path, environ: Mapping[str, str]) -> Applied:
 def _apply_mysql(
     target: str,
     file: Path,
-    environ: Mapping[str, str],
     *,
     port: int,
     tls_ca: str | None,
@@ -168,18 +172,18 @@ def _apply_mysql(
     import pymysql
 
     upper = target.upper()
-    host = _required(environ, f"ORB_{upper}_HOST")
-    user = _required(environ, f"ORB_{upper}_USER")
+    host = _required(f"ORB_{upper}_HOST")
+    user = _required(f"ORB_{upper}_USER")
     work = statements(file.read_text(), _quoted({"user": user, **identifiers}, "`"))
     tls = MySqlTls(tls_ca, f"ORB_{upper}_TLS_CA")
     server = f"{host}:{port}"
-    password = _required(environ, f"ORB_{upper}_PASSWORD")
+    password = _required(f"ORB_{upper}_PASSWORD")
     try:
         connection = pymysql.connect(
             host=host,
             port=port,
-            user=_required(environ, f"{upper}_ADMIN_USER"),
-            password=environ.get(f"{upper}_ADMIN_PASSWORD", ""),
+            user=_required(f"{upper}_ADMIN_USER"),
+            password=os.environ.get(f"{upper}_ADMIN_PASSWORD", ""),
             autocommit=True,
             connect_timeout=10,
             **tls.pymysql_connect_args(),
@@ -205,24 +209,22 @@ def _apply_mysql(
     return Applied(target, server, user, len(work))
 
 
-def apply_results(sql_dir: Path, environ: Mapping[str, str]) -> Applied:
-    chosen = settings.current(environ)
+def apply_results(sql_dir: Path) -> Applied:
+    chosen = settings.current()
     return _apply_mysql(
         "results",
         sql_dir / "results_users.sql",
-        environ,
         port=chosen.results_port,
         tls_ca=chosen.results_tls_ca,
         identifiers={"database": chosen.results_database},
     )
 
 
-def apply_warehouse(sql_dir: Path, environ: Mapping[str, str]) -> Applied:
-    chosen = settings.current(environ)
+def apply_warehouse(sql_dir: Path) -> Applied:
+    chosen = settings.current()
     return _apply_mysql(
         "warehouse",
         sql_dir / "warehouse_reader.sql",
-        environ,
         port=chosen.warehouse_port,
         tls_ca=chosen.warehouse_tls_ca,
         identifiers={"database": chosen.warehouse_database, "table": chosen.warehouse_table},
@@ -232,15 +234,14 @@ def apply_warehouse(sql_dir: Path, environ: Mapping[str, str]) -> Applied:
 TARGETS = {"dagster": apply_dagster, "results": apply_results, "warehouse": apply_warehouse}
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="+", choices=sorted(TARGETS))
     parser.add_argument("--sql-dir", type=Path, default=SQL_DIR, help="default: deploy/sql")
     args = parser.parse_args(argv)
-    environ = os.environ if environ is None else environ
     for target in args.targets:
         try:
-            applied = TARGETS[target](args.sql_dir, environ)
+            applied = TARGETS[target](args.sql_dir)
         except (DatabaseUsersError, ValueError) as error:
             print(f"database_users {target}: {error}", file=sys.stderr)
             return 1

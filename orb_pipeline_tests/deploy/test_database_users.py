@@ -27,6 +27,13 @@ def _name(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:10]
 
 
+def _apply(monkeypatch, environ: dict, target: str) -> int:
+    """``database_users <target>`` with ``environ`` set (as the stack's init container)."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return database_users.main([target, "--sql-dir", str(SQL_DIR)])
+
+
 def _denied(connection, statement: str) -> int:
     with pytest.raises(pymysql.err.MySQLError) as raised, connection.cursor() as cursor:
         cursor.execute(statement)
@@ -53,12 +60,12 @@ def _drop_user(server, user: str) -> None:
 
 
 def test_results_user_reads_and_writes_its_database_only(
-    tls_mysql_server, tls_mysql_database, tls_admin_environ
+    tls_mysql_server, tls_mysql_database, tls_admin_environ, monkeypatch
 ):
     user, password = _name("orb_res_"), "first-Pa55"
     environ = {**tls_admin_environ, "ORB_RESULTS_USER": user, "ORB_RESULTS_PASSWORD": password}
     try:
-        assert database_users.main(["results", "--sql-dir", str(SQL_DIR)], environ) == 0
+        assert _apply(monkeypatch, environ, "results") == 0
         store = MySqlResultsStore(
             host=tls_mysql_database["host"],
             port=tls_mysql_database["port"],
@@ -101,7 +108,7 @@ def test_results_user_reads_and_writes_its_database_only(
             app.close()
         # Applied again with a new password: the old one no longer logs in.
         environ["ORB_RESULTS_PASSWORD"] = "second-Pa55"
-        assert database_users.main(["results", "--sql-dir", str(SQL_DIR)], environ) == 0
+        assert _apply(monkeypatch, environ, "results") == 0
         with pytest.raises(pymysql.err.OperationalError) as refused:
             pymysql.connect(
                 host=tls_mysql_database["host"],
@@ -116,7 +123,7 @@ def test_results_user_reads_and_writes_its_database_only(
 
 
 def test_warehouse_reader_selects_the_ticks_table_and_nothing_else(
-    tls_mysql_server, tls_mysql_database
+    tls_mysql_server, tls_mysql_database, monkeypatch
 ):
     settings = tls_mysql_database
     owner = mysql_warehouse_for(settings, tls_ca_path=settings["ca_path"])
@@ -138,7 +145,7 @@ def test_warehouse_reader_selects_the_ticks_table_and_nothing_else(
         "ORB_WAREHOUSE_PASSWORD": password,
     }
     try:
-        assert database_users.main(["warehouse", "--sql-dir", str(SQL_DIR)], environ) == 0
+        assert _apply(monkeypatch, environ, "warehouse") == 0
         reader = mysql_warehouse_for(
             {**settings, "user": user, "password": password}, tls_ca_path=settings["ca_path"]
         )
@@ -180,9 +187,9 @@ def test_dagster_user_runs_the_instance_without_admin_rights(
     }
     admin = postgres_engine(postgres_database)
     try:
-        assert database_users.main(["dagster", "--sql-dir", str(SQL_DIR)], environ) == 0
+        assert _apply(monkeypatch, environ, "dagster") == 0
         # Again: the role exists, its password is reset, nothing fails.
-        assert database_users.main(["dagster", "--sql-dir", str(SQL_DIR)], environ) == 0
+        assert _apply(monkeypatch, environ, "dagster") == 0
         with admin.connect() as connection:
             attributes = connection.execute(
                 sa.text(
@@ -221,8 +228,9 @@ def test_dagster_user_runs_the_instance_without_admin_rights(
         admin.dispose()
 
 
-def test_a_missing_variable_is_named(tmp_path, capsys):
-    assert database_users.main(["results", "--sql-dir", str(SQL_DIR)], {}) == 1
+def test_a_missing_variable_is_named(monkeypatch, capsys):
+    monkeypatch.delenv("ORB_RESULTS_HOST", raising=False)
+    assert database_users.main(["results", "--sql-dir", str(SQL_DIR)]) == 1
     assert "set ORB_RESULTS_HOST" in capsys.readouterr().err
 
 
