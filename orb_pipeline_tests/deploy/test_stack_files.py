@@ -294,6 +294,43 @@ def test_databases_are_verified_against_the_rds_ca_bundle_in_the_image():
     assert values["ORB_RESULTS_TLS_CA"] == bundle
 
 
+def test_ui_is_internal_with_an_https_and_sign_in_option():
+    template = _template()
+    resources = template["Resources"]
+    assert resources["LoadBalancer"]["Properties"]["Scheme"] == "internal"
+    # Port 80: a redirect to HTTPS when a certificate is given, else the UI in plain HTTP.
+    condition, with_certificate, without = resources["WebserverListener"]["Properties"][
+        "DefaultActions"
+    ]["Fn::If"]
+    assert condition == "HasWebCertificate"
+    assert with_certificate == [
+        {
+            "Type": "redirect",
+            "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+        }
+    ]
+    assert [action["Type"] for action in without] == ["forward"]
+    https = resources["WebserverHttpsListener"]
+    assert https["Condition"] == "HasWebCertificate"
+    properties = https["Properties"]
+    assert properties["Protocol"] == "HTTPS" and properties["Port"] == 443
+    assert properties["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    assert properties["Certificates"] == [{"CertificateArn": {"Ref": "WebCertificateArn"}}]
+    condition, signed_in, open_ = properties["DefaultActions"]["Fn::If"]
+    assert condition == "HasWebCognito"
+    ordered = sorted(signed_in, key=lambda action: action["Order"])
+    assert [action["Type"] for action in ordered] == ["authenticate-cognito", "forward"]
+    assert ordered[0]["AuthenticateCognitoConfig"]["OnUnauthenticatedRequest"] == "authenticate"
+    assert [action["Type"] for action in open_] == ["forward"]
+    # Sign-in only over HTTPS: the Cognito condition needs the certificate.
+    assert {"Fn::Condition": "HasWebCertificate"} in template["Conditions"]["HasWebCognito"][
+        "Fn::And"
+    ]
+    ingress = resources["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    https_rule = next(rule["Fn::If"] for rule in ingress if "Fn::If" in rule)
+    assert https_rule[0] == "HasWebCertificate" and https_rule[1]["FromPort"] == 443
+
+
 def test_daemon_role_allows_only_what_the_run_launcher_calls():
     resources = _template()["Resources"]
     (policy,) = resources["DaemonTaskRole"]["Properties"]["Policies"]
