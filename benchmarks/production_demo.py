@@ -96,8 +96,8 @@ def _fresh_instance(servers: dict[str, str], home: Path) -> None:
     connection = psycopg2.connect(
         host=servers["pg_host"], port=servers["pg_port"], user=servers["pg_user"], dbname="postgres"
     )
-    connection.autocommit = True
-    with connection, connection.cursor() as cursor:
+    connection.autocommit = True  # DROP/CREATE DATABASE refuse a transaction block
+    with connection.cursor() as cursor:
         name = sql.Identifier(NAME)
         cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))

@@ -238,6 +238,30 @@ def mysql_store(settings: dict, **options) -> MySqlResultsStore:
     )
 
 
+def test_a_deadlock_inside_load_data_retries_the_transaction(mysql_database):
+    """LOAD DATA goes through the raw pymysql cursor, so InnoDB's deadlock (1213) reaches the
+    transaction unwrapped by SQLAlchemy: it must be retried like a wrapped one (two leaderboard
+    runs replacing ledgers at once deadlocked and failed on MariaDB before)."""
+    store = mysql_store(mysql_database)
+    store.ensure_tables()
+    attempts = []
+
+    def work(connection: sa.Connection) -> None:
+        attempts.append(1)
+        connection.execute(sa.delete(schema.trades).where(schema.trades.c.backtest_id == "x"))
+        if len(attempts) == 1:
+            raise pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock")
+
+    store.run_in_transaction(work)
+    assert len(attempts) == 2
+    # Not every error is a lock conflict: a syntax error fails at once.
+    with pytest.raises(pymysql.err.ProgrammingError):
+        store.run_in_transaction(
+            lambda connection: (_ for _ in ()).throw(pymysql.err.ProgrammingError(1064, "syntax"))
+        )
+    store.dispose()
+
+
 @pytest.mark.parametrize("too_long", ["every_row", "one_row"])  # SET parameter / CSV field
 def test_load_data_warning_fails_the_batch_instead_of_truncating(mysql_database, too_long):
     store = mysql_store(mysql_database, write_connections=1)

@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+import pymysql
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
@@ -146,15 +147,16 @@ class ResultsStore(dg.ConfigurableResource):
         def log_retry(error: BaseException, attempt: int, _delay: float) -> None:
             _LOG.warning(
                 "results store: %s; retrying the transaction (attempt %d)",
-                error.orig,
+                getattr(error, "orig", error),
                 attempt + 1,
             )
 
         return retry(
             transaction,
             attempts=attempts,
+            # LOAD DATA runs on the raw pymysql cursor: its deadlocks arrive unwrapped.
             transient=lambda error: (
-                isinstance(error, sa.exc.OperationalError)
+                isinstance(error, sa.exc.OperationalError | pymysql.err.OperationalError)
                 and (mysql_error_code(error) in _RETRYABLE or "database is locked" in str(error))
             ),
             first_delay_seconds=0.05,
