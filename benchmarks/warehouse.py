@@ -1,26 +1,32 @@
-"""Benchmark: the warehouse pull on loopback MariaDB, side by side in one process.
+"""Benchmark: the warehouse pull from loopback MariaDB and the embedded SQLite, side by side in one run.
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.warehouse [--tickers 3] [--repeat 3]``
+Run from the repository root::
 
-Loads the demo generator's rows (SPY, QQQ, IWM over the 63 demo sessions, about 0.9 M rows) into a
-scratch database on the MariaDB at ``ORB_TEST_MYSQL_HOST/PORT/USER/PASSWORD`` (default
-127.0.0.1:3306 root), then pulls one ticker's 63 sessions (about 0.3 M rows) with:
+    .venv/bin/python -m benchmarks.warehouse [--tickers 3] [--repeat 3] [--skip-demo]
+    .venv/bin/python -m benchmarks.warehouse --from year10.sqlite --ticker QQQ \\
+        --first-session 2025-01-02 --last-session 2025-12-31 --skip-demo --skip-slow
 
-- ``connectorx, 4 parallel queries`` (the pipeline's path): ``pull_sessions`` sends one query per
-  group of sessions as a list to connectorx, which runs them on parallel connections; no server
-  ORDER BY, polars sorts by (time, id);
-- ``connectorx, one query at a time`` (``connections=1``), the same queries in turn;
-- ``OR-ed windows in turn`` (the path before): per 40 sessions one query testing every window on
-  every row, one after the other;
-- ``connectorx + ORDER BY``: one query with the server sorting;
-- ``pymysql cursor`` (plain DB-API, fetchall, then a polars frame), server ORDER BY;
-- ``sqlalchemy reference`` (the pipeline's bound-parameter reference path), server ORDER BY;
-- the embedded SQLite warehouse, parallel and one query at a time;
+The source is the demo generator's rows (SPY, QQQ, IWM over the 63 demo sessions, about 0.9 M rows),
+or ``--from`` a SQLite warehouse file (e.g. 10 tickers x 2025 built by ``build_demo_warehouse``,
+12 M rows). It is copied by ``copy_warehouse`` (``orb-pipeline load-warehouse``) into a scratch
+database on the MariaDB at ``ORB_TEST_MYSQL_HOST/PORT/USER/PASSWORD`` (default 127.0.0.1:3306 root).
+One ticker's sessions are then pulled from both, with:
 
-each best of ``--repeat``; prints rows per second and ratios, checks every path returns identical
-rows, then times the whole ``cached_bars`` computation (pull + bars + Parquet writes) per ticker.
-Last, the embedded demo end to end through Dagster (``--skip-demo`` to leave it out). The scratch
-database is dropped at the end.
+- ``single query, one range per session``: ``Warehouse.pull`` with every session in one
+  connectorx query (``UNION ALL`` of one index range per session), the reference of the table;
+- ``session ranges, 4 parallel (before)``: ``pull_sessions(spans=False)``, the pipeline before:
+  one query per 40 sessions (one range each), on 4 parallel connections;
+- ``session spans, 4 parallel (pipeline)``: ``pull_sessions``: each query reads its sessions'
+  whole time span, the rows between sessions dropped client-side;
+- the same one query at a time; per 40 sessions one query testing ``OR``-ed windows (older);
+- MariaDB only: connectorx with a server ``ORDER BY``, a plain pymysql cursor and the SQLAlchemy
+  reference path (both leave out with ``--skip-slow``);
+
+each best of ``--repeat`` rounds over all paths, with the server's and this process's CPU seconds of the best run;
+prints rows per second and ratios, checks every path returns identical rows. With the demo rows it
+also times the ``cached_bars`` computation (pull + bars + Parquet writes) per ticker, and last the
+embedded demo end to end through Dagster (``--skip-demo`` to leave it out). The scratch database
+is dropped at the end.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from orb_pipeline.bars.build import bars_from_prints, check_prints
 from orb_pipeline.calendar import session_table
 from orb_pipeline.core.cache_store import BARS_PREFIX, CacheStore, partition_path
 from orb_pipeline.warehouse.demo import DEMO_FIRST_SESSION, DEMO_LAST_SESSION, DEMO_TICKERS
-from orb_pipeline.warehouse.loading import create_table, demo_rows, insert_rows
+from orb_pipeline.warehouse.loading import copy_warehouse, create_table, demo_rows, insert_rows
 from orb_pipeline.warehouse.resource import PULL_SCHEMA, MySqlWarehouse, SqliteWarehouse
 from orb_pipeline.warehouse.schema import pull_query
 
@@ -55,7 +61,24 @@ def best_of(repeat: int, action):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickers", type=int, default=3, help="demo tickers to load (1-3)")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        help="a SQLite warehouse file to pull from (and to load into MariaDB) instead of the "
+        "demo rows, e.g. a 10-ticker year built by build_demo_warehouse",
+    )
+    parser.add_argument(
+        "--mariadb-database",
+        help="pull from this existing MariaDB warehouse database (e.g. filled by orb-pipeline "
+        "load-warehouse from the --from file) instead of copying into a scratch one",
+    )
+    parser.add_argument("--ticker", help="ticker to pull (default: the first loaded)")
+    parser.add_argument("--first-session", default=DEMO_FIRST_SESSION)
+    parser.add_argument("--last-session", default=DEMO_LAST_SESSION)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--skip-slow", action="store_true", help="leave out the pymysql and SQLAlchemy paths"
+    )
     parser.add_argument("--skip-demo", action="store_true", help="skip the demo lineage timing")
     args = parser.parse_args(argv)
 
@@ -71,23 +94,45 @@ def main(argv: list[str] | None = None) -> int:
         # Identifiers cannot be bound; the name is generated above, never input.
         cursor.execute("CREATE DATABASE `" + database + "`")
     try:
-        tickers = DEMO_TICKERS[: max(1, min(3, args.tickers))]
-        started = time.perf_counter()
-        rows = demo_rows(tickers, DEMO_FIRST_SESSION, DEMO_LAST_SESSION)
-        warehouse = MySqlWarehouse(database=database, **settings)
-        create_table(warehouse)
-        insert_rows(warehouse, rows, batch_rows=50_000)
-        print(
-            f"loaded {rows.height:,} rows ({', '.join(tickers)}) into MariaDB {settings['host']}:"
-            f"{settings['port']}/{database} in {time.perf_counter() - started:.1f} s"
-        )
         with tempfile.TemporaryDirectory() as scratch:
-            sqlite = SqliteWarehouse(
-                path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False
+            if args.source:
+                sqlite = SqliteWarehouse(path=args.source, build_demo_if_missing=False)
+                tickers = sqlite.list_tickers()
+            else:
+                tickers = DEMO_TICKERS[: max(1, min(3, args.tickers))]
+                sqlite = SqliteWarehouse(
+                    path=os.path.join(scratch, "warehouse.sqlite"), build_demo_if_missing=False
+                )
+                create_table(sqlite)
+                insert_rows(
+                    sqlite,
+                    demo_rows(tickers, DEMO_FIRST_SESSION, DEMO_LAST_SESSION),
+                    batch_rows=50_000,
+                )
+            if args.mariadb_database:
+                warehouse = MySqlWarehouse(database=args.mariadb_database, **settings)
+            else:
+                warehouse = MySqlWarehouse(database=database, **settings)
+                started = time.perf_counter()
+                rows = copy_warehouse(sqlite, warehouse)
+                print(
+                    f"loaded {rows:,} rows ({', '.join(tickers)}) into MariaDB "
+                    f"{settings['host']}:{settings['port']}/{database} by copy_warehouse in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
+            sessions = session_table(args.first_session, args.last_session)
+            run(
+                warehouse,
+                sqlite,
+                settings,
+                database,
+                args.ticker or tickers[0],
+                sessions,
+                args.repeat,
+                args.skip_slow,
             )
-            create_table(sqlite)
-            insert_rows(sqlite, rows, batch_rows=50_000)
-            run(warehouse, sqlite, settings, database, tickers, args.repeat, scratch)
+            if not args.source:
+                bars_per_ticker(warehouse, tickers, sessions, scratch)
         if not args.skip_demo:
             demo_lineage()
     finally:
@@ -97,10 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None:
-    sessions = session_table(DEMO_FIRST_SESSION, DEMO_LAST_SESSION)
+def server_cpu_seconds() -> float:
+    """CPU seconds of the MariaDB/MySQL server on this machine (``nan`` when not visible)."""
+    from benchmarks.warehouse_load import cpu_seconds, server_pid
+
+    return cpu_seconds(server_pid())
+
+
+def run(warehouse, sqlite, settings, database, ticker, sessions, repeat, skip_slow) -> None:
     windows = [(int(o), int(c)) for o, c in sessions.select("open_utc", "close_utc").iter_rows()]
-    ticker = tickers[0]
     table = warehouse.greeks_table()
 
     def connectorx_ordered() -> pl.DataFrame:
@@ -131,8 +181,8 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
         return pl.DataFrame(data, schema=PULL_SCHEMA, orient="row")
 
     def or_windows_in_turn(source) -> pl.DataFrame:
-        """The path before this change: per 40 sessions one query testing the OR-ed windows on
-        every row, the queries one after the other."""
+        """An older path: per 40 sessions one query testing the OR-ed windows on every row, the
+        queries one after the other."""
         import connectorx
 
         dialect = source.engine().dialect
@@ -149,54 +199,69 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
     def without_session(action):
         return lambda: action().drop("session_date")
 
-    paths = {
-        "connectorx, 4 parallel queries (pipeline)": without_session(
-            lambda: warehouse.pull_sessions(ticker, sessions, connections=4)
-        ),
-        "connectorx, one query at a time (in turn)": without_session(
-            lambda: warehouse.pull_sessions(ticker, sessions, connections=1)
-        ),
-        "connectorx, OR-ed windows in turn (before)": lambda: or_windows_in_turn(warehouse),
-        "connectorx + server ORDER BY": connectorx_ordered,
-        "pymysql cursor + ORDER BY": pymysql_cursor,
-        "sqlalchemy reference + ORDER BY": lambda: warehouse.pull(ticker, windows, reference=True),
-        "sqlite, 4 parallel queries (pipeline)": without_session(
-            lambda: sqlite.pull_sessions(ticker, sessions, connections=4)
-        ),
-        "sqlite, one query at a time (in turn)": without_session(
-            lambda: sqlite.pull_sessions(ticker, sessions, connections=1)
-        ),
-        "sqlite, OR-ed windows in turn (before)": lambda: or_windows_in_turn(sqlite),
-    }
-    timings, frames = {}, {}
-    for name, action in paths.items():
+    paths = {}
+    for engine, source in (("mariadb", warehouse), ("sqlite", sqlite)):
+        paths |= {
+            f"{engine}: single query, one range per session": lambda s=source: s.pull(
+                ticker, windows
+            ),
+            f"{engine}: session ranges, 4 parallel (before)": without_session(
+                lambda s=source: s.pull_sessions(ticker, sessions, connections=4, spans=False)
+            ),
+            f"{engine}: session spans, 4 parallel (pipeline)": without_session(
+                lambda s=source: s.pull_sessions(ticker, sessions, connections=4)
+            ),
+            f"{engine}: session spans, one query at a time": without_session(
+                lambda s=source: s.pull_sessions(ticker, sessions, connections=1)
+            ),
+            f"{engine}: OR-ed windows in turn (older)": lambda s=source: or_windows_in_turn(s),
+        }
+    paths["mariadb: connectorx + server ORDER BY"] = connectorx_ordered
+    if not skip_slow:
+        paths["mariadb: pymysql cursor + ORDER BY"] = pymysql_cursor
+        paths["mariadb: sqlalchemy reference + ORDER BY"] = lambda: warehouse.pull(
+            ticker, windows, reference=True
+        )
+    timings, frames, cpu = dict.fromkeys(paths, float("inf")), {}, {}
+    for action in paths.values():
         action()  # warm-up: connection setup, caches
-        timings[name], frames[name] = best_of(repeat, action)
-    reference = frames["sqlalchemy reference + ORDER BY"]
+    # Rounds over every path (not one path's repeats in a row), so a burst of the machine's
+    # other load does not land on one path only; each path's best round counts.
+    for _ in range(repeat):
+        for name, action in paths.items():
+            server, client = server_cpu_seconds(), time.process_time()
+            seconds, frames[name] = best_of(1, action)
+            if seconds < timings[name]:
+                timings[name] = seconds
+                cpu[name] = (server_cpu_seconds() - server, time.process_time() - client)
+    reference = frames["mariadb: single query, one range per session"]
     for name, frame in frames.items():
         if not frame.equals(reference):
-            raise SystemExit(f"{name} returned different rows than the reference path")
+            raise SystemExit(f"{name} returned different rows than the single-query path")
     count = reference.height
-    base = timings["pymysql cursor + ORDER BY"]
+    base = timings["mariadb: single query, one range per session"]
     print(
         f"\npull of {ticker}, {len(windows)} sessions, {count:,} rows (best of {repeat}; identical "
-        "rows on every path)"
+        f"rows on every path; load average {os.getloadavg()[0]:.1f})"
     )
     for name, seconds in timings.items():
+        server, client = cpu[name]
         print(
-            f"  {name:42s} {seconds:7.3f} s  {count / seconds / 1e6:6.2f} M rows/s  "
-            f"{base / seconds:5.2f}x pymysql"
+            f"  {name:48s} {seconds:7.3f} s  {count / seconds / 1e6:6.2f} M rows/s  "
+            f"{base / seconds:5.2f}x single query  CPU s: server {server:5.2f} client {client:5.2f}"
         )
-    for engine in ("connectorx", "sqlite"):
-        parallel = timings[f"{engine}, 4 parallel queries (pipeline)"]
-        in_turn = timings[f"{engine}, one query at a time (in turn)"]
-        before = timings[f"{engine}, OR-ed windows in turn (before)"]
+    for engine in ("mariadb", "sqlite"):
+        pipeline = timings[f"{engine}: session spans, 4 parallel (pipeline)"]
+        before = timings[f"{engine}: session ranges, 4 parallel (before)"]
+        single = timings[f"{engine}: single query, one range per session"]
         print(
-            f"  {engine}: pipeline {count / parallel / 1e6:.2f} M rows/s, before this change "
-            f"{count / before / 1e6:.2f} M rows/s ({before / parallel:.2f}x); the same queries "
-            f"one at a time {in_turn / parallel:.2f}x the parallel time"
+            f"  {engine}: pipeline {count / pipeline / 1e6:.2f} M rows/s; before this change "
+            f"{count / before / 1e6:.2f} M rows/s ({before / pipeline:.2f}x); single query "
+            f"{count / single / 1e6:.2f} M rows/s ({single / pipeline:.2f}x)"
         )
 
+
+def bars_per_ticker(warehouse, tickers, sessions, scratch) -> None:
     store = CacheStore(url=os.path.join(scratch, "cache"))
     print(
         "\ncached_bars computation per ticker (bulk pull + bars + one Parquet file per session, no Dagster)"
@@ -211,7 +276,7 @@ def run(warehouse, sqlite, settings, database, tickers, repeat, scratch) -> None
             )
         seconds = time.perf_counter() - start
         print(
-            f"  {name}: {prints.height:,} rows -> {len(windows)} bar files in {seconds:.2f} s "
+            f"  {name}: {prints.height:,} rows -> {sessions.height} bar files in {seconds:.2f} s "
             f"({prints.height / seconds / 1e6:.2f} M rows/s)"
         )
 

@@ -9,6 +9,8 @@ import polars as pl
 import pymysql
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orb_pipeline.calendar import session_table
 from orb_pipeline.core.local_infile import RestrictedLocalInfileConnection
@@ -343,3 +345,32 @@ def test_a_text_price_is_bad_data_not_an_outage(tmp_path, seeded_frame, caplog):
     with pytest.raises(WarehouseDataError, match=f"rows of {ticker} .*bad data, not an outage"):
         warehouse.pull_sessions(ticker, session_table(day, day))
     assert "retrying" not in caplog.text and "unreachable" not in caplog.text
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 50), st.integers(-(2**62), 2**62)),
+        min_size=0,
+        max_size=60,
+        unique_by=lambda row: row[1],
+    ),
+    wide=st.booleans(),
+)
+def test_sort_by_time_and_order_equals_the_two_column_sort(rows, wide):
+    """The composite-key argsort gives polars' two-column order, also when the key would not
+    fit in 64 bits (wide time and id spans: the fallback)."""
+    from orb_pipeline.warehouse.resource import sort_by_time_and_order
+
+    frame = pl.DataFrame(
+        {
+            "row_order": [order if wide else order % 1_000_003 for _, order in rows],
+            "timestamp_utc": [
+                1_750_000_000 + second * (10**9 if wide else 1) for second, _ in rows
+            ],
+            "price": [float(index) for index in range(len(rows))],
+        },
+        schema={"row_order": pl.Int64, "timestamp_utc": pl.Int64, "price": pl.Float64},
+    ).unique("row_order", keep="first", maintain_order=True)
+    expected = frame.sort(["timestamp_utc", "row_order"])
+    assert sort_by_time_and_order(frame).equals(expected)
