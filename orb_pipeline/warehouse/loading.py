@@ -91,18 +91,18 @@ def copy_warehouse(
     progress: Callable[[str], None] = lambda message: None,
 ) -> int:
     """Copy every row of ``source``'s table into the MySQL ``target``'s (created when absent),
-        with the same order-column values, so both warehouses return identical pulls; returns the
-        rows copied by this call.
+    with the same order-column values, so both warehouses return identical pulls; returns the rows
+    copied by this call.
 
-        Rows go in order-column order, ``chunk_rows`` at a time: read by connectorx, written as a
-        CSV by polars, loaded by ``LOAD DATA LOCAL INFILE`` (``core/local_infile.py``: the server may
-        read that file and no other), each chunk committed on its own. A server that refuses local
-        infile gets multi-row ``INSERT``s instead. A re-run is idempotent: a target holding exactly
-        the source's rows up to its highest id (what an interrupted or finished copy leaves) resumes
-        after that id, so nothing is duplicated or copied twice; any other non-empty target is
-        refused unless ``replace`` (then it is emptied first). Into an empty table the secondary index is
-    built after the rows are in, unless ``keep_indexes``. Finally the target's (rows, min id,
-        max id) are checked against the source's.
+    Rows go in order-column order, ``chunk_rows`` at a time: read by connectorx (the next chunk
+    while the server loads this one), written as a CSV by polars, loaded by ``LOAD DATA LOCAL
+    INFILE`` (``core/local_infile.py``: the server may read that file and no other), each chunk
+    committed on its own. A server that refuses local infile gets multi-row ``INSERT``s instead.
+    A re-run is idempotent: a target holding exactly the source's rows up to its highest id (what
+    an interrupted or finished copy leaves) resumes after that id, so nothing is duplicated or
+    copied twice; any other non-empty target is refused unless ``replace`` (then it is emptied
+    first). Into an empty table the secondary index is built after the rows are in, unless
+    ``keep_indexes``. Finally the target's (rows, min id, max id) are checked against the source's.
     """
     if target.order_column != source.order_column:
         raise ValueError(
