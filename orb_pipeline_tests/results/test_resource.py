@@ -367,3 +367,30 @@ def test_a_damaged_sqlite_file_is_named_with_what_to_do(tmp_path):
     with pytest.raises(ResultsStoreCorruptError, match=f"SQLite {path} is damaged .*restore it"):
         read_results(store)
     store.dispose()
+
+
+def test_read_in_batches_equals_one_batch(results_store):
+    """Issue 15: ``read`` streams rows in batches (a 1 M-row window read 4 GB as Python rows);
+    any batch size gives the frame of one batch: values, order, and column types inferred over
+    every row (the first batch's ``sharpe`` is all NULL, a JSON column comes back as text)."""
+    results_store.ensure_tables()
+    rows = result_rows(23).with_columns(
+        sharpe=pl.Series([None] * 5 + [0.25 * i for i in range(18)], dtype=pl.Float64),
+        trade_stats=pl.Series([{"n": i} if i % 2 else None for i in range(23)]),
+    )
+    results_store.upsert(schema.results, rows)
+    # NULLs sort first on both dialects: the first batches hold no sharpe at all.
+    statement = sa.select(schema.results).order_by(
+        schema.results.c.sharpe, schema.results.c.backtest_id
+    )
+    whole = results_store.read(statement, batch_rows=1_000)
+    assert whole["sharpe"].head(5).null_count() == 5
+    assert whole.height == 23 and whole.schema["sharpe"] == pl.Float64
+    assert whole["sharpe"].null_count() == 5
+    assert sorted(v for v in whole["trade_stats"].to_list() if v) == sorted(
+        f'{{"n": {i}}}' for i in range(1, 23, 2)
+    )
+    for batch_rows in (1, 4, 5, 22):
+        assert_frame_equal(results_store.read(statement, batch_rows=batch_rows), whole)
+    empty = results_store.read(statement.where(schema.results.c.ticker == "NONE"), batch_rows=4)
+    assert empty.height == 0 and empty.columns == whole.columns
