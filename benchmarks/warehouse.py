@@ -40,6 +40,7 @@ import uuid
 import polars as pl
 import pymysql
 
+from benchmarks.warehouse_load import cpu_seconds, mariadb_settings, server_pid
 from orb_pipeline.bars.build import bars_from_prints, check_prints
 from orb_pipeline.calendar import session_table
 from orb_pipeline.core.cache_store import BARS_PREFIX, CacheStore, partition_path
@@ -82,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-demo", action="store_true", help="skip the demo lineage timing")
     args = parser.parse_args(argv)
 
-    settings = {
-        "host": os.environ.get("ORB_TEST_MYSQL_HOST", "127.0.0.1"),
-        "port": int(os.environ.get("ORB_TEST_MYSQL_PORT", "3306")),
-        "user": os.environ.get("ORB_TEST_MYSQL_USER", "root"),
-        "password": os.environ.get("ORB_TEST_MYSQL_PASSWORD", ""),
-    }
+    settings = mariadb_settings()
     database = "orb_bench_" + uuid.uuid4().hex[:10]
     admin = pymysql.connect(**settings, autocommit=True)
     with admin.cursor() as cursor:
@@ -144,8 +140,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def server_cpu_seconds() -> float:
     """CPU seconds of the MariaDB/MySQL server on this machine (``nan`` when not visible)."""
-    from benchmarks.warehouse_load import cpu_seconds, server_pid
-
     return cpu_seconds(server_pid())
 
 

@@ -42,6 +42,17 @@ from orb_pipeline.warehouse.loading import copy_warehouse, create_table
 from orb_pipeline.warehouse.resource import MySqlWarehouse, SqliteWarehouse
 
 
+def mariadb_settings() -> dict:
+    """The benchmark server: ``ORB_TEST_MYSQL_HOST/PORT/USER/PASSWORD`` (default 127.0.0.1:3306
+    root, no password)."""
+    return {
+        "host": os.environ.get("ORB_TEST_MYSQL_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("ORB_TEST_MYSQL_PORT", "3306")),
+        "user": os.environ.get("ORB_TEST_MYSQL_USER", "root"),
+        "password": os.environ.get("ORB_TEST_MYSQL_PASSWORD", ""),
+    }
+
+
 def server_pid() -> int | None:
     """The MariaDB/MySQL server on this machine (the oldest process of that name), if visible."""
     found = []
@@ -87,12 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    settings = {
-        "host": os.environ.get("ORB_TEST_MYSQL_HOST", "127.0.0.1"),
-        "port": int(os.environ.get("ORB_TEST_MYSQL_PORT", "3306")),
-        "user": os.environ.get("ORB_TEST_MYSQL_USER", "root"),
-        "password": os.environ.get("ORB_TEST_MYSQL_PASSWORD", ""),
-    }
+    settings = mariadb_settings()
     prefix = "orb_bench_load_" + uuid.uuid4().hex[:8]
     admin = pymysql.connect(**settings, autocommit=True)
     server = server_pid()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import polars as pl
 import pymysql
@@ -29,6 +30,8 @@ from orb_pipeline.warehouse.demo import (
     generate_session,
 )
 from orb_pipeline.warehouse.resource import MySqlWarehouse, Warehouse
+
+T = TypeVar("T")
 
 
 def demo_rows(
@@ -217,62 +220,57 @@ _COPY_TYPES = {
 }
 
 
-def _drop_secondary_indexes(target: MySqlWarehouse) -> None:
+def _in_transaction(
+    target: MySqlWarehouse, what: str, action: Callable[[sa.Connection, sa.Table], T]
+) -> T:
+    """``action(connection, table)`` in one transaction on ``target``, with its retries."""
     table = target.greeks_table()
 
-    def run() -> None:
+    def run() -> T:
         engine = target.engine()
         try:
             with engine.begin() as connection:
-                present = {
-                    index["name"]
-                    for index in sa.inspect(connection).get_indexes(table.name, table.schema)
-                }
-                for index in table.indexes:
-                    if index.name in present:
-                        index.drop(connection)
+                return action(connection, table)
         finally:
             engine.dispose()
 
-    target._with_retries("drop the secondary index", run)
+    return target._with_retries(what, run)
+
+
+def _present_indexes(connection: sa.Connection, table: sa.Table) -> set[str]:
+    return {index["name"] for index in sa.inspect(connection).get_indexes(table.name, table.schema)}
+
+
+def _drop_secondary_indexes(target: MySqlWarehouse) -> None:
+    def drop(connection: sa.Connection, table: sa.Table) -> None:
+        present = _present_indexes(connection, table)
+        for index in table.indexes:
+            if index.name in present:
+                index.drop(connection)
+
+    _in_transaction(target, "drop the secondary index", drop)
 
 
 def _create_missing_indexes(target: MySqlWarehouse) -> list[str]:
     """Create the table's indexes that the target lacks (dropped for a load); their names."""
-    table = target.greeks_table()
 
-    def run() -> list[str]:
-        engine = target.engine()
-        try:
-            with engine.begin() as connection:
-                present = {
-                    index["name"]
-                    for index in sa.inspect(connection).get_indexes(table.name, table.schema)
-                }
-                missing = [index for index in table.indexes if index.name not in present]
-                for index in missing:
-                    index.create(connection)
-                return [index.name for index in missing]
-        finally:
-            engine.dispose()
+    def create(connection: sa.Connection, table: sa.Table) -> list[str]:
+        present = _present_indexes(connection, table)
+        missing = [index for index in table.indexes if index.name not in present]
+        for index in missing:
+            index.create(connection)
+        return [index.name for index in missing]
 
-    return target._with_retries("build the secondary index", run)
+    return _in_transaction(target, "build the secondary index", create)
 
 
 def _truncate(target: MySqlWarehouse) -> None:
-    table = target.greeks_table()
+    def truncate(connection: sa.Connection, table: sa.Table) -> None:
+        # Identifiers are validated configuration; TRUNCATE takes no parameters.
+        quoted = connection.dialect.identifier_preparer.format_table(table)
+        connection.exec_driver_sql("TRUNCATE TABLE " + quoted)
 
-    def run() -> None:
-        engine = target.engine()
-        try:
-            with engine.begin() as connection:
-                # Identifiers are validated configuration; TRUNCATE takes no parameters.
-                quoted = connection.dialect.identifier_preparer.format_table(table)
-                connection.exec_driver_sql("TRUNCATE TABLE " + quoted)
-        finally:
-            engine.dispose()
-
-    target._with_retries("empty the table", run)
+    _in_transaction(target, "empty the table", truncate)
 
 
 class _LoadConnection:
@@ -317,7 +315,10 @@ class _LoadConnection:
                 )
             except pymysql.err.MySQLError as error:
                 if _error_code(error) not in LOCAL_INFILE_REFUSED_CODES:
-                    raise RuntimeError(f"loading {where} failed: {error}") from None
+                    raise RuntimeError(
+                        f"loading {where} failed: {error}; the rows before id {first} are "
+                        "complete, re-run to resume after them"
+                    ) from None
                 self.method = "multi-row INSERT (the server refused LOAD DATA LOCAL INFILE)"
             else:
                 if warnings or affected != frame.height:
@@ -340,7 +341,10 @@ class _LoadConnection:
             self.connection.commit()
         except pymysql.err.MySQLError as error:
             self.connection.rollback()
-            raise RuntimeError(f"inserting {where} failed: {error}") from None
+            raise RuntimeError(
+                f"inserting {where} failed: {error}; the rows before id {first} are complete, "
+                "re-run to resume after them"
+            ) from None
         finally:
             cursor.close()
 

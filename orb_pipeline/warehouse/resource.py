@@ -69,6 +69,22 @@ def sort_by_time_and_order(frame: pl.DataFrame) -> pl.DataFrame:
     return frame[np.argsort(key, kind="stable")]
 
 
+def assign_sessions(pulled: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """``pulled`` (sorted by ``timestamp_utc``) with each row's ``session_date``: the session whose
+    ``[open_utc, close_utc]`` (inclusive) holds it; rows outside every session are dropped.
+    ``sessions`` sorted by ``open_utc``, not overlapping."""
+    return (
+        pulled.join_asof(
+            sessions.select("open_utc", "close_utc", "session_date"),
+            left_on="timestamp_utc",
+            right_on="open_utc",
+            strategy="backward",
+        )
+        .filter(pl.col("timestamp_utc") <= pl.col("close_utc"))
+        .drop("open_utc", "close_utc")
+    )
+
+
 class WarehouseUnavailableError(RuntimeError):
     """The warehouse did not answer after all retries."""
 
@@ -358,16 +374,7 @@ class Warehouse(dg.ConfigurableResource):
                 (int(o), int(c)) for o, c in zip(chunk["open_utc"], chunk["close_utc"], strict=True)
             ]
             pulled = self.pull(ticker, windows, reference=reference)
-            parts.append(
-                pulled.join_asof(
-                    chunk.select("open_utc", "close_utc", "session_date"),
-                    left_on="timestamp_utc",
-                    right_on="open_utc",
-                    strategy="backward",
-                )
-                .filter(pl.col("timestamp_utc") <= pl.col("close_utc"))
-                .drop("open_utc", "close_utc")
-            )
+            parts.append(assign_sessions(pulled, chunk))
         if not parts:
             return pl.DataFrame(schema={**PULL_SCHEMA, "session_date": pl.Date})
         return pl.concat(parts)
@@ -396,16 +403,7 @@ class Warehouse(dg.ConfigurableResource):
             connections=connections,
             spans=self.pull_spans if spans is None else spans,
         )
-        return (
-            pulled.join_asof(
-                ordered.select("open_utc", "close_utc", "session_date"),
-                left_on="timestamp_utc",
-                right_on="open_utc",
-                strategy="backward",
-            )
-            .filter(pl.col("timestamp_utc") <= pl.col("close_utc"))
-            .drop("open_utc", "close_utc")
-        )
+        return assign_sessions(pulled, ordered)
 
 
 class SqliteWarehouse(Warehouse):
