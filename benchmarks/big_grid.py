@@ -74,8 +74,10 @@ def exchange_window(sessions: int, ticks: int):
 
     series, table = synthetic_window(sessions + sessions // 10 + 5, ticks)
     open_days = session_table(table["session_date"].min(), table["session_date"].max())
-    table = table.filter(pl.col("session_date").is_in(open_days["session_date"])).head(sessions)
-    series = series.filter(pl.col("session_date").is_in(table["session_date"]))
+    table = table.filter(pl.col("session_date").is_in(open_days["session_date"].to_list())).head(
+        sessions
+    )
+    series = series.filter(pl.col("session_date").is_in(table["session_date"].to_list()))
     return series, table
 
 
