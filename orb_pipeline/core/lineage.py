@@ -27,3 +27,4 @@ VALIDATION_ASSETS = (WALK_FORWARD, MONTE_CARLO, VERDICT, RESEARCH_REPORT)  # [ti
 # ---- pools (limits: dagster.yaml / deploy/dagster.yaml, `dagster instance concurrency set`) -----
 WAREHOUSE_POOL = "warehouse"  # steps that pull from the warehouse
 RESULTS_POOL = "results_db"  # steps that write to the results store
+POOLS = (WAREHOUSE_POOL, RESULTS_POOL)

@@ -35,6 +35,8 @@ from dagster._core.storage.tags import AUTOMATION_CONDITION_TAG, RUN_KEY_TAG, SE
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._utils.hosted_user_process import recon_job_from_origin
 
+from orb_pipeline.core.lineage import POOLS
+
 # workspace.yaml's code location: runs launched here belong to it in the UI.
 LOCATION_NAME = "orb_pipeline"
 DEFINITIONS_MODULE = "orb_pipeline.definitions"
@@ -80,13 +82,16 @@ def _execute(instance: dg.DagsterInstance, run: dg.DagsterRun) -> _Outcome:
     started = time.perf_counter()
     result = execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
     seconds = time.perf_counter() - started
+    # The stored status, not only the result's: a run that fails outside its steps (its storage
+    # raised) can return a result whose run object still reads as started.
+    stored = instance.get_run_by_id(run.run_id)
     failures = ()
-    if not result.success:
+    if not result.success or stored is None or stored.status != dg.DagsterRunStatus.SUCCESS:
         failures = tuple(
             event.message or ""
             for event in result.all_events
             if event.event_type_value in {"STEP_FAILURE", "RUN_FAILURE"}
-        )
+        ) or (f"the run ended {stored.status.value if stored else 'missing'}",)
     return _Outcome(run.run_id, seconds, len(instance.all_logs(run.run_id)), failures)
 
 
@@ -127,6 +132,11 @@ class InProcessLauncher:
         )
         self._location = origin.create_location(self.instance)
         (self._repository,) = self._location.get_repositories().values()
+        if self.workers > 1:
+            # Dagster creates a pool's limit row on the first claim of it; two runs claiming a
+            # new pool at once on PostgreSQL collide on its unique key and one run fails.
+            for pool in POOLS:
+                self.instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
         # Spawned, not forked: a fork would copy this process's open SQLite and thread state.
         self._pool = (
             ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))

@@ -64,3 +64,27 @@ def test_demo_chooses_numba_cache_before_the_engine_loads(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     cache_path = result.stdout.strip().splitlines()[-1]
     assert cache_path.startswith(str(tmp_path / "data" / ".numba_cache")), cache_path
+
+
+def test_parallel_launcher_creates_the_pools_before_its_workers_claim_them(tmp_path):
+    """Two runs claiming a new pool at once collide on PostgreSQL (unique key of the pool's limit
+    row; a sweep run failed on the production services): the launcher creates every pool's limit
+    row before any worker starts."""
+    import shutil
+
+    import dagster as dg
+
+    from orb_pipeline.core.lineage import POOLS
+    from orb_pipeline.orchestration.launch import InProcessLauncher
+
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")  # pools: default_limit 2
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert not set(POOLS) & instance.event_log_storage.get_concurrency_keys()
+        with InProcessLauncher(instance, workers=2):
+            keys = instance.event_log_storage.get_concurrency_keys()
+            assert set(POOLS) <= keys
+            for pool in POOLS:
+                assert instance.event_log_storage.get_concurrency_info(pool).slot_count == 2
+    finally:
+        instance.dispose()
