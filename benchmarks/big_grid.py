@@ -37,17 +37,11 @@ import tempfile
 import time
 import uuid
 
+from benchmarks.memory import peak_rss_mb
+
 STAGES = ("sweep", "leaderboard", "walk_forward", "monte_carlo")
 TICKER = "BIG"
 DATA_VERSION = "bench-data"
-
-
-def peak_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def store_for(database: str):
