@@ -137,7 +137,9 @@ def test_stability_plateau_spike_and_edges():
     assert found["0.1-1.0"] == {"backtest_id": "0.1-1.0", "stability": 1.0, "neighbours": 2}
     assert found["0.3-3.0"]["stability"] == 1.0  # neighbours 1.0 and 1.0 keep half of 1.0
     negative = rows.with_columns(sharpe=-pl.col("sharpe"))
-    negative_targets = negative.filter(pl.col("backtest_id").is_in(targets["backtest_id"].to_list()))
+    negative_targets = negative.filter(
+        pl.col("backtest_id").is_in(targets["backtest_id"].to_list())
+    )
     assert stability(negative, negative_targets)["stability"].to_list() == [None, None, None]
 
 
