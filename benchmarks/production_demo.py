@@ -15,15 +15,15 @@ The same flow as the embedded demo, with every resource on a real server:
 - Dagster instance: PostgreSQL storage as in ``deploy/dagster.yaml`` (database
   ``orb_production_demo``, dropped first), with the local run launcher.
 
-Servers: ``ORB_TEST_MYSQL_HOST``/``PORT``/``USER``/``PASSWORD`` (default 127.0.0.1:3306 root, no
-password), ``ORB_TEST_REDIS_HOST``/``PORT`` (127.0.0.1:6379), ``ORB_TEST_PG_HOST``/``PORT``/``USER``
-(127.0.0.1:5432 postgres, trust). The demo's own output is printed as it runs; it ends with its
-``total: <seconds> s`` line.
+Servers: the test suite's (``orb_pipeline_tests.services``: ``ORB_TEST_MYSQL_*``,
+``ORB_TEST_REDIS_*``, ``ORB_TEST_POSTGRES_*``; default the loopback servers, root / postgres).
+The demo's own output is printed as it runs; it ends with its ``total: <seconds> s`` line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +37,7 @@ from psycopg2 import sql
 
 from orb_pipeline.orchestration.demo_setup import DemoScope
 from orb_pipeline.warehouse.demo import build_demo_warehouse
+from orb_pipeline_tests import services
 
 NAME = "orb_production_demo"
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ storage:
       hostname: {host}
       port: {port}
       username: {user}
-      password: ""
+      password: {password}
       db_name: {db}
       scheme: postgresql+psycopg2
 concurrency:
@@ -61,40 +62,26 @@ telemetry:
 """
 
 
-def _servers() -> dict[str, str]:
-    get = os.environ.get
-    return {
-        "mysql_host": get("ORB_TEST_MYSQL_HOST", "127.0.0.1"),
-        "mysql_port": get("ORB_TEST_MYSQL_PORT", "3306"),
-        "mysql_user": get("ORB_TEST_MYSQL_USER", "root"),
-        "mysql_password": get("ORB_TEST_MYSQL_PASSWORD", ""),
-        "redis_host": get("ORB_TEST_REDIS_HOST", "127.0.0.1"),
-        "redis_port": get("ORB_TEST_REDIS_PORT", "6379"),
-        "pg_host": get("ORB_TEST_PG_HOST", "127.0.0.1"),
-        "pg_port": get("ORB_TEST_PG_PORT", "5432"),
-        "pg_user": get("ORB_TEST_PG_USER", "postgres"),
-    }
-
-
-def _fresh_results_and_staging(servers: dict[str, str]) -> None:
+def _fresh_results_and_staging(mysql: dict, redis_server: dict) -> None:
     connection = pymysql.connect(
-        host=servers["mysql_host"],
-        port=int(servers["mysql_port"]),
-        user=servers["mysql_user"],
-        password=servers["mysql_password"],
+        host=mysql["host"], port=mysql["port"], user=mysql["user"], password=mysql["password"]
     )
     with connection, connection.cursor() as cursor:
         cursor.execute("DROP DATABASE IF EXISTS `orb_production_demo_results`")
         cursor.execute("CREATE DATABASE `orb_production_demo_results`")
-    client = redis.Redis(host=servers["redis_host"], port=int(servers["redis_port"]))
+    client = redis.Redis(**redis_server)
     keys = list(client.scan_iter(match=f"{NAME}:*", count=10_000))
     for start in range(0, len(keys), 1_000):
         client.delete(*keys[start : start + 1_000])
 
 
-def _fresh_instance(servers: dict[str, str], home: Path) -> None:
+def _fresh_instance(postgres: dict, home: Path) -> None:
     connection = psycopg2.connect(
-        host=servers["pg_host"], port=servers["pg_port"], user=servers["pg_user"], dbname="postgres"
+        host=postgres["host"],
+        port=postgres["port"],
+        user=postgres["user"],
+        password=postgres["password"],
+        dbname="postgres",
     )
     connection.autocommit = True  # DROP/CREATE DATABASE refuse a transaction block
     with connection.cursor() as cursor:
@@ -105,7 +92,11 @@ def _fresh_instance(servers: dict[str, str], home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(
         INSTANCE_YAML.format(
-            host=servers["pg_host"], port=servers["pg_port"], user=servers["pg_user"], db=NAME
+            host=postgres["host"],
+            port=postgres["port"],
+            user=postgres["user"],
+            password=json.dumps(postgres["password"]),
+            db=NAME,
         )
     )
 
@@ -122,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         options.get("--first-session"),
         options.get("--last-session"),
     )
-    servers = _servers()
+    mysql, redis_server = services.mysql_settings(), services.redis_settings()
+    postgres = services.postgres_settings()
     data = Path(args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     source = scope.warehouse_path(data)
@@ -139,25 +131,27 @@ def main(argv: list[str] | None = None) -> int:
         **{k: v for k, v in os.environ.items() if not k.startswith(("ORB_", "DAGSTER_"))},
         "ORB_DATA_DIR": str(data),
         "ORB_WAREHOUSE": "mysql",
-        "ORB_WAREHOUSE_HOST": servers["mysql_host"],
-        "ORB_WAREHOUSE_PORT": servers["mysql_port"],
-        "ORB_WAREHOUSE_USER": servers["mysql_user"],
-        "ORB_WAREHOUSE_PASSWORD": servers["mysql_password"],
+        "ORB_WAREHOUSE_HOST": mysql["host"],
+        "ORB_WAREHOUSE_PORT": str(mysql["port"]),
+        "ORB_WAREHOUSE_USER": mysql["user"],
+        "ORB_WAREHOUSE_PASSWORD": mysql["password"],
         "ORB_WAREHOUSE_DATABASE": f"{NAME}_warehouse",
         "ORB_RESULTS": "mysql",
-        "ORB_RESULTS_HOST": servers["mysql_host"],
-        "ORB_RESULTS_PORT": servers["mysql_port"],
-        "ORB_RESULTS_USER": servers["mysql_user"],
-        "ORB_RESULTS_PASSWORD": servers["mysql_password"],
+        "ORB_RESULTS_HOST": mysql["host"],
+        "ORB_RESULTS_PORT": str(mysql["port"]),
+        "ORB_RESULTS_USER": mysql["user"],
+        "ORB_RESULTS_PASSWORD": mysql["password"],
         "ORB_RESULTS_DATABASE": f"{NAME}_results",
         "ORB_STAGING": "redis",
-        "ORB_REDIS_HOST": servers["redis_host"],
-        "ORB_REDIS_PORT": servers["redis_port"],
+        "ORB_REDIS_HOST": redis_server["host"],
+        "ORB_REDIS_PORT": str(redis_server["port"]),
         "ORB_REDIS_KEY_PREFIX": f"{NAME}:",
         "ORB_FIRST_SESSION": scope.first_session.isoformat(),
         "ORB_LAST_SESSION": scope.last_session.isoformat(),
         "DAGSTER_HOME": str(data / "dagster_home"),
     }
+    if redis_server["password"]:
+        environment["ORB_REDIS_PASSWORD"] = redis_server["password"]
     command = [sys.executable, "-m", "orb_pipeline.cli"]
     started = time.perf_counter()
     subprocess.run(
@@ -166,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         check=True,
     )
     print(f"load-warehouse: {time.perf_counter() - started:.1f} s (not counted in the total)")
-    _fresh_results_and_staging(servers)
-    _fresh_instance(servers, data / "dagster_home")
+    _fresh_results_and_staging(mysql, redis_server)
+    _fresh_instance(postgres, data / "dagster_home")
     print("results database, Redis keys and the PostgreSQL instance reset; running the demo")
     return subprocess.run([*command, "demo", *args.demo_arguments], env=environment).returncode
 

@@ -77,7 +77,9 @@ def choose_numba_cache() -> None:
     """Set ``NUMBA_CACHE_DIR`` for the demo before anything imports the engine: numba fixes each
     kernel's cache location at import, and a process whose kernels cache elsewhere than the
     warm-up's compiles them all again itself."""
-    os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir(settings.current().data_dir.resolve())
+    from orb_pipeline.resources import data_dir
+
+    os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir(data_dir())
 
 
 def prepare_environment(scope: DemoScope, data: Path) -> dict[str, str]:
