@@ -384,14 +384,12 @@ def _demo_launch(request, *, job_name: str):
 def _launch_batch(launcher, launches, clock, progress) -> None:
     """Execute ``launches`` (independent runs of one job) on the launcher's workers; the phase's
     seconds are the batch's wall time (its runs overlap), its runs and events are summed."""
+    name = launches[0].request.job_name or launches[0].job_name
+    phase = PHASE_OF_JOB.get(name, name)
     started = time.perf_counter()
-    phase = None
 
     def done(launch, launched) -> None:
-        nonlocal phase
         request = launch.request
-        name = launched.job_name
-        phase = PHASE_OF_JOB.get(name, name)
         clock.add(phase, 0.0, launched)
         what = (
             request.partition_key
@@ -406,8 +404,7 @@ def _launch_batch(launcher, launches, clock, progress) -> None:
     try:
         launcher.launch_all(launches, done)
     finally:
-        if phase is not None:
-            clock.add(phase, time.perf_counter() - started)
+        clock.add(phase, time.perf_counter() - started)
 
 
 if __name__ == "__main__":

@@ -132,17 +132,15 @@ class InProcessLauncher:
         )
         self._location = origin.create_location(self.instance)
         (self._repository,) = self._location.get_repositories().values()
+        self._pool = None
         if self.workers > 1:
             # Dagster creates a pool's limit row on the first claim of it; two runs claiming a
             # new pool at once on PostgreSQL collide on its unique key and one run fails.
             for pool in POOLS:
                 self.instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
-        # Spawned, not forked: a fork would copy this process's open SQLite and thread state.
-        self._pool = (
-            ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-            if self.workers > 1
-            else None
-        )
+            # Spawned, not forked: a fork would copy this process's open SQLite and thread state.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -165,34 +163,32 @@ class InProcessLauncher:
         worker processes, at most ``workers`` at a time (here when ``workers`` is 1); calls
         ``on_done`` as each one finishes. Raises :class:`LaunchError` naming every failed run
         once all have ended."""
+        launched: list[LaunchedRun] = []
         if self._pool is None or len(launches) < 2:
-            return [self._done(launch, self.launch(launch), on_done) for launch in launches]
+            for launch in launches:
+                launched.append(self.launch(launch))
+                on_done(launch, launched[-1])
+            return launched
         runs = {launch: self.create(launch) for launch in launches}
         futures = {
             self._pool.submit(_execute_in_worker, run.run_id): launch
             for launch, run in runs.items()
         }
-        launched, errors = [], []
+        errors = []
         for future in as_completed(futures):
-            launch = futures[future]
+            launch, run = futures[future], runs[futures[future]]
             try:
-                run = self._record(runs[launch], future.result())
-                launched.append(self._done(launch, run, on_done))
+                finished = self._record(run, future.result())
             except LaunchError as error:  # a failed run: it names itself; the others go on
                 errors.append(str(error))
             except Exception as error:  # the worker died or could not start the run
-                run = runs[launch]
                 errors.append(f"{run.job_name} (run {run.run_id}) did not execute: {error!r}")
+            else:
+                launched.append(finished)
+                on_done(launch, finished)
         if errors:
             raise LaunchError(" || ".join(errors))
         return launched
-
-    @staticmethod
-    def _done(
-        launch: Launch, run: LaunchedRun, on_done: Callable[[Launch, LaunchedRun], None]
-    ) -> LaunchedRun:
-        on_done(launch, run)
-        return run
 
     def _record(self, run: dg.DagsterRun, outcome: _Outcome) -> LaunchedRun:
         launched = LaunchedRun(run.run_id, run.job_name, outcome.seconds, outcome.events)
