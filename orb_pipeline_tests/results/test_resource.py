@@ -238,6 +238,42 @@ def mysql_store(settings: dict, **options) -> MySqlResultsStore:
     )
 
 
+def test_workers_creating_the_tables_at_once_all_succeed(results_store, tmp_path):
+    """The demo's worker processes sweep different tickers at once into a new results store:
+    each creates the tables, and the ones that lose the race (SQLite: "table results already
+    exists" or a locked new file, MySQL: 1050) must re-check instead of failing their run."""
+    import threading
+
+    def create(store, barrier: threading.Barrier, errors: list) -> None:
+        barrier.wait()
+        try:
+            store.ensure_tables()
+        except Exception as error:  # collected: the assertion below names it
+            errors.append(error)
+
+    for attempt in range(8):
+        if isinstance(results_store, SqliteResultsStore):
+            path = str(tmp_path / f"race-{attempt}.sqlite")
+            stores = [SqliteResultsStore(path=path) for _ in range(4)]
+        else:
+            with results_store.engine().begin() as connection:
+                for table in (schema.trades, schema.results):
+                    table.drop(connection, checkfirst=True)
+            stores = [results_store.model_copy() for _ in range(4)]
+        barrier, errors = threading.Barrier(len(stores)), []
+        threads = [
+            threading.Thread(target=create, args=(store, barrier, errors)) for store in stores
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if isinstance(results_store, SqliteResultsStore):
+            for store in stores:
+                store.dispose()
+        assert errors == [], errors
+
+
 def test_a_deadlock_inside_load_data_retries_the_transaction(mysql_database):
     """LOAD DATA goes through the raw pymysql cursor, so InnoDB's deadlock (1213) reaches the
     transaction unwrapped by SQLAlchemy: it must be retried like a wrapped one (two leaderboard

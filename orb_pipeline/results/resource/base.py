@@ -76,6 +76,15 @@ def mysql_error_code(error: BaseException) -> int | None:
     return args[0] if args and isinstance(args[0], int) else None
 
 
+def _lock_conflict(error: BaseException) -> bool:
+    """A conflict with another transaction that a retry resolves: MySQL's deadlock or lock wait
+    timeout, SQLite's locked file. LOAD DATA runs on the raw pymysql cursor, so its errors arrive
+    unwrapped by SQLAlchemy."""
+    return isinstance(error, sa.exc.OperationalError | pymysql.err.OperationalError) and (
+        mysql_error_code(error) in _RETRYABLE or "database is locked" in str(error)
+    )
+
+
 class ResultsStore(dg.ConfigurableResource):
     """Base of the results stores; use :class:`SqliteResultsStore` or :class:`MySqlResultsStore`."""
 
@@ -158,11 +167,7 @@ class ResultsStore(dg.ConfigurableResource):
         return retry(
             transaction,
             attempts=attempts,
-            # LOAD DATA runs on the raw pymysql cursor: its deadlocks arrive unwrapped.
-            transient=lambda error: (
-                isinstance(error, sa.exc.OperationalError | pymysql.err.OperationalError)
-                and (mysql_error_code(error) in _RETRYABLE or "database is locked" in str(error))
-            ),
+            transient=_lock_conflict,
             first_delay_seconds=0.05,
             on_retry=log_retry,
         )
@@ -176,14 +181,19 @@ class ResultsStore(dg.ConfigurableResource):
                 for table in chosen:
                     table.create(connection, checkfirst=True)
 
-        # Two workers creating the same table at once: the loser sees 1050; re-check.
+        # Two workers creating the same table at once: the loser sees MySQL's 1050 or SQLite's
+        # "table ... already exists" (or a locked new SQLite file); re-check.
         retry(
             create,
-            attempts=3,
+            attempts=6,
             transient=lambda error: (
-                isinstance(error, sa.exc.OperationalError | sa.exc.ProgrammingError)
-                and mysql_error_code(error) == 1050
+                _lock_conflict(error)
+                or (
+                    isinstance(error, sa.exc.OperationalError | sa.exc.ProgrammingError)
+                    and (mysql_error_code(error) == 1050 or "already exists" in str(error))
+                )
             ),
+            first_delay_seconds=0.05,
         )
 
     def upsert(self, table: sa.Table, frame: pl.DataFrame, log: Any = None) -> UpsertReport:
